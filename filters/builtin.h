@@ -1,0 +1,10 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The filters compiled into the fsfilter binary. */
+#ifndef FSFILTER_FILTERS_BUILTIN_H
+#define FSFILTER_FILTERS_BUILTIN_H
+
+/* Register and start every built-in filter. Idempotent; thread-safe.
+ * Returns 0 or the first registration error. */
+int builtin_filters_register(void);
+
+#endif

@@ -1,0 +1,396 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/**
+ * @file filter.h
+ * @brief The fsfilter filter API: what a minifilter author writes against.
+ *
+ * The model is the Windows Filter Manager's. A *volume* is one mount over a
+ * lower directory. A *filter* registers a table of pre- and post-operation
+ * callbacks (struct flt_registration) and is attached to volumes as
+ * *instances* at a numeric *altitude*. Every operation on the volume is
+ * described by a struct flt_callback_data and dispatched:
+ *
+ *   pre-callbacks, highest altitude first  ->  the lower layer  ->
+ *   post-callbacks of the instances that asked for one, in reverse order.
+ *
+ * Dispatch is iterative: stack use does not grow with the number of filters.
+ *
+ * Threads: callbacks are called from the volume's worker threads, several
+ * at once for different operations. A callback may block on I/O of its own
+ * (below itself) but must never touch a path inside the volume (that is the
+ * re-entrancy deadlock of DESIGN.md, rule 1).
+ *
+ * Errors: 0 or a negative errno value everywhere. Statuses are their own
+ * enums, never errnos.
+ */
+#ifndef FSFILTER_FILTER_H
+#define FSFILTER_FILTER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/types.h>
+#include <fcntl.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define FLT_API __attribute__((visibility("default")))
+#else
+#define FLT_API
+#endif
+
+/** Version of struct flt_registration understood by this header. */
+#define FLT_REGISTRATION_VERSION 1u
+
+/** A node id: the identity of one lower inode as the kernel sees it. */
+typedef uint64_t flt_ino_t;
+/** The root directory of every volume. */
+#define FLT_ROOT_INO ((flt_ino_t)1)
+
+/** Opaque handles. Borrowed in callbacks; never freed by a filter. */
+struct flt_filter;
+struct flt_instance;
+struct flt_volume;
+
+/**
+ * Operation codes: the Linux VFS operations as FUSE presents them (the
+ * IRP_MJ_* of fsfilter). New codes are only ever added before FLT_OP_COUNT.
+ */
+enum flt_op {
+	FLT_OP_LOOKUP = 0,
+	FLT_OP_FORGET,		/**< the kernel dropped @c nlookup references */
+	FLT_OP_GETATTR,
+	FLT_OP_SETATTR,
+	FLT_OP_READLINK,
+	FLT_OP_MKNOD,
+	FLT_OP_MKDIR,
+	FLT_OP_UNLINK,
+	FLT_OP_RMDIR,
+	FLT_OP_SYMLINK,
+	FLT_OP_RENAME,
+	FLT_OP_LINK,
+	FLT_OP_OPEN,
+	FLT_OP_READ,
+	FLT_OP_WRITE,
+	FLT_OP_FLUSH,
+	FLT_OP_RELEASE,
+	FLT_OP_FSYNC,
+	FLT_OP_OPENDIR,
+	FLT_OP_READDIR,		/**< also readdirplus: see params.readdir.plus */
+	FLT_OP_RELEASEDIR,
+	FLT_OP_FSYNCDIR,
+	FLT_OP_STATFS,
+	FLT_OP_SETXATTR,
+	FLT_OP_GETXATTR,
+	FLT_OP_LISTXATTR,
+	FLT_OP_REMOVEXATTR,
+	FLT_OP_ACCESS,
+	FLT_OP_CREATE,
+	FLT_OP_FALLOCATE,
+	FLT_OP_COPY_FILE_RANGE,
+	FLT_OP_LSEEK,
+	FLT_OP_COUNT
+};
+
+/** Stable lower-case name of an operation ("read"), or "?" */
+FLT_API const char *flt_op_name(enum flt_op op);
+
+/* ---- I/O flags (flt_callback_data.flags) ------------------------------- */
+
+/** The kernel page cache is filling or writing back (readahead, mmap fault,
+ *  writeback). Such an operation must never wait unboundedly on user mode. */
+#define FLT_IO_PAGING		 (1u << 0)
+/** The file was opened with direct I/O: no page cache involved. */
+#define FLT_IO_DIRECT		 (1u << 1)
+/** Issued by a filter (filter-initiated I/O), not by an application. */
+#define FLT_IO_FILTER_INITIATED	 (1u << 2)
+
+/* ---- parameters -------------------------------------------------------- */
+
+/** setattr: which fields of params.setattr.attr to apply. */
+#define FLT_SET_MODE		(1u << 0)
+#define FLT_SET_UID		(1u << 1)
+#define FLT_SET_GID		(1u << 2)
+#define FLT_SET_SIZE		(1u << 3)
+#define FLT_SET_ATIME		(1u << 4)
+#define FLT_SET_MTIME		(1u << 5)
+#define FLT_SET_ATIME_NOW	(1u << 6)
+#define FLT_SET_MTIME_NOW	(1u << 7)
+#define FLT_SET_CTIME		(1u << 8)
+/** setattr came with an open file handle (ftruncate, fchmod, ...). */
+#define FLT_SET_HAS_FH		(1u << 9)
+/** the write must clear SUID/SGID (non-owner write, FUSE killpriv). */
+#define FLT_SET_KILL_SUIDGID	(1u << 10)
+
+/** Result of operations that make a name refer to an inode
+ *  (lookup, mknod, mkdir, symlink, link, create, readdirplus entries).
+ *  Each such successful result holds one lookup reference on @c ino that
+ *  the kernel later drops with FLT_OP_FORGET. */
+struct flt_entry {
+	flt_ino_t ino;		/**< 0 with attr_timeout: negative entry */
+	uint64_t generation;
+	struct stat attr;
+	double attr_timeout;
+	double entry_timeout;
+};
+
+/** open/create/opendir result, and the handle of later operations. */
+struct flt_open_result {
+	uint64_t fh;		/**< the handle; owned by the layer that made it */
+	unsigned direct_io : 1;	/**< bypass the page cache for this open */
+	unsigned keep_cache : 1;/**< keep cached pages from earlier opens */
+	unsigned nonseekable : 1;
+	unsigned cache_readdir : 1;
+};
+
+/** One directory entry of a readdir result. */
+struct flt_dirent {
+	const char *name;	/**< in flt_dirents' own string storage */
+	uint64_t ino;		/**< st_ino as in the lower file system */
+	unsigned type;		/**< DT_* */
+	off_t next_off;		/**< offset to continue *after* this entry */
+	struct flt_entry entry;	/**< readdirplus only; entry.ino != 0 holds a
+				     lookup reference (see struct flt_entry) */
+};
+
+/** Growable list of directory entries, filled by the lower layer and
+ *  editable by filters (hide, add, change attributes). */
+struct flt_dirents {
+	struct flt_dirent *v;
+	size_t n, cap;
+	char *names;		/**< string storage, internal */
+	size_t names_len, names_cap;
+};
+
+/** Add an entry (name is copied). Returns 0 or -ENOMEM. The returned
+ *  pointer through @p out (may be NULL) is valid until the next add. */
+FLT_API int flt_dirents_add(struct flt_dirents *d, const char *name,
+			    uint64_t ino, unsigned type, off_t next_off,
+			    struct flt_dirent **out);
+/** Bytes the entry takes in the kernel's reply buffer, for size budgets. */
+FLT_API size_t flt_dirent_size(size_t namelen, int plus);
+
+/**
+ * The parameters of an operation (the FLT_IO_PARAMETER_BLOCK).
+ * Strings and buffers are borrowed from the caller for the life of the
+ * operation. A pre-callback may change them (point them at storage of its
+ * own that outlives the operation, e.g. in its completion context) and must
+ * then call flt_set_callback_data_dirty().
+ */
+union flt_parameters {
+	struct { flt_ino_t parent; const char *name; } lookup;
+	struct { uint64_t nlookup; } forget;
+	struct { uint64_t fh; int has_fh; } getattr;
+	struct {
+		struct stat attr;
+		unsigned to_set;	/**< FLT_SET_* */
+		uint64_t fh;
+	} setattr;
+	struct { flt_ino_t parent; const char *name; mode_t mode; dev_t rdev; } mknod;
+	struct { flt_ino_t parent; const char *name; mode_t mode; } mkdir;
+	struct { flt_ino_t parent; const char *name; } unlink;	/* unlink, rmdir */
+	struct { const char *target; flt_ino_t parent; const char *name; } symlink;
+	struct {
+		flt_ino_t parent; const char *name;
+		flt_ino_t newparent; const char *newname;
+		unsigned flags;		/**< RENAME_NOREPLACE / RENAME_EXCHANGE */
+	} rename;
+	struct { flt_ino_t newparent; const char *newname; } link;
+	struct { int flags; } open;	/* open, opendir */
+	struct { flt_ino_t parent; const char *name; mode_t mode; int flags; } create;
+	struct {
+		uint64_t fh;
+		off_t offset;
+		size_t size;
+		void *buf;		/**< size bytes, filled by the layer below */
+	} read;
+	struct {
+		uint64_t fh;
+		off_t offset;
+		size_t size;
+		const void *buf;
+		int kill_priv;		/**< clear SUID/SGID (non-owner write) */
+	} write;
+	struct { uint64_t fh; uint64_t lock_owner; } flush;
+	struct { uint64_t fh; int flags; } release;	/* release, releasedir */
+	struct { uint64_t fh; int datasync; } fsync;	/* fsync, fsyncdir */
+	struct {
+		uint64_t fh;
+		off_t offset;
+		size_t size;		/**< reply budget in bytes */
+		int plus;		/**< readdirplus: fill entry too */
+	} readdir;
+	struct {
+		const char *name; const void *value; size_t size; int flags;
+	} setxattr;
+	struct { const char *name; void *buf; size_t size; } getxattr;
+	struct { void *buf; size_t size; } listxattr;
+	struct { const char *name; } removexattr;
+	struct { int mask; } access;
+	struct { uint64_t fh; int mode; off_t offset; off_t length; } fallocate;
+	struct {
+		uint64_t fh_in; off_t off_in;
+		flt_ino_t ino_out; uint64_t fh_out; off_t off_out;
+		size_t len; int flags;
+	} copy_file_range;
+	struct { uint64_t fh; off_t offset; int whence; } lseek;
+};
+
+/** Results beyond the status (the "information" of IO_STATUS_BLOCK). */
+struct flt_results {
+	struct flt_entry entry;		/* lookup, mknod, mkdir, symlink, link, create */
+	struct stat attr;		/* getattr, setattr */
+	double attr_timeout;		/* getattr, setattr */
+	struct flt_open_result open;	/* open, create, opendir */
+	struct statvfs statfs;
+	char *link;			/**< readlink: malloc'd, owned by data */
+	struct flt_dirents dirents;	/**< readdir: owned by data */
+	off_t offset;			/* lseek */
+};
+
+/** The process on whose behalf an operation runs (from the FUSE request). */
+struct flt_requestor {
+	pid_t pid;
+	uid_t uid;
+	gid_t gid;
+	mode_t umask;
+};
+
+/** I/O status: 0 or a negative errno, plus a count (bytes, xattr size). */
+struct flt_io_status {
+	int status;
+	uint64_t information;
+};
+
+/**
+ * Everything about one operation (FLT_CALLBACK_DATA).
+ * Owned by the manager; valid from the first pre-callback until the
+ * operation completes. Filters read and (in pre) change @c params and
+ * (in post) @c io_status and @c results.
+ */
+struct flt_callback_data {
+	enum flt_op op;
+	unsigned flags;			/**< FLT_IO_* */
+	flt_ino_t ino;			/**< target inode (the parent for
+					     lookup/mknod/mkdir/create/...; see
+					     params for namespace ops) */
+	struct flt_requestor requestor;
+	union flt_parameters params;
+	struct flt_io_status io_status;
+	struct flt_results results;
+	void *core;			/**< manager-private, do not touch */
+};
+
+/** Process name (comm) of the requestor; fills @p buf, returns it. */
+FLT_API const char *flt_requestor_name(const struct flt_callback_data *data,
+				       char *buf, size_t len);
+
+/** Tell the manager a pre-callback changed parameters. */
+FLT_API void flt_set_callback_data_dirty(struct flt_callback_data *data);
+FLT_API int flt_is_callback_data_dirty(const struct flt_callback_data *data);
+
+/** The objects an operation relates to (FLT_RELATED_OBJECTS). */
+struct flt_related_objects {
+	struct flt_filter *filter;
+	struct flt_instance *instance;
+	struct flt_volume *volume;
+};
+
+/* ---- callback statuses ------------------------------------------------- */
+
+enum flt_preop_status {
+	/** Go on down; call my post-callback on the way back. */
+	FLT_PREOP_SUCCESS_WITH_CALLBACK = 0,
+	/** Go on down; no post-callback. */
+	FLT_PREOP_SUCCESS_NO_CALLBACK,
+	/** I completed it: io_status is the result; nothing below runs; the
+	 *  post-callbacks of the filters above me still run. */
+	FLT_PREOP_COMPLETE,
+};
+
+enum flt_postop_status {
+	FLT_POSTOP_FINISHED_PROCESSING = 0,
+};
+
+/** Flags passed to post-callbacks. */
+#define FLT_POSTOP_DRAINING (1u << 0) /**< instance is being torn down */
+
+/**
+ * Pre-operation callback. May set *completion_context for its post.
+ * Called on a volume worker thread with no manager lock held.
+ */
+typedef enum flt_preop_status (*flt_pre_operation_callback)(
+	struct flt_callback_data *data,
+	const struct flt_related_objects *objects,
+	void **completion_context);
+
+/** Post-operation callback; sees io_status/results of the layers below. */
+typedef enum flt_postop_status (*flt_post_operation_callback)(
+	struct flt_callback_data *data,
+	const struct flt_related_objects *objects,
+	void *completion_context, unsigned flags);
+
+/** One row of the operation table. */
+struct flt_operation_registration {
+	enum flt_op op;			/**< FLT_OP_COUNT ends the table */
+	unsigned flags;			/**< reserved, 0 */
+	flt_pre_operation_callback pre;
+	flt_post_operation_callback post;
+};
+#define FLT_OPERATION_END { FLT_OP_COUNT, 0, NULL, NULL }
+
+/** InstanceSetup: return 0 to attach, -ENOTSUP (or any error) to decline. */
+typedef int (*flt_instance_setup_callback)(
+	const struct flt_related_objects *objects);
+/** InstanceTeardownComplete: the instance is gone from the stack. */
+typedef void (*flt_instance_teardown_callback)(
+	const struct flt_related_objects *objects);
+/** FilterUnload. */
+typedef void (*flt_filter_unload_callback)(struct flt_filter *filter);
+
+/**
+ * The registration (FLT_REGISTRATION). Start it with
+ * FLT_REGISTRATION_INIT so size and version are right; new fields are only
+ * ever added at the end.
+ */
+struct flt_registration {
+	uint32_t size;			/**< sizeof(struct flt_registration) */
+	uint32_t version;		/**< FLT_REGISTRATION_VERSION */
+	const char *name;		/**< short name, [a-z0-9_-]{1,31} */
+	uint32_t default_altitude;	/**< used when the volume names none */
+	uint32_t flags;			/**< reserved, 0 */
+	const struct flt_operation_registration *operations;
+	flt_filter_unload_callback filter_unload;
+	flt_instance_setup_callback instance_setup;
+	flt_instance_teardown_callback instance_teardown_complete;
+	void *filter_data;		/**< opaque, returned by flt_filter_data() */
+};
+#define FLT_REGISTRATION_INIT .size = sizeof(struct flt_registration), \
+			      .version = FLT_REGISTRATION_VERSION
+
+/**
+ * Register a filter with the manager. @p reg is copied (its operations
+ * table must stay valid until flt_unregister_filter). Returns 0 and the
+ * filter in @p out, or -EINVAL (bad size/version/name), -EEXIST (a filter
+ * of that name is registered).
+ */
+FLT_API int flt_register_filter(const struct flt_registration *reg,
+				struct flt_filter **out);
+/** Allow instances of the filter to be attached to volumes. */
+FLT_API int flt_start_filtering(struct flt_filter *filter);
+/** Detach all instances, then free the filter. */
+FLT_API void flt_unregister_filter(struct flt_filter *filter);
+
+FLT_API const char *flt_filter_name(const struct flt_filter *filter);
+FLT_API void *flt_filter_data(const struct flt_filter *filter);
+FLT_API uint32_t flt_instance_altitude(const struct flt_instance *inst);
+/** The argument string given with --filter NAME:ARGS ("" if none). */
+FLT_API const char *flt_instance_args(const struct flt_instance *inst);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* FSFILTER_FILTER_H */

@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The manager as its hosts see it (the FUSE front end, the unit-test host).
+ * Knows nothing of FUSE: a host builds a struct flt_callback_data, hands it
+ * to core_dispatch(), and gets it back through its completion function with
+ * io_status and results filled in.
+ *
+ * Threads: every function here may be called from any thread. Lock order:
+ * registry -> volume -> instance (DESIGN.md rule 6); no lock is held while
+ * a callback or the bottom runs.
+ */
+#ifndef FSFILTER_CORE_H
+#define FSFILTER_CORE_H
+
+#include <fsfilter/filter.h>
+#include <stdint.h>
+
+/*
+ * The bottom of the stack: the lower layer, or an in-memory stand-in.
+ * perform() runs the operation described by @data (params as the filters
+ * above left them), sets data->io_status and data->results, and returns.
+ * It may block on I/O; it is called with no manager lock held.
+ */
+struct core_bottom {
+	void (*perform)(void *ctx, struct flt_callback_data *data);
+	void *ctx;
+};
+
+/* Called exactly once per dispatched operation, when it is complete. In this
+ * version always before core_dispatch() returns; hosts must not rely on that
+ * (pending operations complete later, on another thread). */
+typedef void (*core_complete_fn)(struct flt_callback_data *data, void *cookie);
+
+/* Create a volume over @bottom (copied). @name is for status and logs. */
+int core_volume_create(const char *name, const struct core_bottom *bottom,
+		       struct flt_volume **out);
+/* Detach every instance (teardown callbacks run), then free. No operation
+ * may be in flight. */
+void core_volume_destroy(struct flt_volume *vol);
+const char *core_volume_name(const struct flt_volume *vol);
+
+/*
+ * Attach a registered, started filter to @vol. @altitude 0 means the
+ * filter's default. @args is copied (NULL = ""). Returns -ENOENT (no such
+ * filter), -EEXIST (altitude taken or filter already attached), -EINVAL
+ * (filter not started), or the error of the filter's instance_setup.
+ */
+int core_volume_attach(struct flt_volume *vol, const char *filter_name,
+		       uint32_t altitude, const char *args,
+		       struct flt_instance **out);
+/* Detach an instance: it gets no new operations; returns when none of its
+ * callbacks is running any more; then teardown_complete runs. */
+int core_volume_detach(struct flt_volume *vol, struct flt_instance *inst);
+
+/* Number of attached instances, and the n-th from the top (highest altitude
+ * first); for status and tests. */
+size_t core_volume_instance_count(struct flt_volume *vol);
+int core_volume_instance_at(struct flt_volume *vol, size_t n,
+			    char *name, size_t name_len, uint32_t *altitude);
+
+/* Prepare @data for a new operation (zeroes it; sets op and ino). */
+void core_data_init(struct flt_callback_data *data, enum flt_op op,
+		    flt_ino_t ino);
+/* Free what results own (readlink string, dirents). Call once after the
+ * completion function has used the results. */
+void core_data_cleanup(struct flt_callback_data *data);
+
+/*
+ * Run @data through the stack of @vol: pre-callbacks from the highest
+ * altitude down, the bottom (unless a filter completed the operation),
+ * post-callbacks back up in reverse order. Iterative. @done(data, cookie)
+ * is called exactly once at the end.
+ */
+void core_dispatch(struct flt_volume *vol, struct flt_callback_data *data,
+		   core_complete_fn done, void *cookie);
+
+/* Number of operations dispatched and not yet completed on @vol. */
+uint64_t core_volume_inflight(struct flt_volume *vol);
+
+/* Find a registered filter by name (NULL if none). */
+struct flt_filter *core_find_filter(const char *name);
+
+#endif /* FSFILTER_CORE_H */

@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The lower layer: the file system at the bottom of every volume.
+ *
+ * Everything is relative to a directory fd opened before mounting
+ * (O_PATH), so the daemon never opens a path inside its own mount point
+ * (the re-entrancy deadlock of KERNEL-NOTES.md) and `fsfilter attach DIR`
+ * can mount a volume over DIR itself.
+ *
+ * Inodes: one node per lower inode, keyed on (st_dev, st_ino), so hard
+ * links share one node. A node id handed to the kernel holds lookup
+ * references (struct flt_entry); FLT_OP_FORGET drops them and the node is
+ * freed at zero, so the table does not grow without bound. Generation
+ * numbers are unique per node object, so a reused st_ino gets a new one.
+ *
+ * Handles: open/create/opendir return a handle (results.open.fh) owned by
+ * the lower layer until release/releasedir.
+ *
+ * Threads: lower_perform() may be called from any number of threads at
+ * once. Internal lock: the inode table mutex (a leaf lock; never held
+ * across a syscall that can block on I/O other than the table's own).
+ */
+#ifndef FSFILTER_LOWER_H
+#define FSFILTER_LOWER_H
+
+#include <fsfilter/filter.h>
+
+struct lower_fs;
+
+struct lower_options {
+	double attr_timeout;	/* seconds the kernel may cache attributes */
+	double entry_timeout;	/* seconds the kernel may cache names */
+	int keep_cache;		/* set keep_cache on regular file opens */
+	int direct_io;		/* force direct_io on every open */
+};
+
+/* Open @root (a directory) with O_PATH before mounting. Errors: the
+ * negative errno of open/stat, -ENOTDIR. Raises RLIMIT_NOFILE's soft limit
+ * to the hard limit. */
+int lower_open(const char *root, const struct lower_options *opt,
+	       struct lower_fs **out);
+/* Close every handle and inode (after unmount). */
+void lower_close(struct lower_fs *fs);
+
+/*
+ * Perform one operation: the struct core_bottom perform function
+ * (@ctx is the struct lower_fs). Sets data->io_status (0 or the lower
+ * file system's negative errno, information = bytes for read/write/
+ * copy_file_range, value size for getxattr/listxattr) and results.
+ * New files get the requestor's uid/gid (or the parent's gid when the
+ * parent directory is set-group-ID).
+ */
+void lower_perform(void *ctx, struct flt_callback_data *data);
+
+/* Number of live inode nodes (root included); for tests and status. */
+uint64_t lower_inode_count(struct lower_fs *fs);
+/* Number of open handles; for tests and status. */
+uint64_t lower_handle_count(struct lower_fs *fs);
+
+#endif /* FSFILTER_LOWER_H */
