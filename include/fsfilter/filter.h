@@ -390,6 +390,22 @@ FLT_API uint32_t flt_instance_altitude(const struct flt_instance *inst);
 /** The argument string given with --filter NAME:ARGS ("" if none). */
 FLT_API const char *flt_instance_args(const struct flt_instance *inst);
 
+/* ---- logging ----------------------------------------------------------- */
+
+/**
+ * Log a message at a syslog priority (LOG_ERR ... LOG_DEBUG). Messages
+ * above the current level (default LOG_NOTICE) are dropped cheaply.
+ * Thread-safe; never blocks on the volume.
+ */
+FLT_API void flt_log(int priority, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/** Where log lines go (default: stderr). @sink is called with one
+ *  formatted line (no newline) at a time, from any thread. */
+typedef void (*flt_log_sink)(int priority, const char *line, void *arg);
+FLT_API void flt_set_log_sink(flt_log_sink sink, void *arg);
+FLT_API void flt_set_log_level(int priority);
+
 #ifdef __cplusplus
 }
 #endif

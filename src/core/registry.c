@@ -1,0 +1,172 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The process-wide registry of filters and volumes (the Filter Manager's
+ * own lists). Filters register once and are attached to any number of
+ * volumes as instances. */
+#include "core/core_int.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+
+pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct flt_filter *filters;	/* protected by registry_lock */
+static struct flt_volume *volumes;	/* protected by registry_lock */
+
+static int valid_name(const char *name)
+{
+	size_t n = 0;
+
+	if (!name)
+		return 0;
+	for (; name[n]; n++) {
+		char c = name[n];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		      c == '_' || c == '-'))
+			return 0;
+	}
+	return n >= 1 && n <= 31;
+}
+
+struct flt_filter *registry_find_locked(const char *name)
+{
+	for (struct flt_filter *f = filters; f; f = f->next)
+		if (!strcmp(f->name, name))
+			return f;
+	return NULL;
+}
+
+struct flt_filter *core_find_filter(const char *name)
+{
+	struct flt_filter *f;
+
+	pthread_mutex_lock(&registry_lock);
+	f = registry_find_locked(name);
+	pthread_mutex_unlock(&registry_lock);
+	return f;
+}
+
+int flt_register_filter(const struct flt_registration *reg,
+			struct flt_filter **out)
+{
+	struct flt_filter *f;
+	const struct flt_operation_registration *op;
+
+	if (!reg || !out)
+		return -EINVAL;
+	/* A registration from an older header is shorter; a newer one we do
+	 * not understand is refused rather than half-used. */
+	if (reg->size < offsetof(struct flt_registration, filter_data) ||
+	    reg->version != FLT_REGISTRATION_VERSION) {
+		flt_log(LOG_ERR, "filter registration: size %u version %u not "
+			"supported (expected version %u)", reg->size,
+			reg->version, FLT_REGISTRATION_VERSION);
+		return -EINVAL;
+	}
+	if (!valid_name(reg->name)) {
+		flt_log(LOG_ERR, "filter registration: bad name (want "
+			"[a-z0-9_-]{1,31})");
+		return -EINVAL;
+	}
+
+	f = calloc(1, sizeof(*f));
+	if (!f)
+		return -ENOMEM;
+	memcpy(&f->reg, reg, reg->size < sizeof(f->reg) ? reg->size
+							 : sizeof(f->reg));
+	strcpy(f->name, reg->name);
+	f->reg.name = f->name;
+	for (op = reg->operations; op && op->op != FLT_OP_COUNT; op++) {
+		if ((unsigned)op->op >= FLT_OP_COUNT) {
+			flt_log(LOG_ERR, "filter %s: operation table entry "
+				"with unknown op %d", f->name, (int)op->op);
+			free(f);
+			return -EINVAL;
+		}
+		f->pre[op->op] = op->pre;
+		f->post[op->op] = op->post;
+	}
+
+	pthread_mutex_lock(&registry_lock);
+	if (registry_find_locked(f->name)) {
+		pthread_mutex_unlock(&registry_lock);
+		free(f);
+		return -EEXIST;
+	}
+	f->next = filters;
+	filters = f;
+	pthread_mutex_unlock(&registry_lock);
+	*out = f;
+	return 0;
+}
+
+int flt_start_filtering(struct flt_filter *filter)
+{
+	pthread_mutex_lock(&registry_lock);
+	filter->started = true;
+	pthread_mutex_unlock(&registry_lock);
+	return 0;
+}
+
+void flt_unregister_filter(struct flt_filter *filter)
+{
+	struct flt_filter **pp;
+
+	/* Detach every instance first; each detach drains its operations. */
+	for (;;) {
+		struct flt_instance *found = NULL;
+		struct flt_volume *vol;
+
+		pthread_mutex_lock(&registry_lock);
+		for (vol = volumes; vol && !found; vol = vol->next) {
+			pthread_mutex_lock(&vol->lock);
+			for (size_t i = 0; i < vol->stack->n; i++)
+				if (vol->stack->inst[i]->filter == filter) {
+					found = vol->stack->inst[i];
+					break;
+				}
+			pthread_mutex_unlock(&vol->lock);
+			if (found)
+				break;
+		}
+		pthread_mutex_unlock(&registry_lock);
+		if (!found)
+			break;
+		core_volume_detach(vol, found);
+	}
+
+	pthread_mutex_lock(&registry_lock);
+	for (pp = &filters; *pp; pp = &(*pp)->next)
+		if (*pp == filter) {
+			*pp = filter->next;
+			break;
+		}
+	pthread_mutex_unlock(&registry_lock);
+	free(filter);
+}
+
+const char *flt_filter_name(const struct flt_filter *filter)
+{
+	return filter->name;
+}
+
+void *flt_filter_data(const struct flt_filter *filter)
+{
+	return filter->reg.filter_data;
+}
+
+void registry_add_volume_locked(struct flt_volume *vol)
+{
+	vol->next = volumes;
+	volumes = vol;
+}
+
+void registry_remove_volume_locked(struct flt_volume *vol)
+{
+	for (struct flt_volume **pp = &volumes; *pp; pp = &(*pp)->next)
+		if (*pp == vol) {
+			*pp = vol->next;
+			return;
+		}
+}

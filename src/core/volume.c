@@ -1,0 +1,250 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Volumes and instances: attach a filter at an altitude, detach it with
+ * rundown protection. */
+#include "core/core_int.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+
+int core_volume_create(const char *name, const struct core_bottom *bottom,
+		       struct flt_volume **out)
+{
+	struct flt_volume *vol;
+
+	if (!bottom || !bottom->perform)
+		return -EINVAL;
+	vol = calloc(1, sizeof(*vol));
+	if (!vol)
+		return -ENOMEM;
+	vol->name = strdup(name ? name : "volume");
+	vol->stack = stack_new(0);
+	if (!vol->name || !vol->stack) {
+		free(vol->name);
+		free(vol->stack);
+		free(vol);
+		return -ENOMEM;
+	}
+	vol->bottom = *bottom;
+	pthread_mutex_init(&vol->lock, NULL);
+	pthread_cond_init(&vol->drained, NULL);
+	pthread_mutex_lock(&registry_lock);
+	registry_add_volume_locked(vol);
+	pthread_mutex_unlock(&registry_lock);
+	*out = vol;
+	return 0;
+}
+
+void core_volume_destroy(struct flt_volume *vol)
+{
+	struct flt_instance *inst;
+
+	if (!vol)
+		return;
+	/* top first, the way a stack is unwound */
+	for (;;) {
+		pthread_mutex_lock(&vol->lock);
+		inst = vol->stack->n ? vol->stack->inst[0] : NULL;
+		pthread_mutex_unlock(&vol->lock);
+		if (!inst)
+			break;
+		core_volume_detach(vol, inst);
+	}
+
+	pthread_mutex_lock(&registry_lock);
+	registry_remove_volume_locked(vol);
+	pthread_mutex_unlock(&registry_lock);
+	free(vol->stack);
+	pthread_cond_destroy(&vol->drained);
+	pthread_mutex_destroy(&vol->lock);
+	free(vol->name);
+	free(vol);
+}
+
+const char *core_volume_name(const struct flt_volume *vol)
+{
+	return vol->name;
+}
+
+static void instance_free(struct flt_instance *inst)
+{
+	free(inst->args);
+	free(inst);
+}
+
+int core_volume_attach(struct flt_volume *vol, const char *filter_name,
+		       uint32_t altitude, const char *args,
+		       struct flt_instance **out)
+{
+	struct flt_related_objects objs;
+	struct flt_instance *inst;
+	struct core_stack *old, *next = NULL;
+	struct flt_filter *f;
+	size_t i, j;
+	int ret;
+
+	inst = calloc(1, sizeof(*inst));
+	if (!inst)
+		return -ENOMEM;
+	inst->args = strdup(args ? args : "");
+	if (!inst->args) {
+		ret = -ENOMEM;
+		goto out_free;
+	}
+
+	pthread_mutex_lock(&registry_lock);
+	f = registry_find_locked(filter_name);
+	if (!f) {
+		ret = -ENOENT;
+		goto out_unlock_registry;
+	}
+	if (!f->started) {
+		ret = -EINVAL;
+		goto out_unlock_registry;
+	}
+	inst->filter = f;
+	inst->volume = vol;
+	inst->altitude = altitude ? altitude : f->reg.default_altitude;
+	if (inst->altitude == 0) {
+		ret = -EINVAL;
+		goto out_unlock_registry;
+	}
+	f->ninstances++;	/* keeps the filter registered meanwhile */
+	pthread_mutex_unlock(&registry_lock);
+
+	/* InstanceSetup runs before the instance is visible to anything. */
+	objs = (struct flt_related_objects){ f, inst, vol };
+	if (f->reg.instance_setup) {
+		ret = f->reg.instance_setup(&objs);
+		if (ret) {
+			flt_log(LOG_NOTICE, "filter %s declined volume %s: %d",
+				f->name, vol->name, ret);
+			goto out_unref;
+		}
+	}
+
+	pthread_mutex_lock(&vol->lock);
+	old = vol->stack;
+	for (i = 0; i < old->n; i++) {
+		if (old->inst[i]->altitude == inst->altitude ||
+		    old->inst[i]->filter == f) {
+			pthread_mutex_unlock(&vol->lock);
+			ret = -EEXIST;
+			goto out_teardown;
+		}
+	}
+	next = stack_new(old->n + 1);
+	if (!next) {
+		pthread_mutex_unlock(&vol->lock);
+		ret = -ENOMEM;
+		goto out_teardown;
+	}
+	for (i = 0, j = 0; i < old->n; i++) {
+		if (j == i && old->inst[i]->altitude < inst->altitude)
+			next->inst[j++] = inst;
+		next->inst[j++] = old->inst[i];
+	}
+	if (j == old->n)
+		next->inst[j++] = inst;
+	vol->stack = next;
+	pthread_mutex_unlock(&vol->lock);
+	stack_put(vol, old);	/* the volume's reference on the old stack */
+	if (out)
+		*out = inst;
+	return 0;
+
+out_teardown:
+	if (f->reg.instance_teardown_complete)
+		f->reg.instance_teardown_complete(&objs);
+out_unref:
+	pthread_mutex_lock(&registry_lock);
+	f->ninstances--;
+out_unlock_registry:
+	pthread_mutex_unlock(&registry_lock);
+out_free:
+	instance_free(inst);
+	return ret;
+}
+
+int core_volume_detach(struct flt_volume *vol, struct flt_instance *inst)
+{
+	struct flt_related_objects objs = { inst->filter, inst, vol };
+	struct core_stack *old, *next;
+	size_t i, j;
+
+	pthread_mutex_lock(&vol->lock);
+	old = vol->stack;
+	for (i = 0; i < old->n && old->inst[i] != inst; i++)
+		;
+	if (i == old->n) {
+		pthread_mutex_unlock(&vol->lock);
+		return -ENOENT;
+	}
+	next = stack_new(old->n - 1);
+	if (!next) {
+		pthread_mutex_unlock(&vol->lock);
+		return -ENOMEM;
+	}
+	for (i = 0, j = 0; i < old->n; i++)
+		if (old->inst[i] != inst)
+			next->inst[j++] = old->inst[i];
+	pthread_mutex_unlock(&vol->lock);
+
+	/* New operations stop reaching the instance; wait for the ones that
+	 * hold the old stack (their pre and post callbacks both run). */
+	stack_publish_and_drain(vol, next);
+
+	if (inst->filter->reg.instance_teardown_complete)
+		inst->filter->reg.instance_teardown_complete(&objs);
+	pthread_mutex_lock(&registry_lock);
+	inst->filter->ninstances--;
+	pthread_mutex_unlock(&registry_lock);
+	instance_free(inst);
+	return 0;
+}
+
+size_t core_volume_instance_count(struct flt_volume *vol)
+{
+	size_t n;
+
+	pthread_mutex_lock(&vol->lock);
+	n = vol->stack->n;
+	pthread_mutex_unlock(&vol->lock);
+	return n;
+}
+
+int core_volume_instance_at(struct flt_volume *vol, size_t n, char *name,
+			    size_t name_len, uint32_t *altitude)
+{
+	int ret = -ENOENT;
+
+	pthread_mutex_lock(&vol->lock);
+	if (n < vol->stack->n) {
+		struct flt_instance *inst = vol->stack->inst[n];
+
+		if (name && name_len)
+			snprintf(name, name_len, "%s", inst->filter->name);
+		if (altitude)
+			*altitude = inst->altitude;
+		ret = 0;
+	}
+	pthread_mutex_unlock(&vol->lock);
+	return ret;
+}
+
+uint32_t flt_instance_altitude(const struct flt_instance *inst)
+{
+	return inst->altitude;
+}
+
+const char *flt_instance_args(const struct flt_instance *inst)
+{
+	return inst->args;
+}
+
+uint64_t core_volume_inflight(struct flt_volume *vol)
+{
+	return atomic_load(&vol->inflight);
+}
