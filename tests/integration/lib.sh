@@ -1,0 +1,134 @@
+# Shared helpers for the mounted integration tests. Source it from bash:
+#   . "$(dirname "$0")/lib.sh"
+# Environment (set by CTest): FSFILTER = path of the fsfilter binary.
+#
+# Every test gets its own temp dirs and mounts; it_cleanup (installed as an
+# EXIT trap by it_init) unmounts what this test mounted and kills only the
+# PIDs this test started, so tests can run in parallel (ctest -j).
+
+set -uo pipefail
+
+IT_NAME=$(basename "$0" .sh)
+IT_TMPDIRS=()
+IT_MOUNTS=()
+IT_PIDS=()
+
+it_log() { printf '%s: %s\n' "$IT_NAME" "$*" >&2; }
+it_fail() { it_log "FAIL: $*"; exit 1; }
+it_skip() { it_log "SKIP: $*"; exit 77; }
+
+# Skip (exit 77) unless the machine can run mounted tests.
+it_require_fuse() {
+	[[ -c /dev/fuse ]] || it_skip "/dev/fuse missing"
+	((EUID == 0)) || it_skip "needs root (allow_other mounts, uid switching)"
+	[[ -n ${FSFILTER:-} && -x $FSFILTER ]] || it_fail "FSFILTER not set or not executable: ${FSFILTER:-}"
+}
+
+it_init() {
+	trap it_cleanup EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
+	it_require_fuse
+}
+
+# it_tmpdir VAR: a fresh world-searchable temp dir, removed at exit.
+it_tmpdir() {
+	local d
+	d=$(mktemp -d "${TMPDIR:-/tmp}/fsfilter-$IT_NAME.XXXXXX") || it_fail "mktemp"
+	chmod 755 "$d"
+	IT_TMPDIRS+=("$d")
+	printf -v "$1" '%s' "$d"
+}
+
+# True if PATH is a mount point right now (exact match in mountinfo).
+it_is_mounted() {
+	awk -v m="$1" '$5 == m { found = 1 } END { exit !found }' /proc/self/mountinfo
+}
+
+# it_wait_mounted MNT PID [SECONDS]: wait until MNT is mounted; fail if PID dies.
+it_wait_mounted() {
+	local mnt=$1 pid=$2 t=${3:-10} i
+	for ((i = 0; i < t * 20; i++)); do
+		it_is_mounted "$mnt" && return 0
+		if [[ -n $pid ]] && ! kill -0 "$pid" 2>/dev/null; then
+			it_fail "fsfilter (pid $pid) exited before $mnt was mounted"
+		fi
+		sleep 0.05
+	done
+	it_fail "$mnt not mounted after ${t}s"
+}
+
+# it_mount LOWER MNT [fsfilter args...]: start `fsfilter mount -f` in the
+# background (our own PID to clean up), wait for the mount. Sets IT_PID.
+# The daemon's stderr goes to $IT_LOG (default: MNT's parent/IT_NAME.log).
+it_mount() {
+	local lower=$1 mnt=$2
+	shift 2
+	IT_LOG=${IT_LOG:-$(dirname "$mnt")/daemon.log}
+	"$FSFILTER" mount "$lower" "$mnt" -f "$@" 2>>"$IT_LOG" &
+	IT_PID=$!
+	IT_PIDS+=("$IT_PID")
+	IT_MOUNTS+=("$mnt")
+	it_wait_mounted "$mnt" "$IT_PID"
+}
+
+# it_unmount MNT: clean unmount through the CLI; fail if it stays mounted.
+it_unmount() {
+	local mnt=$1 i
+	"$FSFILTER" unmount "$mnt" || it_fail "fsfilter unmount $mnt failed"
+	for ((i = 0; i < 100; i++)); do
+		it_is_mounted "$mnt" || return 0
+		sleep 0.05
+	done
+	it_fail "$mnt still mounted after fsfilter unmount"
+}
+
+# it_wait_pid PID [SECONDS]: wait for a child we started to exit; returns its
+# status, or fails if it is still alive after the timeout.
+it_wait_pid() {
+	local pid=$1 t=${2:-10} i
+	for ((i = 0; i < t * 20; i++)); do
+		if ! kill -0 "$pid" 2>/dev/null; then
+			wait "$pid" 2>/dev/null
+			return $?
+		fi
+		sleep 0.05
+	done
+	it_fail "pid $pid still running after ${t}s"
+}
+
+it_cleanup() {
+	local rc=$? m p d
+	trap - EXIT
+	for m in "${IT_MOUNTS[@]}"; do
+		if it_is_mounted "$m"; then
+			"$FSFILTER" unmount "$m" >/dev/null 2>&1 ||
+				"$FSFILTER" unmount --lazy "$m" >/dev/null 2>&1 ||
+				fusermount3 -uz "$m" >/dev/null 2>&1 ||
+				umount -l "$m" >/dev/null 2>&1
+		fi
+	done
+	for p in "${IT_PIDS[@]}"; do
+		if kill -0 "$p" 2>/dev/null; then
+			# give a cleanly unmounted daemon a moment to exit by itself
+			sleep 0.2
+			kill -0 "$p" 2>/dev/null && kill -KILL "$p" 2>/dev/null
+		fi
+		wait "$p" 2>/dev/null
+	done
+	for m in "${IT_MOUNTS[@]}"; do
+		if it_is_mounted "$m"; then
+			it_log "LEAK: $m still mounted at exit"
+			umount -l "$m" >/dev/null 2>&1
+			((rc == 0 || rc == 77)) && rc=1
+		fi
+	done
+	if ((rc != 0)) && [[ -n ${IT_LOG:-} && -s $IT_LOG ]]; then
+		it_log "daemon log ($IT_LOG), last lines:"
+		tail -n 40 "$IT_LOG" >&2
+	fi
+	for d in "${IT_TMPDIRS[@]}"; do
+		[[ -n $d && -d $d ]] && rm -rf --one-file-system "$d"
+	done
+	exit "$rc"
+}
