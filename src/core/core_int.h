@@ -8,9 +8,9 @@
  * The stack of a volume is an immutable, reference-counted array of
  * instances sorted by altitude (highest first). An operation takes one
  * reference for its whole life, so attach/detach never disturb operations
- * in flight: detach publishes a new stack and waits until the old one is
- * no longer used (rundown at stack granularity: one atomic per operation,
- * none per filter).
+ * in flight: detach publishes a new stack and waits until no older stack
+ * that still holds the instance is in use (rundown at stack granularity:
+ * one atomic per operation, none per filter).
  */
 #ifndef FSFILTER_CORE_INT_H
 #define FSFILTER_CORE_INT_H
@@ -42,8 +42,9 @@ struct flt_instance {
 };
 
 struct core_stack {
-	atomic_uint refs;
-	atomic_bool draining;		/* a detach waits for refs == 1 */
+	atomic_uint refs;		/* the volume's while current, plus one
+					   per operation using it */
+	struct core_stack *next_live;	/* vol->live list, vol->lock */
 	size_t n;
 	struct flt_instance *inst[];	/* highest altitude first */
 };
@@ -52,9 +53,9 @@ struct flt_volume {
 	char *name;
 	struct core_bottom bottom;
 	pthread_mutex_t lock;
-	pthread_cond_t drained;		/* signalled when a draining stack
-					   drops to its last reference */
-	struct core_stack *stack;	/* protected by lock */
+	pthread_cond_t drained;		/* signalled when a stack is freed */
+	struct core_stack *stack;	/* current; protected by lock */
+	struct core_stack *live;	/* every stack not yet freed, lock */
 	atomic_uint_fast64_t inflight;
 	atomic_uint_fast64_t dispatched;
 	struct flt_volume *next;	/* registry list, registry_lock */
@@ -86,9 +87,16 @@ struct flt_filter *registry_find_locked(const char *name);
 /* stack.c */
 struct core_stack *stack_get(struct flt_volume *vol);
 void stack_put(struct flt_volume *vol, struct core_stack *st);
-struct core_stack *stack_new(size_t n);
-/* Replace the volume's stack with @next and wait until no operation uses
- * the old one. Called without vol->lock. */
-void stack_publish_and_drain(struct flt_volume *vol, struct core_stack *next);
+/* A new stack with room for @n instances, on the volume's live list.
+ * Called with vol->lock held. */
+struct core_stack *stack_new_locked(struct flt_volume *vol, size_t n);
+/* Make @next current; the volume's reference on the old one is dropped.
+ * Called with vol->lock held. */
+void stack_publish_locked(struct flt_volume *vol, struct core_stack *next);
+/* Wait until no stack but the current one holds @inst. Called with
+ * vol->lock held; waits on vol->drained. */
+void stack_drain_locked(struct flt_volume *vol, struct flt_instance *inst);
+/* Free the last stack of a volume being destroyed. */
+void stack_free_last(struct flt_volume *vol);
 
 #endif /* FSFILTER_CORE_INT_H */

@@ -5,23 +5,35 @@
 
 #include <stdlib.h>
 
-struct core_stack *stack_new(size_t n)
+struct core_stack *stack_new_locked(struct flt_volume *vol, size_t n)
 {
 	struct core_stack *st;
 
 	st = calloc(1, sizeof(*st) + n * sizeof(st->inst[0]));
 	if (!st)
 		return NULL;
-	atomic_init(&st->refs, 1);	/* the volume's reference */
-	atomic_init(&st->draining, false);
+	atomic_init(&st->refs, 1);	/* the volume's, once published */
 	st->n = n;
+	st->next_live = vol->live;
+	vol->live = st;
 	return st;
+}
+
+static void unlink_live_locked(struct flt_volume *vol, struct core_stack *st)
+{
+	for (struct core_stack **pp = &vol->live; *pp; pp = &(*pp)->next_live)
+		if (*pp == st) {
+			*pp = st->next_live;
+			return;
+		}
 }
 
 struct core_stack *stack_get(struct flt_volume *vol)
 {
 	struct core_stack *st;
 
+	/* under the lock the current stack cannot lose the volume's
+	 * reference, so it cannot drop to zero under us */
 	pthread_mutex_lock(&vol->lock);
 	st = vol->stack;
 	atomic_fetch_add_explicit(&st->refs, 1, memory_order_relaxed);
@@ -29,34 +41,66 @@ struct core_stack *stack_get(struct flt_volume *vol)
 	return st;
 }
 
+static void stack_put_locked(struct flt_volume *vol, struct core_stack *st)
+{
+	if (atomic_fetch_sub_explicit(&st->refs, 1, memory_order_acq_rel) != 1)
+		return;
+	unlink_live_locked(vol, st);
+	free(st);
+	pthread_cond_broadcast(&vol->drained);
+}
+
 void stack_put(struct flt_volume *vol, struct core_stack *st)
 {
-	/* seq_cst on refs and draining: the detacher stores draining, then
-	 * loads refs; we store refs, then load draining. One of us sees the
-	 * other's store, so the wake-up is never lost. */
-	unsigned left = atomic_fetch_sub(&st->refs, 1) - 1;
+	unsigned refs = atomic_load_explicit(&st->refs, memory_order_relaxed);
 
-	if (left == 0) {
-		free(st);
-	} else if (left == 1 && atomic_load(&st->draining)) {
-		/* the detacher holds the last reference and waits for us */
-		pthread_mutex_lock(&vol->lock);
-		pthread_cond_broadcast(&vol->drained);
-		pthread_mutex_unlock(&vol->lock);
+	/* Fast path: not the last reference, no lock. A stack that is still
+	 * current has the volume's reference, so only a replaced stack can
+	 * reach zero, and that is rare. */
+	while (refs > 1) {
+		if (atomic_compare_exchange_weak_explicit(
+			    &st->refs, &refs, refs - 1, memory_order_acq_rel,
+			    memory_order_relaxed))
+			return;
+	}
+	pthread_mutex_lock(&vol->lock);
+	stack_put_locked(vol, st);
+	pthread_mutex_unlock(&vol->lock);
+}
+
+void stack_publish_locked(struct flt_volume *vol, struct core_stack *next)
+{
+	struct core_stack *old = vol->stack;
+
+	vol->stack = next;
+	stack_put_locked(vol, old);
+}
+
+static int holds(const struct core_stack *st, const struct flt_instance *inst)
+{
+	for (size_t i = 0; i < st->n; i++)
+		if (st->inst[i] == inst)
+			return 1;
+	return 0;
+}
+
+void stack_drain_locked(struct flt_volume *vol, struct flt_instance *inst)
+{
+	for (;;) {
+		struct core_stack *st;
+
+		for (st = vol->live; st; st = st->next_live)
+			if (st != vol->stack && holds(st, inst))
+				break;
+		if (!st)
+			return;
+		pthread_cond_wait(&vol->drained, &vol->lock);
 	}
 }
 
-void stack_publish_and_drain(struct flt_volume *vol, struct core_stack *next)
+void stack_free_last(struct flt_volume *vol)
 {
-	struct core_stack *old;
-
-	pthread_mutex_lock(&vol->lock);
-	old = vol->stack;
-	vol->stack = next;
-	/* the volume's reference on @old becomes ours */
-	atomic_store(&old->draining, true);
-	while (atomic_load(&old->refs) > 1)
-		pthread_cond_wait(&vol->drained, &vol->lock);
-	pthread_mutex_unlock(&vol->lock);
-	free(old);
+	free(vol->stack);
+	vol->stack = NULL;
+	vol->live = NULL;
 }

@@ -20,7 +20,7 @@ int core_volume_create(const char *name, const struct core_bottom *bottom,
 	if (!vol)
 		return -ENOMEM;
 	vol->name = strdup(name ? name : "volume");
-	vol->stack = stack_new(0);
+	vol->stack = stack_new_locked(vol, 0);	/* not shared yet */
 	if (!vol->name || !vol->stack) {
 		free(vol->name);
 		free(vol->stack);
@@ -56,7 +56,7 @@ void core_volume_destroy(struct flt_volume *vol)
 	pthread_mutex_lock(&registry_lock);
 	registry_remove_volume_locked(vol);
 	pthread_mutex_unlock(&registry_lock);
-	free(vol->stack);
+	stack_free_last(vol);
 	pthread_cond_destroy(&vol->drained);
 	pthread_mutex_destroy(&vol->lock);
 	free(vol->name);
@@ -135,7 +135,7 @@ int core_volume_attach(struct flt_volume *vol, const char *filter_name,
 			goto out_teardown;
 		}
 	}
-	next = stack_new(old->n + 1);
+	next = stack_new_locked(vol, old->n + 1);
 	if (!next) {
 		pthread_mutex_unlock(&vol->lock);
 		ret = -ENOMEM;
@@ -148,9 +148,8 @@ int core_volume_attach(struct flt_volume *vol, const char *filter_name,
 	}
 	if (j == old->n)
 		next->inst[j++] = inst;
-	vol->stack = next;
+	stack_publish_locked(vol, next);
 	pthread_mutex_unlock(&vol->lock);
-	stack_put(vol, old);	/* the volume's reference on the old stack */
 	if (out)
 		*out = inst;
 	return 0;
@@ -182,7 +181,7 @@ int core_volume_detach(struct flt_volume *vol, struct flt_instance *inst)
 		pthread_mutex_unlock(&vol->lock);
 		return -ENOENT;
 	}
-	next = stack_new(old->n - 1);
+	next = stack_new_locked(vol, old->n - 1);
 	if (!next) {
 		pthread_mutex_unlock(&vol->lock);
 		return -ENOMEM;
@@ -190,11 +189,11 @@ int core_volume_detach(struct flt_volume *vol, struct flt_instance *inst)
 	for (i = 0, j = 0; i < old->n; i++)
 		if (old->inst[i] != inst)
 			next->inst[j++] = old->inst[i];
-	pthread_mutex_unlock(&vol->lock);
-
 	/* New operations stop reaching the instance; wait for the ones that
-	 * hold the old stack (their pre and post callbacks both run). */
-	stack_publish_and_drain(vol, next);
+	 * hold an older stack with it (their pre and post both run). */
+	stack_publish_locked(vol, next);
+	stack_drain_locked(vol, inst);
+	pthread_mutex_unlock(&vol->lock);
 
 	if (inst->filter->reg.instance_teardown_complete)
 		inst->filter->reg.instance_teardown_complete(&objs);
