@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The FUSE front end: serves one volume (struct flt_volume of src/core)
+ * over a libfuse3 low-level session. Every FUSE request becomes one
+ * operation dispatched through core_dispatch(); the reply is sent from the
+ * completion function, which may run on any thread.
+ *
+ * The front end knows the manager only through src/core/core.h, and never
+ * touches a path inside its own mount point (KERNEL-NOTES.md, re-entrancy).
+ */
+#ifndef FSFILTER_FUSE_FRONTEND_H
+#define FSFILTER_FUSE_FRONTEND_H
+
+#include <fsfilter/filter.h>
+
+struct fuse_frontend_options {
+	const char *mountpoint;	/* an existing directory, absolute path */
+	const char *fsname;	/* shown in /proc/mounts: "fsfilter:<lower>" */
+	int foreground;		/* do not daemonize */
+	int debug;		/* libfuse request trace on stderr (implies
+				   nothing else: pass foreground too) */
+	int writeback;		/* negotiate the kernel writeback cache */
+	unsigned max_threads;	/* 0: 2 x CPUs, at least 4; 1: one thread */
+	const char *extra_opts;	/* the user's -o string, appended (or NULL) */
+	int read_ahead_kb;	/* bdi readahead after mount; 0: 1024 */
+};
+
+/*
+ * Mount @o->mountpoint, daemonize unless @o->foreground (errors before that
+ * go to stderr), serve requests until the volume is unmounted or the
+ * daemon gets SIGINT/SIGTERM/SIGHUP, then unmount. Returns 0 or a negative
+ * errno (-EINVAL bad options, -EIO mount failed).
+ */
+int fuse_frontend_run(struct flt_volume *vol,
+		      const struct fuse_frontend_options *o);
+
+#endif /* FSFILTER_FUSE_FRONTEND_H */

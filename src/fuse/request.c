@@ -1,0 +1,143 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* One FUSE request as one dispatched operation: allocation, requestor,
+ * FUSE INTERRUPT, dispatch and completion. */
+#include "fuse/fuse_int.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct fe_req *fe_req_new(fuse_req_t req, enum flt_op op, fuse_ino_t ino,
+			  size_t extra)
+{
+	struct fe_req *r = malloc(sizeof(*r) + extra);
+
+	if (!r) {
+		if (req)
+			fuse_reply_err(req, ENOMEM);
+		return NULL;
+	}
+	core_data_init(&r->data, op, ino);
+	r->req = req;
+	r->fe = req ? fuse_req_userdata(req) : NULL;
+	atomic_init(&r->interrupted, false);
+	r->waited = false;
+	r->completed = false;
+	r->handle = NULL;
+	r->dir = false;
+	r->buf = NULL;
+	if (req) {
+		const struct fuse_ctx *ctx = fuse_req_ctx(req);
+
+		r->data.requestor.pid = ctx->pid;
+		r->data.requestor.uid = ctx->uid;
+		r->data.requestor.gid = ctx->gid;
+		r->data.requestor.umask = ctx->umask;
+	}
+	return r;
+}
+
+const char *fe_req_str(struct fe_req *r, size_t *pos, const char *s)
+{
+	char *dst = r->strings + *pos;
+	size_t n = strlen(s) + 1;
+
+	memcpy(dst, s, n);
+	*pos += n;
+	return dst;
+}
+
+/* Called by libfuse with its request lock held; must not block or reply. */
+static void fe_interrupted(fuse_req_t req, void *arg)
+{
+	struct fe_req *r = arg;
+
+	atomic_store(&r->interrupted, true);
+}
+
+/* r->handle is still set only if nobody else owns it any more: a release,
+ * or an open whose handle never reached the kernel. */
+static void fe_req_free(struct fe_req *r)
+{
+	free(r->handle);
+	free(r->buf);
+	free(r);
+}
+
+void fe_req_abort(struct fe_req *r, int err)
+{
+	fuse_req_t req = r->req;
+
+	core_data_cleanup(&r->data);
+	fe_req_free(r);
+	fuse_reply_err(req, err);
+}
+
+static void fe_done(struct flt_callback_data *data, void *cookie)
+{
+	struct fe_req *r = cookie;
+
+	if (r->req) {
+		/* Unregister first: libfuse calls the interrupt function
+		 * under the request lock, which this takes, so after it no
+		 * call can be running or come later with a freed @r. */
+		fuse_req_interrupt_func(r->req, NULL, NULL);
+		fe_reply(r);
+	}
+	core_data_cleanup(data);
+	if (!r->waited) {
+		fe_req_free(r);
+		return;
+	}
+	pthread_mutex_lock(&r->lock);
+	r->completed = true;
+	pthread_cond_signal(&r->cond);
+	pthread_mutex_unlock(&r->lock);
+}
+
+void fe_req_dispatch(struct fe_req *r)
+{
+	if (r->req)
+		fuse_req_interrupt_func(r->req, fe_interrupted, r);
+	if (!r->waited) {
+		core_dispatch(r->fe->vol, &r->data, fe_done, r);
+		return;
+	}
+	/* The operation borrows the libfuse request buffer (write data):
+	 * it must be complete before this handler returns. */
+	pthread_mutex_init(&r->lock, NULL);
+	pthread_cond_init(&r->cond, NULL);
+	core_dispatch(r->fe->vol, &r->data, fe_done, r);
+	pthread_mutex_lock(&r->lock);
+	while (!r->completed)
+		pthread_cond_wait(&r->cond, &r->lock);
+	pthread_mutex_unlock(&r->lock);
+	pthread_cond_destroy(&r->cond);
+	pthread_mutex_destroy(&r->lock);
+	fe_req_free(r);
+}
+
+void fe_forget(struct fe *fe, flt_ino_t ino, uint64_t nlookup)
+{
+	struct fe_req *r = fe_req_new(NULL, FLT_OP_FORGET, ino, 0);
+
+	/* Out of memory here leaks a node until unmount; nothing better to
+	 * do (FORGET has no reply to fail). */
+	if (!r)
+		return;
+	r->fe = fe;
+	r->data.params.forget.nlookup = nlookup;
+	fe_req_dispatch(r);
+}
+
+void fe_release_lost(struct fe *fe, flt_ino_t ino, uint64_t fh, bool dir)
+{
+	struct fe_req *r = fe_req_new(NULL, dir ? FLT_OP_RELEASEDIR
+					       : FLT_OP_RELEASE, ino, 0);
+
+	if (!r)
+		return;
+	r->fe = fe;
+	r->data.params.release.fh = fh;
+	fe_req_dispatch(r);
+}

@@ -1,0 +1,280 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The FUSE session: operation table, INIT negotiation, mount options,
+ * readahead tuning, the request loop and the way out. */
+#include "fuse/fuse_int.h"
+
+#include <errno.h>
+#include <fuse_opt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define FE_MAX_IO (1u << 20)	/* KERNEL-NOTES: 1 MiB is the ceiling */
+
+static void want(struct fuse_conn_info *conn, unsigned cap)
+{
+	if (conn->capable & cap)
+		conn->want |= cap;
+}
+
+static void fe_init(void *userdata, struct fuse_conn_info *conn)
+{
+	struct fe *fe = userdata;
+
+	/* libfuse has already clamped max_write to its buffer: only lower */
+	if (conn->max_write > FE_MAX_IO)
+		conn->max_write = FE_MAX_IO;
+	if (conn->max_readahead > FE_MAX_IO)
+		conn->max_readahead = FE_MAX_IO;
+
+	want(conn, FUSE_CAP_ASYNC_READ);
+	want(conn, FUSE_CAP_AUTO_INVAL_DATA);
+	want(conn, FUSE_CAP_PARALLEL_DIROPS);
+	want(conn, FUSE_CAP_READDIRPLUS);
+	want(conn, FUSE_CAP_READDIRPLUS_AUTO);
+	if (fe->want_writeback)
+		want(conn, FUSE_CAP_WRITEBACK_CACHE);
+	fe->writeback = !!(conn->want & FUSE_CAP_WRITEBACK_CACHE);
+
+	/* libfuse 3.14 knows only handle_killpriv (v1), which makes *us*
+	 * responsible for clearing SUID/SGID on write, truncate and chown,
+	 * and a root daemon's lower write does not clear them. Without it
+	 * the kernel does it with an explicit SETATTR of the mode. */
+	conn->want &= ~FUSE_CAP_HANDLE_KILLPRIV;
+	/* KERNEL-NOTES: splice gains nothing here */
+	conn->want &= ~(FUSE_CAP_SPLICE_READ | FUSE_CAP_SPLICE_WRITE |
+			FUSE_CAP_SPLICE_MOVE);
+	/* locks stay in the kernel (see fe_ops) */
+	conn->want &= ~(FUSE_CAP_POSIX_LOCKS | FUSE_CAP_FLOCK_LOCKS);
+}
+
+/*
+ * Locks (getlk/setlk/flock) are deliberately not implemented: without them
+ * the kernel keeps POSIX record locks and flock() locks itself, per mount.
+ * All access to the volume goes through this one mount, so that is fully
+ * correct within the volume; locks are not visible to processes that use
+ * the lower directory directly (they never were part of the contract).
+ */
+static const struct fuse_lowlevel_ops fe_ops = {
+	.init = fe_init,
+	.lookup = fe_lookup,
+	.forget = fe_forget_one,
+	.forget_multi = fe_forget_multi,
+	.getattr = fe_getattr,
+	.setattr = fe_setattr,
+	.readlink = fe_readlink,
+	.mknod = fe_mknod,
+	.mkdir = fe_mkdir,
+	.unlink = fe_unlink,
+	.rmdir = fe_rmdir,
+	.symlink = fe_symlink,
+	.rename = fe_rename,
+	.link = fe_link,
+	.open = fe_open,
+	.read = fe_read,
+	.write = fe_write,
+	.flush = fe_flush,
+	.release = fe_release,
+	.fsync = fe_fsync,
+	.opendir = fe_opendir,
+	.readdir = fe_readdir,
+	.readdirplus = fe_readdirplus,
+	.releasedir = fe_releasedir,
+	.fsyncdir = fe_fsyncdir,
+	.statfs = fe_statfs,
+	.setxattr = fe_setxattr,
+	.getxattr = fe_getxattr,
+	.listxattr = fe_listxattr,
+	.removexattr = fe_removexattr,
+	.access = fe_access,
+	.create = fe_create,
+	.fallocate = fe_fallocate,
+	.copy_file_range = fe_copy_file_range,
+	.lseek = fe_lseek,
+};
+
+/* Append @s to the option string @o, escaping ',' and '\' so a lower path
+ * with commas stays one fsname= value (fuse_opt's escaping rules). */
+static int opt_append_escaped(char **o, const char *prefix, const char *s)
+{
+	size_t n = strlen(prefix) + 2 * strlen(s) + 1;
+	char *buf = malloc(n), *p = buf;
+	int ret;
+
+	if (!buf)
+		return -ENOMEM;
+	p += sprintf(p, "%s", prefix);
+	for (; *s; s++) {
+		if (*s == ',' || *s == '\\')
+			*p++ = '\\';
+		*p++ = *s;
+	}
+	*p = '\0';
+	ret = fuse_opt_add_opt(o, buf) ? -ENOMEM : 0;
+	free(buf);
+	return ret;
+}
+
+static int build_args(const struct fuse_frontend_options *o,
+		      struct fuse_args *args)
+{
+	char *opts = NULL;
+	int ret = -ENOMEM;
+
+	if (fuse_opt_add_arg(args, "fsfilter"))
+		goto out;
+	if (o->debug && fuse_opt_add_arg(args, "-d"))
+		goto out;
+	if (opt_append_escaped(&opts, "fsname=",
+			       o->fsname ? o->fsname : "fsfilter"))
+		goto out;
+	/* default_permissions: the kernel checks access with the caller's
+	 * supplementary groups, which FUSE requests do not carry. */
+	if (fuse_opt_add_opt(&opts, "subtype=fsfilter,default_permissions"))
+		goto out;
+	if (geteuid() == 0 && fuse_opt_add_opt(&opts, "allow_other"))
+		goto out;
+	if (o->extra_opts && *o->extra_opts &&
+	    fuse_opt_add_opt(&opts, o->extra_opts))
+		goto out;
+	if (fuse_opt_add_arg(args, "-o") || fuse_opt_add_arg(args, opts))
+		goto out;
+	ret = 0;
+out:
+	free(opts);
+	return ret;
+}
+
+/* The kernel's default bdi readahead (128 KiB) caps buffered reads at
+ * 128 KiB per request; 1 MiB requests stream much faster (KERNEL-NOTES).
+ * The device number comes from /proc/self/mountinfo, not from a stat of
+ * the mount point: that would wait for INIT, which the loop has not
+ * answered yet. Failure is harmless and ignored. */
+static void set_readahead(const char *mountpoint, int kb)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	char line[4096], path[128];
+	unsigned maj = 0, min = 0;
+	bool found = false;
+
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		char mp[4096], fstype[64], *sep;
+		unsigned a, b;
+
+		if (sscanf(line, "%*u %*u %u:%u %*s %4095s", &a, &b, mp) != 3)
+			continue;
+		sep = strstr(line, " - ");
+		if (!sep || sscanf(sep, " - %63s", fstype) != 1)
+			continue;
+		/* mountinfo escapes blanks as \040: a mount point with
+		 * blanks simply does not match and keeps the default */
+		if (strcmp(mp, mountpoint) || strcmp(fstype, "fuse.fsfilter"))
+			continue;
+		maj = a;	/* the last match is the newest mount */
+		min = b;
+		found = true;
+	}
+	fclose(f);
+	if (!found)
+		return;
+	snprintf(path, sizeof(path), "/sys/class/bdi/%u:%u/read_ahead_kb",
+		 maj, min);
+	f = fopen(path, "we");
+	if (!f)
+		return;
+	fprintf(f, "%d\n", kb);
+	fclose(f);
+}
+
+static unsigned default_threads(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (n < 2)
+		n = 2;
+	return n * 2 < 4 ? 4 : (unsigned)n * 2;
+}
+
+static int run_loop(struct fuse_session *se, unsigned threads)
+{
+	struct fuse_loop_config *cfg;
+	int ret;
+
+	if (threads == 1)
+		return fuse_session_loop(se);
+	cfg = fuse_loop_cfg_create();
+	if (!cfg)
+		return -ENOMEM;
+	fuse_loop_cfg_set_clone_fd(cfg, 1);
+	fuse_loop_cfg_set_max_threads(cfg, threads);
+	ret = fuse_session_loop_mt(se, cfg);
+	fuse_loop_cfg_destroy(cfg);
+	return ret;
+}
+
+/* Operations complete on the dispatching thread today, but pended ones
+ * (later) may still be running: their replies need the session. */
+static void wait_idle(struct flt_volume *vol)
+{
+	struct timespec ts = { 0, 10 * 1000 * 1000 };
+
+	for (int i = 0; i < 3000 && core_volume_inflight(vol); i++)
+		nanosleep(&ts, NULL);
+}
+
+int fuse_frontend_run(struct flt_volume *vol,
+		      const struct fuse_frontend_options *o)
+{
+	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
+	struct fe fe = { .vol = vol, .want_writeback = !!o->writeback };
+	struct fuse_session *se;
+	int ret, loop;
+
+	ret = build_args(o, &args);
+	if (ret)
+		goto out_args;
+	se = fuse_session_new(&args, &fe_ops, sizeof(fe_ops), &fe);
+	if (!se) {
+		/* libfuse printed which option it did not understand */
+		fprintf(stderr, "fsfilter: cannot start a FUSE session "
+			"(bad -o option?)\n");
+		ret = -EINVAL;
+		goto out_args;
+	}
+	fe.se = se;
+	if (fuse_set_signal_handlers(se)) {
+		ret = -EIO;
+		goto out_session;
+	}
+	if (fuse_session_mount(se, o->mountpoint)) {
+		fprintf(stderr, "fsfilter: cannot mount on %s (see the "
+			"message above; not root and no setuid fusermount3? "
+			"/dev/fuse not accessible?)\n", o->mountpoint);
+		ret = -EIO;
+		goto out_signals;
+	}
+	set_readahead(o->mountpoint, o->read_ahead_kb > 0 ? o->read_ahead_kb
+							  : 1024);
+	if (fuse_daemonize(o->foreground)) {
+		ret = -EIO;
+		goto out_unmount;
+	}
+	loop = run_loop(se, o->max_threads ? o->max_threads
+					   : default_threads());
+	/* > 0: the signal that ended the loop; < 0: an error */
+	ret = loop < 0 ? loop : 0;
+	wait_idle(vol);
+out_unmount:
+	fuse_session_unmount(se);
+out_signals:
+	fuse_remove_signal_handlers(se);
+out_session:
+	fuse_session_destroy(se);
+out_args:
+	fuse_opt_free_args(&args);
+	return ret;
+}
