@@ -38,3 +38,10 @@ int builtin_filters_register(void)
 	pthread_mutex_unlock(&builtin_lock);
 	return ret;
 }
+
+const char *builtin_filter_name(size_t i)
+{
+	if (i >= sizeof(builtins) / sizeof(*builtins))
+		return NULL;
+	return builtins[i]()->name;
+}
