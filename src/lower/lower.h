@@ -32,11 +32,16 @@ struct lower_options {
 	double entry_timeout;	/* seconds the kernel may cache names */
 	int keep_cache;		/* set keep_cache on regular file opens */
 	int direct_io;		/* force direct_io on every open */
+	int writeback;		/* the kernel's writeback cache is on: it may
+				   read from write-only opens and owns the
+				   size, so O_APPEND is not passed down */
 };
 
 /* Open @root (a directory) with O_PATH before mounting. Errors: the
  * negative errno of open/stat, -ENOTDIR. Raises RLIMIT_NOFILE's soft limit
- * to the hard limit. */
+ * to the hard limit, and sets the process umask to 0: modes of new objects
+ * arrive with the requestor's umask already applied by the kernel (so the
+ * front end must not negotiate FUSE_CAP_DONT_MASK). */
 int lower_open(const char *root, const struct lower_options *opt,
 	       struct lower_fs **out);
 /* Close every handle and inode (after unmount). */

@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Open handles: the fh of open/create/opendir is the address of a struct
+ * lower_handle. All live handles are on a list so lower_close() can free
+ * what the kernel never released (a daemon killed mid-unmount). */
+#include "lower/lower_int.h"
+
+#include <stdlib.h>
+
+struct lower_handle *lower_handle_new(struct lower_fs *fs, int fd, DIR *dp)
+{
+	struct lower_handle *h = calloc(1, sizeof(*h));
+
+	if (!h)
+		return NULL;
+	h->fd = fd;
+	h->dp = dp;
+	h->is_dir = dp != NULL;
+	if (h->is_dir)
+		pthread_mutex_init(&h->lock, NULL);
+	pthread_mutex_lock(&fs->handle_lock);
+	h->next = fs->handles;
+	if (h->next)
+		h->next->prev = h;
+	fs->handles = h;
+	fs->nhandles++;
+	pthread_mutex_unlock(&fs->handle_lock);
+	return h;
+}
+
+void lower_handle_free(struct lower_fs *fs, struct lower_handle *h)
+{
+	pthread_mutex_lock(&fs->handle_lock);
+	if (h->prev)
+		h->prev->next = h->next;
+	else
+		fs->handles = h->next;
+	if (h->next)
+		h->next->prev = h->prev;
+	fs->nhandles--;
+	pthread_mutex_unlock(&fs->handle_lock);
+
+	if (h->is_dir) {
+		lower_sys_closedir(h->dp); /* closes h->fd too */
+		pthread_mutex_destroy(&h->lock);
+	} else {
+		lower_sys_close(h->fd);
+	}
+	free(h);
+}
+
+struct lower_handle *lower_handle_get(uint64_t fh)
+{
+	return (struct lower_handle *)(uintptr_t)fh;
+}
+
+void lower_handles_destroy(struct lower_fs *fs)
+{
+	while (fs->handles)
+		lower_handle_free(fs, fs->handles);
+}

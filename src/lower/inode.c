@@ -1,0 +1,245 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The inode table: one node per lower inode, keyed on (st_dev, st_ino), so
+ * hard links share one node and the kernel sees one inode for them.
+ *
+ * A separately chained hash table that doubles when the load passes 1, so
+ * lookups stay O(1) however many nodes the kernel keeps (a cold `ls -l` of
+ * 100k entries must not cost more per entry than one of 100).
+ */
+#include "lower/lower_int.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+
+/* Generation numbers are unique per node object: a lower inode number
+ * reused after its node was forgotten gets a new generation, so an NFS
+ * file handle of the old node never matches the new one. */
+static atomic_uint_fast64_t lower_generation = 1;
+
+static size_t hash_key(dev_t dev, ino_t ino, size_t nbuckets)
+{
+	uint64_t h = (uint64_t)ino * 0x9e3779b97f4a7c15ull;
+
+	h ^= (uint64_t)dev * 0xc2b2ae3d27d4eb4full;
+	h ^= h >> 29;
+	return (size_t)(h & (nbuckets - 1));
+}
+
+int lower_table_init(struct lower_fs *fs)
+{
+	fs->nbuckets = 1024;
+	fs->buckets = calloc(fs->nbuckets, sizeof(*fs->buckets));
+	if (!fs->buckets)
+		return -ENOMEM;
+	fs->ninodes = 0;
+	return 0;
+}
+
+static void insert_locked(struct lower_fs *fs, struct lower_inode *n)
+{
+	size_t b = hash_key(n->dev, n->ino, fs->nbuckets);
+
+	n->hash_next = fs->buckets[b];
+	fs->buckets[b] = n;
+	fs->ninodes++;
+}
+
+static void remove_locked(struct lower_fs *fs, struct lower_inode *n)
+{
+	struct lower_inode **pp = &fs->buckets[hash_key(n->dev, n->ino,
+							 fs->nbuckets)];
+
+	while (*pp != n)
+		pp = &(*pp)->hash_next;
+	*pp = n->hash_next;
+	fs->ninodes--;
+}
+
+static struct lower_inode *find_locked(struct lower_fs *fs, dev_t dev,
+				       ino_t ino)
+{
+	struct lower_inode *n = fs->buckets[hash_key(dev, ino, fs->nbuckets)];
+
+	while (n && (n->ino != ino || n->dev != dev))
+		n = n->hash_next;
+	return n;
+}
+
+/* Double the bucket array; on allocation failure keep the old one (the
+ * table still works, only with longer chains). */
+static void grow_locked(struct lower_fs *fs)
+{
+	size_t nb = fs->nbuckets * 2;
+	struct lower_inode **nbk = calloc(nb, sizeof(*nbk));
+
+	if (!nbk)
+		return;
+	for (size_t i = 0; i < fs->nbuckets; i++) {
+		struct lower_inode *n = fs->buckets[i], *next;
+
+		for (; n; n = next) {
+			size_t b = hash_key(n->dev, n->ino, nb);
+
+			next = n->hash_next;
+			n->hash_next = nbk[b];
+			nbk[b] = n;
+		}
+	}
+	free(fs->buckets);
+	fs->buckets = nbk;
+	fs->nbuckets = nb;
+}
+
+void lower_table_destroy(struct lower_fs *fs)
+{
+	for (size_t i = 0; i < fs->nbuckets; i++) {
+		struct lower_inode *n = fs->buckets[i], *next;
+
+		for (; n; n = next) {
+			next = n->hash_next;
+			if (n == &fs->root)
+				continue;
+			lower_sys_close(n->fd);
+			free(n);
+		}
+	}
+	free(fs->buckets);
+	fs->buckets = NULL;
+	fs->ninodes = 0;
+}
+
+struct lower_inode *lower_inode_get(struct lower_fs *fs, flt_ino_t ino)
+{
+	if (ino == FLT_ROOT_INO)
+		return &fs->root;
+	return (struct lower_inode *)(uintptr_t)ino;
+}
+
+flt_ino_t lower_inode_id(struct lower_fs *fs, struct lower_inode *n)
+{
+	return n == &fs->root ? FLT_ROOT_INO : (flt_ino_t)(uintptr_t)n;
+}
+
+void lower_entry_timeouts(struct lower_fs *fs, struct flt_entry *e)
+{
+	e->attr_timeout = fs->opt.attr_timeout;
+	e->entry_timeout = fs->opt.entry_timeout;
+}
+
+int lower_inode_from_fd(struct lower_fs *fs, int fd, const struct stat *st,
+			struct flt_entry *e)
+{
+	struct lower_inode *n, *fresh;
+
+	/* allocate outside the lock; usually needed (a name seen first) */
+	fresh = malloc(sizeof(*fresh));
+	if (!fresh) {
+		lower_sys_close(fd);
+		return -ENOMEM;
+	}
+	pthread_mutex_lock(&fs->table_lock);
+	n = find_locked(fs, st->st_dev, st->st_ino);
+	if (n) {
+		n->nlookup++;
+	} else {
+		n = fresh;
+		fresh = NULL;
+		n->dev = st->st_dev;
+		n->ino = st->st_ino;
+		n->type = st->st_mode & S_IFMT;
+		n->fd = fd;
+		n->generation = atomic_fetch_add(&lower_generation, 1);
+		n->nlookup = 1;
+		if (fs->ninodes >= fs->nbuckets)
+			grow_locked(fs);
+		insert_locked(fs, n);
+		fd = -1;
+	}
+	e->ino = lower_inode_id(fs, n);
+	e->generation = n->generation;
+	pthread_mutex_unlock(&fs->table_lock);
+
+	if (fd >= 0)
+		lower_sys_close(fd);
+	free(fresh);
+	e->attr = *st;
+	lower_entry_timeouts(fs, e);
+	return 0;
+}
+
+int lower_lookup_name(struct lower_fs *fs, struct lower_inode *parent,
+		      const char *name, struct flt_entry *e)
+{
+	struct stat st;
+	int fd, ret;
+
+	/* ".." of the root must not lead out of the lower directory */
+	if (parent == &fs->root && name[0] == '.' && name[1] == '.' &&
+	    !name[2])
+		name = ".";
+	/* open first, then stat the fd: the attributes are those of the
+	 * inode we hold, even if the name is replaced in between */
+	fd = lower_sys_openat(parent->fd, name, O_PATH | O_NOFOLLOW, 0);
+	if (fd < 0)
+		return fd;
+	ret = lower_sys_fstatat(fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
+	if (ret < 0) {
+		lower_sys_close(fd);
+		return ret;
+	}
+	return lower_inode_from_fd(fs, fd, &st, e);
+}
+
+void lower_inode_unref(struct lower_fs *fs, struct lower_inode *n,
+		       uint64_t count)
+{
+	bool dead = false;
+
+	pthread_mutex_lock(&fs->table_lock);
+	/* the root is never freed and may be forgotten by a kernel that
+	 * counts it differently; any other node going below zero is a bug
+	 * in a layer above */
+	assert(n == &fs->root || n->nlookup >= count);
+	n->nlookup = n->nlookup >= count ? n->nlookup - count : 0;
+	if (!n->nlookup && n != &fs->root) {
+		remove_locked(fs, n);
+		dead = true;
+	}
+	pthread_mutex_unlock(&fs->table_lock);
+	if (dead) {
+		lower_sys_close(n->fd);
+		free(n);
+	}
+}
+
+void lower_table_add_root(struct lower_fs *fs)
+{
+	pthread_mutex_lock(&fs->table_lock);
+	insert_locked(fs, &fs->root);
+	pthread_mutex_unlock(&fs->table_lock);
+}
+
+uint64_t lower_inode_count(struct lower_fs *fs)
+{
+	uint64_t n;
+
+	pthread_mutex_lock(&fs->table_lock);
+	n = fs->ninodes;
+	pthread_mutex_unlock(&fs->table_lock);
+	return n;
+}
+
+void lower_inode_ref(struct lower_fs *fs, struct lower_inode *n,
+		     const struct stat *st, struct flt_entry *e)
+{
+	pthread_mutex_lock(&fs->table_lock);
+	n->nlookup++;
+	pthread_mutex_unlock(&fs->table_lock);
+	e->ino = lower_inode_id(fs, n);
+	e->generation = n->generation;
+	e->attr = *st;
+	lower_entry_timeouts(fs, e);
+}

@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* lower_open / lower_close and the counters of lower.h. */
+#include "lower/lower_int.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+/* One O_PATH fd per known inode: a big tree needs far more than the
+ * default soft limit of 1024 (KERNEL-NOTES: passthrough_hp failed at ~20k
+ * entries). Failure is not fatal: we just run with the lower limit. */
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+int lower_open(const char *root, const struct lower_options *opt,
+	       struct lower_fs **out)
+{
+	struct lower_fs *fs;
+	struct stat st;
+	int ret;
+
+	fs = calloc(1, sizeof(*fs));
+	if (!fs)
+		return -ENOMEM;
+	fs->opt = *opt;
+	raise_nofile();
+	/* the kernel has already applied the requestor's umask to the mode
+	 * of every new object; ours must not apply again (process-wide) */
+	umask(0);
+
+	fs->root.fd = lower_sys_openat(AT_FDCWD, root, O_PATH | O_DIRECTORY, 0);
+	if (fs->root.fd < 0) {
+		ret = fs->root.fd;
+		goto out_free;
+	}
+	ret = lower_stat_inode(&fs->root, &st);
+	if (ret < 0)
+		goto out_root;
+	if (!S_ISDIR(st.st_mode)) {
+		ret = -ENOTDIR;
+		goto out_root;
+	}
+	fs->root.dev = st.st_dev;
+	fs->root.ino = st.st_ino;
+	fs->root.type = S_IFDIR;
+	fs->root.nlookup = 1; /* the mount's own; the root is never freed */
+
+	fs->proc_self_fd = lower_sys_openat(AT_FDCWD, "/proc/self/fd",
+					    O_PATH | O_DIRECTORY, 0);
+	if (fs->proc_self_fd < 0) {
+		ret = fs->proc_self_fd;
+		goto out_root;
+	}
+	pthread_mutex_init(&fs->table_lock, NULL);
+	pthread_mutex_init(&fs->handle_lock, NULL);
+	ret = lower_table_init(fs);
+	if (ret < 0)
+		goto out_proc;
+	/* the root is in the table so that a lookup reaching it again
+	 * (".", a bind mount loop) finds the same node */
+	lower_table_add_root(fs);
+	*out = fs;
+	return 0;
+
+out_proc:
+	pthread_mutex_destroy(&fs->table_lock);
+	pthread_mutex_destroy(&fs->handle_lock);
+	lower_sys_close(fs->proc_self_fd);
+out_root:
+	lower_sys_close(fs->root.fd);
+out_free:
+	free(fs);
+	return ret;
+}
+
+void lower_close(struct lower_fs *fs)
+{
+	if (!fs)
+		return;
+	lower_handles_destroy(fs);
+	lower_table_destroy(fs);
+	pthread_mutex_destroy(&fs->table_lock);
+	pthread_mutex_destroy(&fs->handle_lock);
+	lower_sys_close(fs->proc_self_fd);
+	lower_sys_close(fs->root.fd);
+	free(fs);
+}
+
+uint64_t lower_handle_count(struct lower_fs *fs)
+{
+	uint64_t n;
+
+	pthread_mutex_lock(&fs->handle_lock);
+	n = fs->nhandles;
+	pthread_mutex_unlock(&fs->handle_lock);
+	return n;
+}

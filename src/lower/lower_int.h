@@ -1,0 +1,234 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Private structures of the lower layer.
+ *
+ * Objects:
+ *   struct lower_fs     one per volume; owns the inode table and handles.
+ *   struct lower_inode  one per lower inode (st_dev, st_ino) the kernel
+ *                       knows; holds an O_PATH|O_NOFOLLOW fd that pins the
+ *                       lower inode (so its st_ino cannot be reused while
+ *                       the node lives) and the kernel's lookup count.
+ *   struct lower_handle one per open/create/opendir; a real fd (files) or
+ *                       a DIR stream with its readdir position (dirs).
+ *
+ * Node ids: the kernel-visible id of a node is its address, except the
+ * root which is FLT_ROOT_INO. The kernel only names nodes it holds lookup
+ * references on, and FORGET comes after the last request naming a node, so
+ * an id is always a live node while an operation uses it.
+ *
+ * Locks (all leaves, never nested):
+ *   fs->table_lock   the hash table, every node's nlookup and hash_next,
+ *                    fs->ninodes
+ *   fs->handle_lock  the handle list, fs->nhandles
+ *   handle->lock     a directory handle's stream and position
+ * No lock is held across a syscall except handle->lock around readdir of
+ * its own stream (the kernel serialises readdir per open file anyway).
+ *
+ * Every syscall goes through the lower_sys_* wrappers of sys.c: one choke
+ * point for tracing and fault injection; they return the result or a
+ * negative errno, never -1.
+ */
+#ifndef FSFILTER_LOWER_INT_H
+#define FSFILTER_LOWER_INT_H
+
+#include "lower/lower.h"
+
+#include <dirent.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+struct lower_inode {
+	dev_t dev;			/* key, immutable */
+	ino_t ino;			/* key, immutable */
+	mode_t type;			/* S_IFMT bits, immutable */
+	int fd;				/* O_PATH|O_NOFOLLOW, immutable */
+	uint64_t generation;		/* immutable */
+	uint64_t nlookup;		/* protected by table_lock */
+	struct lower_inode *hash_next;	/* protected by table_lock */
+};
+
+struct lower_handle {
+	int fd;				/* files: the open fd; dirs: dirfd(dp) */
+	bool is_dir;
+	bool odirect;			/* opened with O_DIRECT: align buffers */
+	struct lower_handle *prev, *next; /* protected by fs->handle_lock */
+
+	/* directories only, protected by lock */
+	pthread_mutex_t lock;
+	DIR *dp;
+	off_t offset;			/* position the stream is at */
+	bool pending;			/* an entry was read but not returned */
+	struct {
+		ino_t ino;
+		unsigned char type;
+		off_t next_off;
+		char name[256];
+	} pending_ent;
+};
+
+struct lower_fs {
+	struct lower_options opt;
+	int proc_self_fd;		/* /proc/self/fd, O_PATH */
+	struct lower_inode root;	/* also in the table */
+
+	pthread_mutex_t table_lock;
+	struct lower_inode **buckets;	/* protected by table_lock */
+	size_t nbuckets;		/* protected by table_lock */
+	uint64_t ninodes;		/* protected by table_lock */
+
+	pthread_mutex_t handle_lock;
+	struct lower_handle *handles;	/* protected by handle_lock */
+	uint64_t nhandles;		/* protected by handle_lock */
+};
+
+/* ---- inode.c: the inode table ------------------------------------------ */
+
+int lower_table_init(struct lower_fs *fs);
+/* Put fs->root (already filled in) into the table. */
+void lower_table_add_root(struct lower_fs *fs);
+/* Free every node but the root (lower_close). */
+void lower_table_destroy(struct lower_fs *fs);
+/* The node of a kernel node id; NULL for 0. */
+struct lower_inode *lower_inode_get(struct lower_fs *fs, flt_ino_t ino);
+flt_ino_t lower_inode_id(struct lower_fs *fs, struct lower_inode *n);
+/*
+ * Find or make the node for the O_PATH fd @fd (whose attributes are @st),
+ * taking one lookup reference. Consumes @fd in every case (closes it when
+ * the node already exists or on error). Fills @e (ino, generation, attr,
+ * timeouts).
+ */
+int lower_inode_from_fd(struct lower_fs *fs, int fd, const struct stat *st,
+			struct flt_entry *e);
+/* Look @name up in @parent: open O_PATH, stat, lower_inode_from_fd. */
+int lower_lookup_name(struct lower_fs *fs, struct lower_inode *parent,
+		      const char *name, struct flt_entry *e);
+/* Take one more lookup reference on the live node @n (the caller holds
+ * one, e.g. the kernel's for the target of link) and fill @e. */
+void lower_inode_ref(struct lower_fs *fs, struct lower_inode *n,
+		     const struct stat *st, struct flt_entry *e);
+/* Drop @n references (FORGET); frees the node at zero (never the root). */
+void lower_inode_unref(struct lower_fs *fs, struct lower_inode *n,
+		       uint64_t count);
+
+/* ---- handle.c ---------------------------------------------------------- */
+
+struct lower_handle *lower_handle_new(struct lower_fs *fs, int fd, DIR *dp);
+/* Unlink, close and free. */
+void lower_handle_free(struct lower_fs *fs, struct lower_handle *h);
+struct lower_handle *lower_handle_get(uint64_t fh);
+void lower_handles_destroy(struct lower_fs *fs);
+
+/* ---- util.c ------------------------------------------------------------ */
+
+/* Decimal name of @fd under /proc/self/fd; @buf of LOWER_FDNAME_LEN. */
+#define LOWER_FDNAME_LEN 16
+const char *lower_fd_name(int fd, char *buf);
+/* "/proc/self/fd/N" for the path-only calls (xattrs). */
+#define LOWER_PROCPATH_LEN 32
+const char *lower_proc_path(int fd, char *buf);
+/* Reopen the inode @n for real I/O through /proc/self/fd (works for
+ * unlinked files too). Returns the fd or a negative errno. */
+int lower_reopen(struct lower_fs *fs, struct lower_inode *n, int flags);
+/* Attributes of @n (never follows a symlink). */
+int lower_stat_inode(struct lower_inode *n, struct stat *st);
+/* Give a new object the requestor's ownership (see lower.h). @n is the new
+ * node, @parent its directory. */
+int lower_set_owner(struct lower_fs *fs, struct lower_inode *parent,
+		    struct lower_inode *n,
+		    const struct flt_requestor *req);
+/* Fill a flt_entry's timeouts from the options. */
+void lower_entry_timeouts(struct lower_fs *fs, struct flt_entry *e);
+
+/* Clear S_ISUID (and S_ISGID if group-exec) of a regular file, as the
+ * kernel does on a non-owner write (ops_attr.c). @h may be NULL. */
+int lower_kill_suidgid(struct lower_fs *fs, struct lower_inode *n,
+		       struct lower_handle *h);
+
+/* ---- ops_*.c: one function per operation; each sets data->io_status --- */
+
+void lower_op_lookup(struct lower_fs *fs, struct flt_callback_data *data);
+void lower_op_forget(struct lower_fs *fs, struct flt_callback_data *data);
+void lower_op_mknod(struct lower_fs *fs, struct flt_callback_data *data);
+void lower_op_mkdir(struct lower_fs *fs, struct flt_callback_data *data);
+void lower_op_symlink(struct lower_fs *fs, struct flt_callback_data *data);
+void lower_op_link(struct lower_fs *fs, struct flt_callback_data *data);
+void lower_op_unlink(struct lower_fs *fs, struct flt_callback_data *data);
+void lower_op_rmdir(struct lower_fs *fs, struct flt_callback_data *data);
+void lower_op_rename(struct lower_fs *fs, struct flt_callback_data *data);
+
+void lower_op_getattr(struct lower_fs *fs, struct flt_callback_data *data);
+void lower_op_setattr(struct lower_fs *fs, struct flt_callback_data *data);
+void lower_op_readlink(struct lower_fs *fs, struct flt_callback_data *data);
+void lower_op_statfs(struct lower_fs *fs, struct flt_callback_data *data);
+void lower_op_access(struct lower_fs *fs, struct flt_callback_data *data);
+
+void lower_op_open(struct lower_fs *fs, struct flt_callback_data *data);
+void lower_op_create(struct lower_fs *fs, struct flt_callback_data *data);
+void lower_op_read(struct lower_fs *fs, struct flt_callback_data *data);
+void lower_op_write(struct lower_fs *fs, struct flt_callback_data *data);
+void lower_op_flush(struct lower_fs *fs, struct flt_callback_data *data);
+void lower_op_release(struct lower_fs *fs, struct flt_callback_data *data);
+void lower_op_fsync(struct lower_fs *fs, struct flt_callback_data *data);
+void lower_op_fallocate(struct lower_fs *fs, struct flt_callback_data *data);
+void lower_op_copy_file_range(struct lower_fs *fs,
+			      struct flt_callback_data *data);
+void lower_op_lseek(struct lower_fs *fs, struct flt_callback_data *data);
+
+void lower_op_opendir(struct lower_fs *fs, struct flt_callback_data *data);
+void lower_op_readdir(struct lower_fs *fs, struct flt_callback_data *data);
+void lower_op_releasedir(struct lower_fs *fs, struct flt_callback_data *data);
+void lower_op_fsyncdir(struct lower_fs *fs, struct flt_callback_data *data);
+
+void lower_op_setxattr(struct lower_fs *fs, struct flt_callback_data *data);
+void lower_op_getxattr(struct lower_fs *fs, struct flt_callback_data *data);
+void lower_op_listxattr(struct lower_fs *fs, struct flt_callback_data *data);
+void lower_op_removexattr(struct lower_fs *fs, struct flt_callback_data *data);
+
+/* ---- sys.c: the syscall choke point ------------------------------------ */
+
+int lower_sys_openat(int dirfd, const char *name, int flags, mode_t mode);
+int lower_sys_close(int fd);
+int lower_sys_dup(int fd);
+int lower_sys_fstatat(int dirfd, const char *name, struct stat *st,
+		      int flags);
+int lower_sys_fstatvfs(int fd, struct statvfs *st);
+int lower_sys_mknodat(int dirfd, const char *name, mode_t mode, dev_t rdev);
+int lower_sys_mkdirat(int dirfd, const char *name, mode_t mode);
+int lower_sys_symlinkat(const char *target, int dirfd, const char *name);
+int lower_sys_linkat(int olddirfd, const char *oldname, int newdirfd,
+		     const char *newname, int flags);
+int lower_sys_unlinkat(int dirfd, const char *name, int flags);
+int lower_sys_renameat2(int olddirfd, const char *oldname, int newdirfd,
+			const char *newname, unsigned flags);
+ssize_t lower_sys_readlinkat(int dirfd, const char *name, char *buf,
+			     size_t size);
+int lower_sys_fchmodat(int dirfd, const char *name, mode_t mode, int flags);
+int lower_sys_fchmod(int fd, mode_t mode);
+int lower_sys_fchownat(int dirfd, const char *name, uid_t uid, gid_t gid,
+		       int flags);
+int lower_sys_ftruncate(int fd, off_t size);
+int lower_sys_utimensat(int dirfd, const char *name,
+			const struct timespec times[2], int flags);
+int lower_sys_faccessat(int dirfd, const char *name, int mode, int flags);
+ssize_t lower_sys_pread(int fd, void *buf, size_t size, off_t off);
+ssize_t lower_sys_pwrite(int fd, const void *buf, size_t size, off_t off);
+int lower_sys_fsync(int fd, int datasync);
+int lower_sys_fallocate(int fd, int mode, off_t off, off_t len);
+ssize_t lower_sys_copy_file_range(int fd_in, off_t *off_in, int fd_out,
+				  off_t *off_out, size_t len, unsigned flags);
+off_t lower_sys_lseek(int fd, off_t off, int whence);
+int lower_sys_fdopendir(int fd, DIR **out);
+int lower_sys_closedir(DIR *dp);
+/* Next entry; 0 and *out = NULL at the end. */
+int lower_sys_readdir(DIR *dp, struct dirent **out);
+void lower_sys_seekdir(DIR *dp, off_t off);
+off_t lower_sys_telldir(DIR *dp);
+ssize_t lower_sys_getxattr(const char *path, const char *name, void *buf,
+			   size_t size);
+int lower_sys_setxattr(const char *path, const char *name, const void *value,
+		       size_t size, int flags);
+ssize_t lower_sys_listxattr(const char *path, char *buf, size_t size);
+int lower_sys_removexattr(const char *path, const char *name);
+
+#endif /* FSFILTER_LOWER_INT_H */

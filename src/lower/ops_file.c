@@ -1,0 +1,324 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* File operations on handles: open, create, read, write, flush, release,
+ * fsync, fallocate, copy_file_range, lseek. */
+#include "lower/lower_int.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Alignment that satisfies O_DIRECT on every Linux file system we meet
+ * (memory and length; logical block sizes are at most 4 KiB). Bouncing a
+ * buffer that a finer alignment would have accepted only costs a copy. */
+#define LOWER_DIO_ALIGN 4096u
+
+static int lower_open_flags(struct lower_fs *fs, int flags)
+{
+	/* With the writeback cache the kernel reads pages to fill partial
+	 * writes, even through write-only opens, and it sends appends at
+	 * the offset it computed from the size it owns. */
+	if (fs->opt.writeback) {
+		if ((flags & O_ACCMODE) == O_WRONLY)
+			flags = (flags & ~O_ACCMODE) | O_RDWR;
+		flags &= ~O_APPEND;
+	}
+	return flags;
+}
+
+static void fill_open_result(struct lower_fs *fs, struct flt_open_result *r,
+			     struct lower_handle *h, int flags)
+{
+	memset(r, 0, sizeof(*r));
+	r->fh = (uint64_t)(uintptr_t)h;
+	r->direct_io = (flags & O_DIRECT) || fs->opt.direct_io;
+	r->keep_cache = fs->opt.keep_cache != 0;
+}
+
+void lower_op_open(struct lower_fs *fs, struct flt_callback_data *data)
+{
+	struct lower_inode *n = lower_inode_get(fs, data->ino);
+	int flags = lower_open_flags(fs, data->params.open.flags);
+	struct lower_handle *h;
+	int fd;
+
+	fd = lower_reopen(fs, n, flags);
+	if (fd < 0) {
+		data->io_status.status = fd;
+		return;
+	}
+	h = lower_handle_new(fs, fd, NULL);
+	if (!h) {
+		lower_sys_close(fd);
+		data->io_status.status = -ENOMEM;
+		return;
+	}
+	h->odirect = (flags & O_DIRECT) != 0;
+	fill_open_result(fs, &data->results.open, h, flags);
+	data->io_status.status = 0;
+}
+
+void lower_op_create(struct lower_fs *fs, struct flt_callback_data *data)
+{
+	struct lower_inode *parent =
+		lower_inode_get(fs, data->params.create.parent);
+	const char *name = data->params.create.name;
+	int flags = lower_open_flags(fs, data->params.create.flags);
+	char fdname[LOWER_FDNAME_LEN];
+	struct lower_handle *h;
+	bool created = true;
+	struct stat st;
+	int fd, pfd, ret;
+
+	flags = (flags | O_CREAT) & ~O_NOFOLLOW;
+	/* Try exclusively first: only a file we made gets the requestor's
+	 * ownership. The kernel sends CREATE for names it believes absent,
+	 * but the file may have appeared in the lower directory since. */
+	fd = lower_sys_openat(parent->fd, name, flags | O_EXCL,
+			      data->params.create.mode);
+	if (fd == -EEXIST && !(flags & O_EXCL)) {
+		created = false;
+		fd = lower_sys_openat(parent->fd, name, flags,
+				      data->params.create.mode);
+	}
+	if (fd < 0) {
+		ret = fd;
+		goto out;
+	}
+	/* the node's O_PATH fd: the inode we just opened, not the name */
+	pfd = lower_sys_openat(fs->proc_self_fd, lower_fd_name(fd, fdname),
+			       O_PATH, 0);
+	if (pfd < 0) {
+		ret = pfd;
+		goto out_close;
+	}
+	ret = lower_sys_fstatat(pfd, "", &st, AT_EMPTY_PATH);
+	if (ret < 0) {
+		lower_sys_close(pfd);
+		goto out_close;
+	}
+	ret = lower_inode_from_fd(fs, pfd, &st, &data->results.entry);
+	if (ret < 0)
+		goto out_close;
+	if (created) {
+		struct lower_inode *n =
+			lower_inode_get(fs, data->results.entry.ino);
+
+		/* as in finish_new() of ops_entry.c: not fatal */
+		if (lower_set_owner(fs, parent, n, &data->requestor) == 0)
+			lower_stat_inode(n, &data->results.entry.attr);
+	}
+	h = lower_handle_new(fs, fd, NULL);
+	if (!h) {
+		lower_inode_unref(fs, lower_inode_get(fs, data->results.entry.ino),
+				  1);
+		ret = -ENOMEM;
+		goto out_close;
+	}
+	h->odirect = (flags & O_DIRECT) != 0;
+	fill_open_result(fs, &data->results.open, h, flags);
+	ret = 0;
+	goto out;
+
+out_close:
+	lower_sys_close(fd);
+out:
+	data->io_status.status = ret;
+}
+
+/* pread until @size bytes or EOF: a short read means EOF to the kernel
+ * (unless direct_io), so it must not come from an interrupted call. */
+static ssize_t read_full(int fd, void *buf, size_t size, off_t off)
+{
+	size_t done = 0;
+
+	while (done < size) {
+		ssize_t r = lower_sys_pread(fd, (char *)buf + done,
+					    size - done, off + (off_t)done);
+
+		if (r == -EINTR)
+			continue;
+		if (r < 0)
+			return done ? (ssize_t)done : r;
+		if (r == 0)
+			break;
+		done += (size_t)r;
+	}
+	return (ssize_t)done;
+}
+
+static ssize_t write_full(int fd, const void *buf, size_t size, off_t off)
+{
+	size_t done = 0;
+
+	while (done < size) {
+		ssize_t r = lower_sys_pwrite(fd, (const char *)buf + done,
+					     size - done, off + (off_t)done);
+
+		if (r == -EINTR)
+			continue;
+		if (r < 0)
+			return done ? (ssize_t)done : r;
+		if (r == 0)
+			break;
+		done += (size_t)r;
+	}
+	return (ssize_t)done;
+}
+
+static bool dio_misaligned(const void *buf, size_t size)
+{
+	return (((uintptr_t)buf | size) & (LOWER_DIO_ALIGN - 1)) != 0;
+}
+
+static size_t dio_round_up(size_t size)
+{
+	return (size + LOWER_DIO_ALIGN - 1) & ~(size_t)(LOWER_DIO_ALIGN - 1);
+}
+
+/*
+ * O_DIRECT on the lower fd needs an aligned buffer and length. The caller's
+ * may not be (the kernel hands FUSE any user buffer), so read into an
+ * aligned bounce buffer of the rounded-up length and copy out. A misaligned
+ * offset is the lower file system's business (EINVAL, as natively). One
+ * call, no loop: a short direct read is a valid answer.
+ */
+static ssize_t read_direct(int fd, void *buf, size_t size, off_t off)
+{
+	size_t len = dio_round_up(size);
+	void *bounce;
+	ssize_t r;
+
+	if (!dio_misaligned(buf, size))
+		return lower_sys_pread(fd, buf, size, off);
+	if (posix_memalign(&bounce, LOWER_DIO_ALIGN, len ? len : 1))
+		return -ENOMEM;
+	r = lower_sys_pread(fd, bounce, len, off);
+	if (r > 0) {
+		if ((size_t)r > size)
+			r = (ssize_t)size;
+		memcpy(buf, bounce, (size_t)r);
+	}
+	free(bounce);
+	return r;
+}
+
+/* Only the memory alignment can be fixed for a write: the length is what
+ * the caller writes, so a misaligned one fails below as it would natively. */
+static ssize_t write_direct(int fd, const void *buf, size_t size, off_t off)
+{
+	void *bounce;
+	ssize_t r;
+
+	if (!((uintptr_t)buf & (LOWER_DIO_ALIGN - 1)))
+		return lower_sys_pwrite(fd, buf, size, off);
+	if (posix_memalign(&bounce, LOWER_DIO_ALIGN, size ? size : 1))
+		return -ENOMEM;
+	memcpy(bounce, buf, size);
+	r = lower_sys_pwrite(fd, bounce, size, off);
+	free(bounce);
+	return r;
+}
+
+void lower_op_read(struct lower_fs *fs, struct flt_callback_data *data)
+{
+	struct lower_handle *h = lower_handle_get(data->params.read.fh);
+	ssize_t r;
+
+	if (h->odirect)
+		r = read_direct(h->fd, data->params.read.buf,
+				data->params.read.size,
+				data->params.read.offset);
+	else
+		r = read_full(h->fd, data->params.read.buf,
+			      data->params.read.size, data->params.read.offset);
+	data->io_status.status = r < 0 ? (int)r : 0;
+	data->io_status.information = r < 0 ? 0 : (uint64_t)r;
+}
+
+void lower_op_write(struct lower_fs *fs, struct flt_callback_data *data)
+{
+	struct lower_handle *h = lower_handle_get(data->params.write.fh);
+	ssize_t r;
+
+	if (h->odirect)
+		r = write_direct(h->fd, data->params.write.buf,
+				 data->params.write.size,
+				 data->params.write.offset);
+	else
+		r = write_full(h->fd, data->params.write.buf,
+			       data->params.write.size,
+			       data->params.write.offset);
+	if (r > 0 && data->params.write.kill_priv)
+		/* the data is written; a failure here cannot undo it and
+		 * the write must still report its bytes */
+		lower_kill_suidgid(fs, NULL, h);
+	data->io_status.status = r < 0 ? (int)r : 0;
+	data->io_status.information = r < 0 ? 0 : (uint64_t)r;
+}
+
+void lower_op_flush(struct lower_fs *fs, struct flt_callback_data *data)
+{
+	struct lower_handle *h = lower_handle_get(data->params.flush.fh);
+	int fd;
+
+	/* close() of a duplicate gives the lower file system its close
+	 * semantics (NFS writes back and reports errors at close) while
+	 * the handle stays open for later I/O */
+	fd = lower_sys_dup(h->fd);
+	data->io_status.status = fd < 0 ? fd : lower_sys_close(fd);
+}
+
+void lower_op_release(struct lower_fs *fs, struct flt_callback_data *data)
+{
+	lower_handle_free(fs, lower_handle_get(data->params.release.fh));
+	data->io_status.status = 0;
+}
+
+void lower_op_fsync(struct lower_fs *fs, struct flt_callback_data *data)
+{
+	struct lower_handle *h = lower_handle_get(data->params.fsync.fh);
+
+	data->io_status.status =
+		lower_sys_fsync(h->fd, data->params.fsync.datasync);
+}
+
+void lower_op_fallocate(struct lower_fs *fs, struct flt_callback_data *data)
+{
+	struct lower_handle *h = lower_handle_get(data->params.fallocate.fh);
+
+	data->io_status.status = lower_sys_fallocate(
+		h->fd, data->params.fallocate.mode,
+		data->params.fallocate.offset, data->params.fallocate.length);
+}
+
+void lower_op_copy_file_range(struct lower_fs *fs,
+			      struct flt_callback_data *data)
+{
+	struct lower_handle *in =
+		lower_handle_get(data->params.copy_file_range.fh_in);
+	struct lower_handle *out =
+		lower_handle_get(data->params.copy_file_range.fh_out);
+	off_t off_in = data->params.copy_file_range.off_in;
+	off_t off_out = data->params.copy_file_range.off_out;
+	ssize_t r;
+
+	r = lower_sys_copy_file_range(in->fd, &off_in, out->fd, &off_out,
+				      data->params.copy_file_range.len,
+				      (unsigned)data->params.copy_file_range.flags);
+	data->io_status.status = r < 0 ? (int)r : 0;
+	data->io_status.information = r < 0 ? 0 : (uint64_t)r;
+}
+
+void lower_op_lseek(struct lower_fs *fs, struct flt_callback_data *data)
+{
+	struct lower_handle *h = lower_handle_get(data->params.lseek.fh);
+	off_t r;
+
+	/* the fd's own position is never used for I/O (pread/pwrite), so
+	 * moving it here disturbs nothing */
+	r = lower_sys_lseek(h->fd, data->params.lseek.offset,
+			    data->params.lseek.whence);
+	data->io_status.status = r < 0 ? (int)r : 0;
+	data->results.offset = r < 0 ? 0 : r;
+}

@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Helpers shared by the operations: /proc/self/fd names, reopening an
+ * inode for I/O, and the ownership of new objects. */
+#include "lower/lower_int.h"
+
+#include <stdio.h>
+
+const char *lower_fd_name(int fd, char *buf)
+{
+	snprintf(buf, LOWER_FDNAME_LEN, "%d", fd);
+	return buf;
+}
+
+const char *lower_proc_path(int fd, char *buf)
+{
+	snprintf(buf, LOWER_PROCPATH_LEN, "/proc/self/fd/%d", fd);
+	return buf;
+}
+
+int lower_reopen(struct lower_fs *fs, struct lower_inode *n, int flags)
+{
+	char name[LOWER_FDNAME_LEN];
+
+	/* O_NOFOLLOW would stop at the /proc magic link itself; following
+	 * it lands on our inode (even when it has no name any more) */
+	flags &= ~(O_NOFOLLOW | O_CREAT | O_EXCL | O_NOCTTY);
+	return lower_sys_openat(fs->proc_self_fd, lower_fd_name(n->fd, name),
+				flags, 0);
+}
+
+int lower_stat_inode(struct lower_inode *n, struct stat *st)
+{
+	return lower_sys_fstatat(n->fd, "", st,
+				 AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
+}
+
+int lower_set_owner(struct lower_fs *fs, struct lower_inode *parent,
+		    struct lower_inode *n, const struct flt_requestor *req)
+{
+	struct stat pst, st;
+	gid_t gid = req->gid;
+	int ret;
+
+	/* The daemon runs as root, so the lower FS made the object root's;
+	 * a set-group-ID parent already gave it the parent's group, which
+	 * is what the kernel would have done for the requestor too. We do
+	 * not impersonate with setfsuid: that loses supplementary groups,
+	 * and the kernel has already checked permission. */
+	ret = lower_stat_inode(parent, &pst);
+	if (ret < 0)
+		return ret;
+	if (pst.st_mode & S_ISGID)
+		gid = (gid_t)-1;
+	if (req->uid == 0 && (gid == 0 || gid == (gid_t)-1))
+		return 0;
+	ret = lower_stat_inode(n, &st);
+	if (ret < 0)
+		return ret;
+	ret = lower_sys_fchownat(n->fd, "", req->uid, gid,
+				 AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
+	if (ret < 0)
+		return ret;
+	/* chown clears S_ISUID/S_ISGID of non-directories even for root;
+	 * the creator asked for them (the kernel already stripped what it
+	 * had to), so put them back */
+	if ((st.st_mode & (S_ISUID | S_ISGID)) && !S_ISLNK(st.st_mode) &&
+	    !S_ISDIR(st.st_mode)) {
+		char name[LOWER_FDNAME_LEN];
+
+		ret = lower_sys_fchmodat(fs->proc_self_fd,
+					 lower_fd_name(n->fd, name),
+					 st.st_mode & 07777, 0);
+	}
+	return ret;
+}

@@ -1,0 +1,1040 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The lower layer driven directly through lower_perform() on a temporary
+ * directory: no mount, no manager. Each test gets a fresh directory and
+ * lower_fs, and checks at teardown that every node reference and handle it
+ * took was given back (inode count at baseline, no handle left).
+ */
+#include "core/core.h"
+#include "lower/lower.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+struct fixture {
+	char dir[64];
+	int dirfd;
+	struct lower_fs *fs;
+};
+
+static struct fixture *fx;
+
+static int rm_one(const char *path, const struct stat *st, int flag,
+		  struct FTW *ftw)
+{
+	return remove(path);
+}
+
+static int setup(void **state)
+{
+	struct lower_options opt = { .attr_timeout = 1.5,
+				     .entry_timeout = 2.5,
+				     .keep_cache = 1 };
+
+	fx = calloc(1, sizeof(*fx));
+	strcpy(fx->dir, "/tmp/test_lower.XXXXXX");
+	if (!fx || !mkdtemp(fx->dir))
+		return -1;
+	fx->dirfd = open(fx->dir, O_PATH | O_DIRECTORY);
+	if (fx->dirfd < 0 || lower_open(fx->dir, &opt, &fx->fs) != 0)
+		return -1;
+	*state = fx;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	int leaked = 0;
+
+	/* every test gives back what it took */
+	if (lower_inode_count(fx->fs) != 1 || lower_handle_count(fx->fs)) {
+		fprintf(stderr, "leak: %llu inodes, %llu handles\n",
+			(unsigned long long)lower_inode_count(fx->fs),
+			(unsigned long long)lower_handle_count(fx->fs));
+		leaked = -1;
+	}
+	lower_close(fx->fs);
+	close(fx->dirfd);
+	nftw(fx->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	free(fx);
+	return leaked;
+}
+
+/* ---- helpers: one operation each, returning its status ---------------- */
+
+static int perform(struct flt_callback_data *d)
+{
+	lower_perform(fx->fs, d);
+	return d->io_status.status;
+}
+
+static int do_lookup(flt_ino_t parent, const char *name, struct flt_entry *e)
+{
+	struct flt_callback_data d;
+
+	core_data_init(&d, FLT_OP_LOOKUP, parent);
+	d.params.lookup.parent = parent;
+	d.params.lookup.name = name;
+	perform(&d);
+	if (e)
+		*e = d.results.entry;
+	return d.io_status.status;
+}
+
+static void do_forget(flt_ino_t ino, uint64_t n)
+{
+	struct flt_callback_data d;
+
+	core_data_init(&d, FLT_OP_FORGET, ino);
+	d.params.forget.nlookup = n;
+	perform(&d);
+}
+
+static int do_getattr(flt_ino_t ino, struct stat *st)
+{
+	struct flt_callback_data d;
+
+	core_data_init(&d, FLT_OP_GETATTR, ino);
+	perform(&d);
+	if (st)
+		*st = d.results.attr;
+	return d.io_status.status;
+}
+
+static void set_req(struct flt_callback_data *d, uid_t uid, gid_t gid)
+{
+	d->requestor.pid = getpid();
+	d->requestor.uid = uid;
+	d->requestor.gid = gid;
+}
+
+static int do_create(flt_ino_t parent, const char *name, mode_t mode,
+		     int flags, struct flt_entry *e, uint64_t *fh)
+{
+	struct flt_callback_data d;
+
+	core_data_init(&d, FLT_OP_CREATE, parent);
+	d.params.create.parent = parent;
+	d.params.create.name = name;
+	d.params.create.mode = S_IFREG | mode;
+	d.params.create.flags = flags;
+	perform(&d);
+	if (e)
+		*e = d.results.entry;
+	if (fh)
+		*fh = d.results.open.fh;
+	return d.io_status.status;
+}
+
+static int do_open(flt_ino_t ino, int flags, uint64_t *fh)
+{
+	struct flt_callback_data d;
+
+	core_data_init(&d, FLT_OP_OPEN, ino);
+	d.params.open.flags = flags;
+	perform(&d);
+	*fh = d.results.open.fh;
+	return d.io_status.status;
+}
+
+static void do_release(flt_ino_t ino, uint64_t fh)
+{
+	struct flt_callback_data d;
+
+	core_data_init(&d, FLT_OP_RELEASE, ino);
+	d.params.release.fh = fh;
+	assert_int_equal(perform(&d), 0);
+}
+
+static ssize_t do_write(flt_ino_t ino, uint64_t fh, const void *buf,
+			size_t size, off_t off)
+{
+	struct flt_callback_data d;
+
+	core_data_init(&d, FLT_OP_WRITE, ino);
+	d.params.write.fh = fh;
+	d.params.write.buf = buf;
+	d.params.write.size = size;
+	d.params.write.offset = off;
+	if (perform(&d))
+		return d.io_status.status;
+	return (ssize_t)d.io_status.information;
+}
+
+static ssize_t do_read(flt_ino_t ino, uint64_t fh, void *buf, size_t size,
+		       off_t off)
+{
+	struct flt_callback_data d;
+
+	core_data_init(&d, FLT_OP_READ, ino);
+	d.params.read.fh = fh;
+	d.params.read.buf = buf;
+	d.params.read.size = size;
+	d.params.read.offset = off;
+	if (perform(&d))
+		return d.io_status.status;
+	return (ssize_t)d.io_status.information;
+}
+
+static int do_setattr(flt_ino_t ino, unsigned to_set, const struct stat *attr,
+		      uint64_t fh, struct stat *out)
+{
+	struct flt_callback_data d;
+
+	core_data_init(&d, FLT_OP_SETATTR, ino);
+	d.params.setattr.attr = *attr;
+	d.params.setattr.to_set = to_set | (fh ? FLT_SET_HAS_FH : 0);
+	d.params.setattr.fh = fh;
+	perform(&d);
+	if (out)
+		*out = d.results.attr;
+	return d.io_status.status;
+}
+
+static int do_mkdir(flt_ino_t parent, const char *name, mode_t mode,
+		    uid_t uid, gid_t gid, struct flt_entry *e)
+{
+	struct flt_callback_data d;
+
+	core_data_init(&d, FLT_OP_MKDIR, parent);
+	set_req(&d, uid, gid);
+	d.params.mkdir.parent = parent;
+	d.params.mkdir.name = name;
+	d.params.mkdir.mode = mode;
+	perform(&d);
+	if (e)
+		*e = d.results.entry;
+	return d.io_status.status;
+}
+
+static int do_unlink(enum flt_op op, flt_ino_t parent, const char *name)
+{
+	struct flt_callback_data d;
+
+	core_data_init(&d, op, parent);
+	d.params.unlink.parent = parent;
+	d.params.unlink.name = name;
+	return perform(&d);
+}
+
+static int do_rename(flt_ino_t p, const char *a, flt_ino_t np, const char *b,
+		     unsigned flags)
+{
+	struct flt_callback_data d;
+
+	core_data_init(&d, FLT_OP_RENAME, p);
+	d.params.rename.parent = p;
+	d.params.rename.name = a;
+	d.params.rename.newparent = np;
+	d.params.rename.newname = b;
+	d.params.rename.flags = flags;
+	return perform(&d);
+}
+
+static void make_file(const char *name, const char *content)
+{
+	int fd = openat(fx->dirfd, name, O_CREAT | O_WRONLY | O_TRUNC, 0644);
+
+	/* O_PATH dirfd is fine as the base of openat */
+	assert_true(fd >= 0);
+	if (content)
+		assert_int_equal(write(fd, content, strlen(content)),
+				 (ssize_t)strlen(content));
+	close(fd);
+}
+
+/* ---- tests ------------------------------------------------------------ */
+
+static void test_open_errors(void **state)
+{
+	struct lower_options opt = { 0 };
+	struct lower_fs *fs2;
+	char path[128];
+
+	assert_int_equal(lower_open("/nonexistent/x", &opt, &fs2), -ENOENT);
+	make_file("plain", NULL);
+	snprintf(path, sizeof(path), "%s/plain", fx->dir);
+	assert_int_equal(lower_open(path, &opt, &fs2), -ENOTDIR);
+}
+
+static void test_lookup_forget(void **state)
+{
+	struct flt_entry a, b, root;
+	uint64_t base = lower_inode_count(fx->fs);
+
+	assert_int_equal(base, 1);
+	make_file("f", "x");
+	assert_int_equal(do_lookup(FLT_ROOT_INO, "f", &a), 0);
+	assert_int_equal(lower_inode_count(fx->fs), 2);
+	assert_true(a.ino != 0 && a.ino != FLT_ROOT_INO);
+	assert_true(S_ISREG(a.attr.st_mode));
+	assert_true(a.attr_timeout == 1.5 && a.entry_timeout == 2.5);
+	assert_int_equal(do_lookup(FLT_ROOT_INO, "f", &b), 0);
+	assert_int_equal(a.ino, b.ino);
+	assert_int_equal(a.generation, b.generation);
+	assert_int_equal(lower_inode_count(fx->fs), 2);
+	do_forget(a.ino, 1);
+	assert_int_equal(lower_inode_count(fx->fs), 2);
+	do_forget(a.ino, 1);
+	assert_int_equal(lower_inode_count(fx->fs), base);
+	/* a new node object gets a new generation */
+	assert_int_equal(do_lookup(FLT_ROOT_INO, "f", &b), 0);
+	assert_true(b.generation != a.generation);
+	do_forget(b.ino, 1);
+	/* "." and ".." of the root are the root, never above it */
+	assert_int_equal(do_lookup(FLT_ROOT_INO, "..", &root), 0);
+	assert_int_equal(root.ino, FLT_ROOT_INO);
+	do_forget(FLT_ROOT_INO, 1);
+	assert_int_equal(lower_inode_count(fx->fs), base);
+}
+
+static void test_hardlinks_share_node(void **state)
+{
+	struct flt_callback_data d;
+	struct flt_entry a, b;
+
+	make_file("a", "data");
+	assert_int_equal(do_lookup(FLT_ROOT_INO, "a", &a), 0);
+	core_data_init(&d, FLT_OP_LINK, a.ino);
+	d.params.link.newparent = FLT_ROOT_INO;
+	d.params.link.newname = "b";
+	assert_int_equal(perform(&d), 0);
+	assert_int_equal(d.results.entry.ino, a.ino);
+	assert_int_equal(d.results.entry.attr.st_nlink, 2);
+	assert_int_equal(do_lookup(FLT_ROOT_INO, "b", &b), 0);
+	assert_int_equal(b.ino, a.ino);
+	assert_int_equal(lower_inode_count(fx->fs), 2);
+	/* a link made outside also shares the node */
+	assert_int_equal(linkat(fx->dirfd, "a", fx->dirfd, "c", 0), 0);
+	assert_int_equal(do_lookup(FLT_ROOT_INO, "c", &b), 0);
+	assert_int_equal(b.ino, a.ino);
+	assert_int_equal(b.attr.st_nlink, 3);
+	/* link onto an existing name */
+	core_data_init(&d, FLT_OP_LINK, a.ino);
+	d.params.link.newparent = FLT_ROOT_INO;
+	d.params.link.newname = "c";
+	assert_int_equal(perform(&d), -EEXIST);
+	/* lookup a, link, lookup b, lookup c: four references */
+	do_forget(a.ino, 3);
+	assert_int_equal(lower_inode_count(fx->fs), 2);
+	do_forget(a.ino, 1);
+	assert_int_equal(lower_inode_count(fx->fs), 1);
+}
+
+static void test_create_write_read_truncate(void **state)
+{
+	struct flt_callback_data d;
+	struct flt_entry e, e2;
+	struct stat st, attr;
+	uint64_t fh, fh2;
+	char buf[64];
+
+	assert_int_equal(do_create(FLT_ROOT_INO, "f", 0640, O_RDWR, &e, &fh), 0);
+	assert_int_equal(e.attr.st_mode, S_IFREG | 0640);
+	assert_int_equal(lower_handle_count(fx->fs), 1);
+	/* O_EXCL on an existing name */
+	assert_int_equal(do_create(FLT_ROOT_INO, "f", 0640, O_RDWR | O_EXCL,
+				   NULL, &fh2),
+			 -EEXIST);
+	assert_int_equal(do_write(e.ino, fh, "hello world", 11, 0), 11);
+	memset(buf, 0, sizeof(buf));
+	assert_int_equal(do_read(e.ino, fh, buf, sizeof(buf), 0), 11);
+	assert_string_equal(buf, "hello world");
+	assert_int_equal(do_read(e.ino, fh, buf, sizeof(buf), 100), 0);
+
+	/* flush, fsync */
+	core_data_init(&d, FLT_OP_FLUSH, e.ino);
+	d.params.flush.fh = fh;
+	assert_int_equal(perform(&d), 0);
+	core_data_init(&d, FLT_OP_FSYNC, e.ino);
+	d.params.fsync.fh = fh;
+	d.params.fsync.datasync = 1;
+	assert_int_equal(perform(&d), 0);
+
+	/* truncate through the handle and without one */
+	memset(&attr, 0, sizeof(attr));
+	attr.st_size = 5;
+	assert_int_equal(do_setattr(e.ino, FLT_SET_SIZE, &attr, fh, &st), 0);
+	assert_int_equal(st.st_size, 5);
+	attr.st_size = 2;
+	assert_int_equal(do_setattr(e.ino, FLT_SET_SIZE, &attr, 0, &st), 0);
+	assert_int_equal(st.st_size, 2);
+	assert_int_equal(do_getattr(e.ino, &st), 0);
+	assert_int_equal(st.st_size, 2);
+
+	/* create without O_EXCL of an existing file opens it, O_TRUNC */
+	assert_int_equal(do_create(FLT_ROOT_INO, "f", 0600, O_RDWR | O_TRUNC,
+				   &e2, &fh2),
+			 0);
+	assert_int_equal(e2.ino, e.ino);
+	assert_int_equal(e2.attr.st_mode, S_IFREG | 0640); /* not re-made */
+	assert_int_equal(e2.attr.st_size, 0);
+	do_release(e.ino, fh2);
+
+	/* O_APPEND writes at the end whatever the offset */
+	assert_int_equal(do_open(e.ino, O_WRONLY | O_APPEND, &fh2), 0);
+	assert_int_equal(do_write(e.ino, fh2, "ab", 2, 0), 2);
+	assert_int_equal(do_write(e.ino, fh2, "cd", 2, 0), 2);
+	do_release(e.ino, fh2);
+	assert_int_equal(do_read(e.ino, fh, buf, sizeof(buf), 0), 4);
+	assert_memory_equal(buf, "abcd", 4);
+
+	/* read from a write-only handle fails as the lower fs says */
+	assert_int_equal(do_open(e.ino, O_WRONLY, &fh2), 0);
+	assert_int_equal(do_read(e.ino, fh2, buf, 4, 0), -EBADF);
+	do_release(e.ino, fh2);
+
+	do_release(e.ino, fh);
+	assert_int_equal(lower_handle_count(fx->fs), 0);
+	do_forget(e.ino, 2);
+}
+
+static void test_unlinked_open_file(void **state)
+{
+	struct flt_entry e;
+	uint64_t fh, fh2;
+	struct stat st;
+	char buf[8];
+
+	assert_int_equal(do_create(FLT_ROOT_INO, "gone", 0600, O_RDWR, &e,
+				   &fh),
+			 0);
+	assert_int_equal(do_write(e.ino, fh, "abc", 3, 0), 3);
+	assert_int_equal(do_unlink(FLT_OP_UNLINK, FLT_ROOT_INO, "gone"), 0);
+	/* the node still reaches the inode: reopen, stat, truncate */
+	assert_int_equal(do_open(e.ino, O_RDONLY, &fh2), 0);
+	assert_int_equal(do_read(e.ino, fh2, buf, sizeof(buf), 0), 3);
+	assert_int_equal(do_getattr(e.ino, &st), 0);
+	assert_int_equal(st.st_nlink, 0);
+	memset(&st, 0, sizeof(st));
+	st.st_size = 1;
+	assert_int_equal(do_setattr(e.ino, FLT_SET_SIZE, &st, 0, &st), 0);
+	assert_int_equal(st.st_size, 1);
+	do_release(e.ino, fh2);
+	do_release(e.ino, fh);
+	do_forget(e.ino, 1);
+}
+
+static void test_setattr_mode_owner_times(void **state)
+{
+	struct flt_callback_data d;
+	struct stat attr, st;
+	struct flt_entry e, l;
+
+	make_file("f", "x");
+	assert_int_equal(do_lookup(FLT_ROOT_INO, "f", &e), 0);
+	memset(&attr, 0, sizeof(attr));
+	attr.st_mode = S_IFREG | 04711;
+	attr.st_uid = 1234;
+	attr.st_gid = 5678;
+	/* owner and mode together: the mode sent must stick */
+	assert_int_equal(do_setattr(e.ino, FLT_SET_MODE | FLT_SET_UID |
+						   FLT_SET_GID,
+				    &attr, 0, &st),
+			 0);
+	assert_int_equal(st.st_mode, S_IFREG | 04711);
+	assert_int_equal(st.st_uid, 1234);
+	assert_int_equal(st.st_gid, 5678);
+	assert_true(st.st_mtime == e.attr.st_mtime ||
+		    st.st_mtime >= e.attr.st_mtime);
+	/* times: atime given, mtime omitted */
+	attr.st_atim.tv_sec = 1000000;
+	attr.st_atim.tv_nsec = 5;
+	assert_int_equal(do_setattr(e.ino, FLT_SET_ATIME, &attr, 0, &st), 0);
+	assert_int_equal(st.st_atim.tv_sec, 1000000);
+	assert_int_equal(st.st_atim.tv_nsec, 5);
+	assert_int_equal(st.st_mtime, e.attr.st_mtime);
+	attr.st_mtim.tv_sec = 2000000;
+	attr.st_mtim.tv_nsec = 0;
+	assert_int_equal(do_setattr(e.ino, FLT_SET_MTIME | FLT_SET_ATIME_NOW,
+				    &attr, 0, &st),
+			 0);
+	assert_int_equal(st.st_mtim.tv_sec, 2000000);
+	assert_true(st.st_atim.tv_sec > 1000000);
+
+	/* symlinks: mode is EOPNOTSUPP, times and owner work, readlink */
+	assert_int_equal(symlinkat("some/target", fx->dirfd, "l"), 0);
+	assert_int_equal(do_lookup(FLT_ROOT_INO, "l", &l), 0);
+	assert_true(S_ISLNK(l.attr.st_mode));
+	attr.st_mode = S_IFLNK | 0600;
+	assert_int_equal(do_setattr(l.ino, FLT_SET_MODE, &attr, 0, &st),
+			 -EOPNOTSUPP);
+	assert_int_equal(do_setattr(l.ino, FLT_SET_MTIME | FLT_SET_UID, &attr,
+				    0, &st),
+			 0);
+	assert_int_equal(st.st_mtim.tv_sec, 2000000);
+	assert_int_equal(st.st_uid, 1234);
+	assert_true(S_ISLNK(st.st_mode));
+	core_data_init(&d, FLT_OP_READLINK, l.ino);
+	assert_int_equal(perform(&d), 0);
+	assert_string_equal(d.results.link, "some/target");
+	core_data_cleanup(&d);
+
+	do_forget(e.ino, 1);
+	do_forget(l.ino, 1);
+}
+
+static void test_new_object_ownership(void **state)
+{
+	struct flt_callback_data d;
+	struct flt_entry e, s, c, n;
+	struct stat st;
+	uint64_t fh;
+
+	/* mkdir as a requestor gets its uid/gid; S_ISGID in the mode of
+	 * mkdir is ignored, as Linux does */
+	assert_int_equal(do_mkdir(FLT_ROOT_INO, "d", 02775, 1234, 5678, &e), 0);
+	assert_int_equal(e.attr.st_uid, 1234);
+	assert_int_equal(e.attr.st_gid, 5678);
+	assert_int_equal(e.attr.st_mode, S_IFDIR | 0775);
+	st.st_mode = S_IFDIR | 02775;
+	assert_int_equal(do_setattr(e.ino, FLT_SET_MODE, &st, 0, &st), 0);
+	/* the parent is set-group-ID: its gid wins and dirs inherit S_ISGID */
+	assert_int_equal(do_mkdir(e.ino, "sub", 0755, 42, 43, &s), 0);
+	assert_int_equal(s.attr.st_uid, 42);
+	assert_int_equal(s.attr.st_gid, 5678);
+	assert_true(s.attr.st_mode & S_ISGID);
+	/* create: a set-user-ID mode survives the chown */
+	core_data_init(&d, FLT_OP_CREATE, FLT_ROOT_INO);
+	set_req(&d, 1234, 99);
+	d.params.create.parent = FLT_ROOT_INO;
+	d.params.create.name = "suid";
+	d.params.create.mode = S_IFREG | 04755;
+	d.params.create.flags = O_WRONLY;
+	assert_int_equal(perform(&d), 0);
+	c = d.results.entry;
+	fh = d.results.open.fh;
+	assert_int_equal(c.attr.st_mode, S_IFREG | 04755);
+	assert_int_equal(c.attr.st_uid, 1234);
+	assert_int_equal(c.attr.st_gid, 99);
+	assert_int_equal(fstatat(fx->dirfd, "suid", &st, 0), 0);
+	assert_int_equal(st.st_uid, 1234);
+	/* a write by the owner (no kill_priv) keeps S_ISUID */
+	core_data_init(&d, FLT_OP_WRITE, c.ino);
+	d.params.write.fh = fh;
+	d.params.write.buf = "x";
+	d.params.write.size = 1;
+	assert_int_equal(perform(&d), 0);
+	assert_int_equal(do_getattr(c.ino, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 04755);
+	/* a write that must kill privileges (non-owner) clears S_ISUID, and
+	 * S_ISGID only with group-exec */
+	st.st_mode = S_IFREG | 06745;
+	assert_int_equal(do_setattr(c.ino, FLT_SET_MODE, &st, 0, &st), 0);
+	d.params.write.kill_priv = 1;
+	assert_int_equal(perform(&d), 0);
+	assert_int_equal(do_getattr(c.ino, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 02745);
+	st.st_mode = S_IFREG | 06755;
+	assert_int_equal(do_setattr(c.ino, FLT_SET_MODE, &st, 0, &st), 0);
+	assert_int_equal(perform(&d), 0);
+	assert_int_equal(do_getattr(c.ino, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0755);
+	do_release(c.ino, fh);
+	/* mknod: a fifo and a socket, owned by the requestor */
+	core_data_init(&d, FLT_OP_MKNOD, FLT_ROOT_INO);
+	set_req(&d, 7, 8);
+	d.params.mknod.parent = FLT_ROOT_INO;
+	d.params.mknod.name = "fifo";
+	d.params.mknod.mode = S_IFIFO | 0600;
+	assert_int_equal(perform(&d), 0);
+	n = d.results.entry;
+	assert_true(S_ISFIFO(n.attr.st_mode));
+	assert_int_equal(n.attr.st_uid, 7);
+	assert_int_equal(n.attr.st_gid, 8);
+	do_forget(n.ino, 1);
+	d.params.mknod.name = "sock";
+	d.params.mknod.mode = S_IFSOCK | 0600;
+	assert_int_equal(perform(&d), 0);
+	assert_true(S_ISSOCK(d.results.entry.attr.st_mode));
+	do_forget(d.results.entry.ino, 1);
+	/* symlink */
+	core_data_init(&d, FLT_OP_SYMLINK, FLT_ROOT_INO);
+	set_req(&d, 7, 8);
+	d.params.symlink.parent = FLT_ROOT_INO;
+	d.params.symlink.name = "sl";
+	d.params.symlink.target = "/somewhere/else";
+	assert_int_equal(perform(&d), 0);
+	assert_true(S_ISLNK(d.results.entry.attr.st_mode));
+	assert_int_equal(d.results.entry.attr.st_uid, 7);
+	do_forget(d.results.entry.ino, 1);
+	/* root requestor: left as made */
+	assert_int_equal(do_mkdir(FLT_ROOT_INO, "r", 0700, 0, 0, &n), 0);
+	assert_int_equal(n.attr.st_uid, 0);
+	do_forget(n.ino, 1);
+
+	do_forget(c.ino, 1);
+	do_forget(s.ino, 1);
+	do_forget(e.ino, 1);
+}
+
+/* Read a whole directory through readdir with @budget bytes per call,
+ * continuing at the returned offsets; count how often each "fNNN" name and
+ * "."/".." show up. For plus, forget every entry reference. */
+static void read_dir_budget(flt_ino_t dir, int plus, size_t budget,
+			    int *seen, int nfiles, int *dots)
+{
+	struct flt_callback_data d;
+	uint64_t fh;
+	off_t off = 0;
+	int calls = 0;
+
+	core_data_init(&d, FLT_OP_OPENDIR, dir);
+	assert_int_equal(perform(&d), 0);
+	fh = d.results.open.fh;
+	for (;;) {
+		size_t used = 0;
+
+		core_data_init(&d, FLT_OP_READDIR, dir);
+		d.params.readdir.fh = fh;
+		d.params.readdir.offset = off;
+		d.params.readdir.size = budget;
+		d.params.readdir.plus = plus;
+		assert_int_equal(perform(&d), 0);
+		calls++;
+		if (!d.results.dirents.n)
+			break;
+		for (size_t i = 0; i < d.results.dirents.n; i++) {
+			struct flt_dirent *de = &d.results.dirents.v[i];
+			int k;
+
+			used += flt_dirent_size(strlen(de->name), plus);
+			if (!strcmp(de->name, ".") || !strcmp(de->name, "..")) {
+				(*dots)++;
+				if (plus) {
+					assert_int_equal(de->entry.ino, 0);
+					assert_true(S_ISDIR(
+						de->entry.attr.st_mode));
+					assert_true(de->entry.attr.st_ino != 0);
+				}
+				continue;
+			}
+			assert_int_equal(sscanf(de->name, "f%d", &k), 1);
+			assert_true(k >= 0 && k < nfiles);
+			seen[k]++;
+			if (plus) {
+				assert_true(de->entry.ino != 0);
+				assert_int_equal(de->entry.attr.st_ino,
+						 de->ino);
+				assert_true(S_ISREG(de->entry.attr.st_mode));
+				assert_true(de->entry.entry_timeout == 2.5);
+				do_forget(de->entry.ino, 1);
+			}
+			assert_int_equal(de->type, DT_REG);
+		}
+		/* within the budget, or exactly one entry */
+		assert_true(used <= budget || d.results.dirents.n == 1);
+		off = d.results.dirents.v[d.results.dirents.n - 1].next_off;
+		core_data_cleanup(&d);
+	}
+	core_data_cleanup(&d);
+	assert_true(calls > 1);
+	core_data_init(&d, FLT_OP_RELEASEDIR, dir);
+	d.params.release.fh = fh;
+	assert_int_equal(perform(&d), 0);
+}
+
+static void test_readdir_budgets(void **state)
+{
+	enum { N = 150 };
+	static const size_t budgets[] = { 1, 100, 333, 4096, 1 << 20 };
+	int seen[N], dots;
+	char name[64];
+	struct flt_entry e;
+
+	assert_int_equal(mkdirat(fx->dirfd, "d", 0755), 0);
+	for (int i = 0; i < N; i++) {
+		/* names of varied lengths */
+		snprintf(name, sizeof(name), "d/f%d%.*s", i, i % 40,
+			 "_______________________________________________");
+		make_file(name, NULL);
+	}
+	assert_int_equal(do_lookup(FLT_ROOT_INO, "d", &e), 0);
+	for (int plus = 0; plus <= 1; plus++) {
+		for (size_t b = 0; b < sizeof(budgets) / sizeof(*budgets);
+		     b++) {
+			if (budgets[b] == 1 << 20)
+				continue; /* single call: asserted > 1 */
+			memset(seen, 0, sizeof(seen));
+			dots = 0;
+			read_dir_budget(e.ino, plus, budgets[b], seen, N,
+					&dots);
+			for (int i = 0; i < N; i++)
+				assert_int_equal(seen[i], 1);
+			assert_int_equal(dots, 2);
+			assert_int_equal(lower_inode_count(fx->fs), 2);
+		}
+	}
+	do_forget(e.ino, 1);
+}
+
+/* Going back to an earlier offset (the kernel does after a seekdir) gives
+ * the entries from there again, and an offset 0 restarts. */
+static void test_readdir_seek_back(void **state)
+{
+	struct flt_callback_data d, d2;
+	char first_names[4][64];
+	uint64_t fh;
+	off_t mid;
+	char name[16];
+
+	for (int i = 0; i < 20; i++) {
+		snprintf(name, sizeof(name), "f%d", i);
+		make_file(name, NULL);
+	}
+	core_data_init(&d, FLT_OP_OPENDIR, FLT_ROOT_INO);
+	assert_int_equal(perform(&d), 0);
+	fh = d.results.open.fh;
+	core_data_init(&d, FLT_OP_READDIR, FLT_ROOT_INO);
+	d.params.readdir.fh = fh;
+	d.params.readdir.size = 1 << 16;
+	assert_int_equal(perform(&d), 0);
+	assert_int_equal(d.results.dirents.n, 22);
+	for (int i = 0; i < 4; i++)
+		strcpy(first_names[i], d.results.dirents.v[i + 5].name);
+	mid = d.results.dirents.v[4].next_off;
+	core_data_cleanup(&d);
+	/* at the end now; continue from mid */
+	core_data_init(&d2, FLT_OP_READDIR, FLT_ROOT_INO);
+	d2.params.readdir.fh = fh;
+	d2.params.readdir.offset = mid;
+	d2.params.readdir.size = flt_dirent_size(3, 0) * 4;
+	assert_int_equal(perform(&d2), 0);
+	assert_true(d2.results.dirents.n >= 3);
+	for (size_t i = 0; i < d2.results.dirents.n && i < 4; i++)
+		assert_string_equal(d2.results.dirents.v[i].name,
+				    first_names[i]);
+	core_data_cleanup(&d2);
+	core_data_init(&d2, FLT_OP_READDIR, FLT_ROOT_INO);
+	d2.params.readdir.fh = fh;
+	d2.params.readdir.offset = 0;
+	d2.params.readdir.size = 1 << 16;
+	assert_int_equal(perform(&d2), 0);
+	assert_int_equal(d2.results.dirents.n, 22);
+	core_data_cleanup(&d2);
+	core_data_init(&d, FLT_OP_RELEASEDIR, FLT_ROOT_INO);
+	d.params.release.fh = fh;
+	assert_int_equal(perform(&d), 0);
+}
+
+static void test_rename_flags(void **state)
+{
+	struct flt_entry a, b, a2, b2, dir;
+
+	make_file("a", "A");
+	make_file("b", "B");
+	assert_int_equal(do_lookup(FLT_ROOT_INO, "a", &a), 0);
+	assert_int_equal(do_lookup(FLT_ROOT_INO, "b", &b), 0);
+	assert_int_equal(do_rename(FLT_ROOT_INO, "a", FLT_ROOT_INO, "b",
+				   RENAME_NOREPLACE),
+			 -EEXIST);
+	assert_int_equal(do_rename(FLT_ROOT_INO, "a", FLT_ROOT_INO, "b",
+				   RENAME_EXCHANGE),
+			 0);
+	assert_int_equal(do_lookup(FLT_ROOT_INO, "a", &a2), 0);
+	assert_int_equal(do_lookup(FLT_ROOT_INO, "b", &b2), 0);
+	assert_int_equal(a2.ino, b.ino);
+	assert_int_equal(b2.ino, a.ino);
+	assert_int_equal(do_rename(FLT_ROOT_INO, "a", FLT_ROOT_INO, "nope",
+				   RENAME_EXCHANGE),
+			 -ENOENT);
+	/* into another directory, and a plain replace */
+	assert_int_equal(do_mkdir(FLT_ROOT_INO, "dir", 0755, 0, 0, &dir), 0);
+	assert_int_equal(do_rename(FLT_ROOT_INO, "a", dir.ino, "moved",
+				   RENAME_NOREPLACE),
+			 0);
+	assert_int_equal(do_lookup(dir.ino, "moved", &a2), 0);
+	assert_int_equal(a2.ino, b.ino);
+	assert_int_equal(do_rename(dir.ino, "moved", FLT_ROOT_INO, "b", 0), 0);
+	assert_int_equal(do_lookup(FLT_ROOT_INO, "a", NULL), -ENOENT);
+	do_forget(a.ino, 3);
+	do_forget(b.ino, 3);
+	do_forget(dir.ino, 1);
+}
+
+static void test_xattrs(void **state)
+{
+	struct flt_callback_data d;
+	struct flt_entry e, l;
+	char buf[256];
+
+	make_file("f", NULL);
+	assert_int_equal(do_lookup(FLT_ROOT_INO, "f", &e), 0);
+	core_data_init(&d, FLT_OP_SETXATTR, e.ino);
+	d.params.setxattr.name = "user.test";
+	d.params.setxattr.value = "value1";
+	d.params.setxattr.size = 6;
+	d.params.setxattr.flags = XATTR_CREATE;
+	assert_int_equal(perform(&d), 0);
+	assert_int_equal(perform(&d), -EEXIST);
+	/* size 0: the size needed */
+	core_data_init(&d, FLT_OP_GETXATTR, e.ino);
+	d.params.getxattr.name = "user.test";
+	assert_int_equal(perform(&d), 0);
+	assert_int_equal(d.io_status.information, 6);
+	d.params.getxattr.buf = buf;
+	d.params.getxattr.size = 3;
+	assert_int_equal(perform(&d), -ERANGE);
+	d.params.getxattr.size = sizeof(buf);
+	assert_int_equal(perform(&d), 0);
+	assert_int_equal(d.io_status.information, 6);
+	assert_memory_equal(buf, "value1", 6);
+	core_data_init(&d, FLT_OP_LISTXATTR, e.ino);
+	assert_int_equal(perform(&d), 0);
+	assert_true(d.io_status.information >= sizeof("user.test"));
+	d.params.listxattr.buf = buf;
+	d.params.listxattr.size = sizeof(buf);
+	assert_int_equal(perform(&d), 0);
+	assert_non_null(memmem(buf, d.io_status.information, "user.test",
+			       sizeof("user.test")));
+	core_data_init(&d, FLT_OP_REMOVEXATTR, e.ino);
+	d.params.removexattr.name = "user.test";
+	assert_int_equal(perform(&d), 0);
+	assert_int_equal(perform(&d), -ENODATA);
+	core_data_init(&d, FLT_OP_GETXATTR, e.ino);
+	d.params.getxattr.name = "user.test";
+	assert_int_equal(perform(&d), -ENODATA);
+
+	/* symlinks: what Linux says natively, on the link, not the target */
+	assert_int_equal(symlinkat("f", fx->dirfd, "l"), 0);
+	assert_int_equal(do_lookup(FLT_ROOT_INO, "l", &l), 0);
+	core_data_init(&d, FLT_OP_SETXATTR, l.ino);
+	d.params.setxattr.name = "user.test";
+	d.params.setxattr.value = "v";
+	d.params.setxattr.size = 1;
+	assert_int_equal(perform(&d), -EPERM);
+	d.params.setxattr.name = "trusted.test";
+	assert_int_equal(perform(&d), 0);
+	core_data_init(&d, FLT_OP_GETXATTR, e.ino);
+	d.params.getxattr.name = "trusted.test";
+	assert_int_equal(perform(&d), -ENODATA); /* not on the target */
+	core_data_init(&d, FLT_OP_GETXATTR, l.ino);
+	d.params.getxattr.name = "trusted.test";
+	assert_int_equal(perform(&d), 0);
+	assert_int_equal(d.io_status.information, 1);
+	do_forget(e.ino, 1);
+	do_forget(l.ino, 1);
+}
+
+static int do_lseek(flt_ino_t ino, uint64_t fh, off_t off, int whence,
+		    off_t *out)
+{
+	struct flt_callback_data d;
+
+	core_data_init(&d, FLT_OP_LSEEK, ino);
+	d.params.lseek.fh = fh;
+	d.params.lseek.offset = off;
+	d.params.lseek.whence = whence;
+	perform(&d);
+	*out = d.results.offset;
+	return d.io_status.status;
+}
+
+static void test_sparse_and_large(void **state)
+{
+	const off_t big = 5LL << 30; /* past 4 GiB */
+	struct flt_callback_data d;
+	struct flt_entry e;
+	struct stat attr, st;
+	char buf[4096], rb[4096];
+	uint64_t fh;
+	off_t r;
+
+	memset(buf, 'z', sizeof(buf));
+	assert_int_equal(do_create(FLT_ROOT_INO, "sparse", 0644, O_RDWR, &e,
+				   &fh),
+			 0);
+	assert_int_equal(do_write(e.ino, fh, buf, sizeof(buf), 1 << 20),
+			 (ssize_t)sizeof(buf));
+	assert_int_equal(do_write(e.ino, fh, "tail", 4, big), 4);
+	assert_int_equal(do_getattr(e.ino, &st), 0);
+	assert_int_equal(st.st_size, big + 4);
+	assert_int_equal(do_lseek(e.ino, fh, 0, SEEK_DATA, &r), 0);
+	assert_int_equal(r, 1 << 20);
+	assert_int_equal(do_lseek(e.ino, fh, 1 << 20, SEEK_HOLE, &r), 0);
+	assert_int_equal(r, (1 << 20) + 4096);
+	assert_int_equal(do_lseek(e.ino, fh, (1 << 20) + 4096, SEEK_DATA, &r),
+			 0);
+	assert_true(r > (off_t)1 << 32 && r <= big);
+	assert_int_equal(do_lseek(e.ino, fh, big + 4, SEEK_DATA, &r), -ENXIO);
+	assert_int_equal(do_lseek(e.ino, fh, 0, SEEK_END, &r), 0);
+	assert_int_equal(r, big + 4);
+	assert_int_equal(do_lseek(e.ino, fh, 17, SEEK_SET, &r), 0);
+	assert_int_equal(r, 17);
+	/* reads above 4 GiB, and a hole reads as zeros */
+	assert_int_equal(do_read(e.ino, fh, rb, 10, big), 4);
+	assert_memory_equal(rb, "tail", 4);
+	assert_int_equal(do_read(e.ino, fh, rb, 8, big - 8), 8);
+	assert_memory_equal(rb, "\0\0\0\0\0\0\0\0", 8);
+	/* truncate above 4 GiB */
+	memset(&attr, 0, sizeof(attr));
+	attr.st_size = (6LL << 30) + 1;
+	assert_int_equal(do_setattr(e.ino, FLT_SET_SIZE, &attr, 0, &st), 0);
+	assert_int_equal(st.st_size, (6LL << 30) + 1);
+	/* fallocate a hole punch */
+	core_data_init(&d, FLT_OP_FALLOCATE, e.ino);
+	d.params.fallocate.fh = fh;
+	d.params.fallocate.mode = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE;
+	d.params.fallocate.offset = 1 << 20;
+	d.params.fallocate.length = 4096;
+	assert_int_equal(perform(&d), 0);
+	assert_int_equal(do_read(e.ino, fh, rb, 4, 1 << 20), 4);
+	assert_memory_equal(rb, "\0\0\0\0", 4);
+	do_release(e.ino, fh);
+	do_forget(e.ino, 1);
+}
+
+static void test_copy_file_range(void **state)
+{
+	struct flt_callback_data d;
+	struct flt_entry a, b;
+	uint64_t fa, fb;
+	char buf[16] = { 0 };
+
+	assert_int_equal(do_create(FLT_ROOT_INO, "src", 0644, O_RDWR, &a, &fa),
+			 0);
+	assert_int_equal(do_create(FLT_ROOT_INO, "dst", 0644, O_RDWR, &b, &fb),
+			 0);
+	assert_int_equal(do_write(a.ino, fa, "0123456789", 10, 0), 10);
+	core_data_init(&d, FLT_OP_COPY_FILE_RANGE, a.ino);
+	d.params.copy_file_range.fh_in = fa;
+	d.params.copy_file_range.off_in = 2;
+	d.params.copy_file_range.ino_out = b.ino;
+	d.params.copy_file_range.fh_out = fb;
+	d.params.copy_file_range.off_out = 1;
+	d.params.copy_file_range.len = 5;
+	assert_int_equal(perform(&d), 0);
+	assert_int_equal(d.io_status.information, 5);
+	assert_int_equal(do_read(b.ino, fb, buf, sizeof(buf), 0), 6);
+	assert_memory_equal(buf, "\0" "23456", 6);
+	do_release(a.ino, fa);
+	do_release(b.ino, fb);
+	do_forget(a.ino, 1);
+	do_forget(b.ino, 1);
+}
+
+static void test_odirect_unaligned(void **state)
+{
+	struct flt_entry e;
+	uint64_t fh;
+	char *mem;
+	int ret;
+
+	/* an unaligned buffer and length on an O_DIRECT handle */
+	assert_int_equal(posix_memalign((void **)&mem, 4096, 3 * 4096), 0);
+	memset(mem, 'q', 3 * 4096);
+	ret = do_create(FLT_ROOT_INO, "dio", 0644, O_RDWR | O_DIRECT, &e, &fh);
+	if (ret == -EINVAL) {
+		free(mem);
+		skip(); /* lower fs without O_DIRECT */
+	}
+	assert_int_equal(ret, 0);
+	/* aligned length from an unaligned buffer: bounced */
+	assert_int_equal(do_write(e.ino, fh, mem + 1, 8192, 0), 8192);
+	/* an unaligned length is the lower fs's EINVAL, as natively */
+	assert_int_equal(do_write(e.ino, fh, mem, 100, 0), -EINVAL);
+	memset(mem, 0, 3 * 4096);
+	assert_int_equal(do_read(e.ino, fh, mem + 3, 100, 4096), 100);
+	assert_int_equal(mem[2], 0);
+	assert_int_equal(mem[3], 'q');
+	assert_int_equal(mem[102], 'q');
+	assert_int_equal(mem[103], 0);
+	/* a read past EOF through the bounce is short */
+	assert_int_equal(do_read(e.ino, fh, mem + 1, 5000, 4096), 4096);
+	/* a misaligned offset: the lower fs's EINVAL */
+	assert_int_equal(do_read(e.ino, fh, mem, 4096, 1), -EINVAL);
+	do_release(e.ino, fh);
+	do_forget(e.ino, 1);
+	free(mem);
+}
+
+static void test_errno_passthrough(void **state)
+{
+	char longname[300];
+	struct flt_callback_data d;
+	struct flt_entry e;
+
+	memset(longname, 'n', sizeof(longname) - 1);
+	longname[sizeof(longname) - 1] = 0;
+	assert_int_equal(do_lookup(FLT_ROOT_INO, longname, NULL),
+			 -ENAMETOOLONG);
+	assert_int_equal(do_mkdir(FLT_ROOT_INO, longname, 0755, 0, 0, NULL),
+			 -ENAMETOOLONG);
+	assert_int_equal(do_lookup(FLT_ROOT_INO, "missing", NULL), -ENOENT);
+	assert_int_equal(do_unlink(FLT_OP_UNLINK, FLT_ROOT_INO, "missing"),
+			 -ENOENT);
+	assert_int_equal(do_mkdir(FLT_ROOT_INO, "d", 0755, 0, 0, &e), 0);
+	assert_int_equal(do_mkdir(FLT_ROOT_INO, "d", 0755, 0, 0, NULL), -EEXIST);
+	make_file("d/x", NULL);
+	assert_int_equal(do_unlink(FLT_OP_RMDIR, FLT_ROOT_INO, "d"),
+			 -ENOTEMPTY);
+	assert_int_equal(do_unlink(FLT_OP_UNLINK, FLT_ROOT_INO, "d"), -EISDIR);
+	assert_int_equal(do_unlink(FLT_OP_RMDIR, e.ino, "x"), -ENOTDIR);
+	assert_int_equal(do_unlink(FLT_OP_UNLINK, e.ino, "x"), 0);
+	assert_int_equal(do_unlink(FLT_OP_RMDIR, FLT_ROOT_INO, "d"), 0);
+	/* the removed directory's node still answers */
+	assert_int_equal(do_getattr(e.ino, NULL), 0);
+	assert_int_equal(do_mkdir(e.ino, "x", 0755, 0, 0, NULL), -ENOENT);
+	do_forget(e.ino, 1);
+
+	/* statfs and access */
+	core_data_init(&d, FLT_OP_STATFS, FLT_ROOT_INO);
+	assert_int_equal(perform(&d), 0);
+	assert_true(d.results.statfs.f_bsize > 0);
+	core_data_init(&d, FLT_OP_ACCESS, FLT_ROOT_INO);
+	d.params.access.mask = R_OK | X_OK;
+	assert_int_equal(perform(&d), 0);
+	make_file("noexec", NULL);
+	assert_int_equal(do_lookup(FLT_ROOT_INO, "noexec", &e), 0);
+	core_data_init(&d, FLT_OP_ACCESS, e.ino);
+	d.params.access.mask = X_OK;
+	assert_int_equal(perform(&d), -EACCES);
+	do_forget(e.ino, 1);
+	/* an unknown operation code */
+	core_data_init(&d, FLT_OP_COUNT, FLT_ROOT_INO);
+	assert_int_equal(perform(&d), -ENOSYS);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+		T(test_open_errors),
+		T(test_lookup_forget),
+		T(test_hardlinks_share_node),
+		T(test_create_write_read_truncate),
+		T(test_unlinked_open_file),
+		T(test_setattr_mode_owner_times),
+		T(test_new_object_ownership),
+		T(test_readdir_budgets),
+		T(test_readdir_seek_back),
+		T(test_rename_flags),
+		T(test_xattrs),
+		T(test_sparse_and_large),
+		T(test_copy_file_range),
+		T(test_odirect_unaligned),
+		T(test_errno_passthrough),
+#undef T
+	};
+
+	if (geteuid() != 0) {
+		/* ownership and trusted.* xattrs need root */
+		fprintf(stderr, "test_lower: needs root, skipping\n");
+		return 77;
+	}
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
