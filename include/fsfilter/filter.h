@@ -309,14 +309,57 @@ enum flt_preop_status {
 	/** I completed it: io_status is the result; nothing below runs; the
 	 *  post-callbacks of the filters above me still run. */
 	FLT_PREOP_COMPLETE,
+	/** I keep the operation and finish my pre-processing later, from any
+	 *  thread, with flt_complete_pended_preop(). Until then nothing below
+	 *  me sees it. The completion may even happen before this callback
+	 *  returns (e.g. a worker was quicker): the manager handles the race. */
+	FLT_PREOP_PENDING,
+	/** Go on down, and call my post-callback on the thread that ran this
+	 *  pre-callback, even if a filter below pends the operation (that
+	 *  thread then waits). For post-processing that must block safely. */
+	FLT_PREOP_SYNCHRONIZE,
 };
 
 enum flt_postop_status {
 	FLT_POSTOP_FINISHED_PROCESSING = 0,
+	/** I keep the operation; flt_complete_pended_postop() later, from any
+	 *  thread, lets it continue up to the filters above me. */
+	FLT_POSTOP_MORE_PROCESSING_REQUIRED,
 };
 
-/** Flags passed to post-callbacks. */
-#define FLT_POSTOP_DRAINING (1u << 0) /**< instance is being torn down */
+/**
+ * Resume an operation whose pre-callback returned FLT_PREOP_PENDING.
+ * @p status is what the pre-callback would have returned
+ * (SUCCESS_WITH_CALLBACK, SUCCESS_NO_CALLBACK, COMPLETE or SYNCHRONIZE; for
+ * COMPLETE set data->io_status first) and @p context the completion context
+ * for the post-callback. Call exactly once per pended operation, from any
+ * thread (also from within the pre-callback itself); the rest of the
+ * operation may run on the calling thread before this returns.
+ */
+FLT_API void flt_complete_pended_preop(struct flt_callback_data *data,
+				       enum flt_preop_status status,
+				       void *context);
+/** Resume an operation whose post-callback returned
+ *  FLT_POSTOP_MORE_PROCESSING_REQUIRED. Exactly once, from any thread. */
+FLT_API void flt_complete_pended_postop(struct flt_callback_data *data);
+
+/** True once the requestor gave up on the operation (FUSE INTERRUPT: the
+ *  process got a signal). A filter holding it pended should complete it
+ *  soon, typically with -EINTR. */
+FLT_API int flt_is_operation_cancelled(const struct flt_callback_data *data);
+
+/** Called (once, on the thread that cancels, no manager lock held) when a
+ *  pended operation is cancelled. */
+typedef void (*flt_cancel_routine)(struct flt_callback_data *data);
+/** Set while the operation is pended; returns -ECANCELED (and does not
+ *  set it) if the operation is already cancelled. */
+FLT_API int flt_set_cancel_routine(struct flt_callback_data *data,
+				   flt_cancel_routine routine);
+/** Clear it before completing; returns 0, or -EBUSY if the routine is
+ *  already running or has run. */
+FLT_API int flt_clear_cancel_routine(struct flt_callback_data *data);
+
+/** Flags passed to post-callbacks: none defined yet (0). */
 
 /**
  * Pre-operation callback. May set *completion_context for its post.
@@ -389,6 +432,71 @@ FLT_API void *flt_filter_data(const struct flt_filter *filter);
 FLT_API uint32_t flt_instance_altitude(const struct flt_instance *inst);
 /** The argument string given with --filter NAME:ARGS ("" if none). */
 FLT_API const char *flt_instance_args(const struct flt_instance *inst);
+
+/* ---- filter-initiated I/O ------------------------------------------------ */
+
+/*
+ * I/O a filter issues itself (FltAllocateCallbackData, FltPerformSynchronousIo,
+ * FltReadFile, ...). It starts at the instance *below* the issuing one and
+ * never reaches that instance or anything above it, so a filter can read
+ * another file from inside its own read callback, paging I/O included,
+ * without re-entering the volume. Such operations carry
+ * FLT_IO_FILTER_INITIATED and run as the daemon (requestor pid = the
+ * daemon, uid/gid 0) unless the filter sets data->requestor.
+ *
+ * May be called from any thread, including from inside callbacks; never
+ * with a lock held that a callback of a filter below might take.
+ */
+
+/** Allocate a callback data for @p op issued by @p instance. Free it with
+ *  flt_free_callback_data() exactly once (the volume counts live ones). */
+FLT_API int flt_allocate_callback_data(struct flt_instance *instance,
+				       enum flt_op op,
+				       struct flt_callback_data **out);
+/** Free it; results it owns (readlink, dirents) are freed too. */
+FLT_API void flt_free_callback_data(struct flt_callback_data *data);
+/** Send it down and wait; returns data->io_status.status. */
+FLT_API int flt_perform_synchronous_io(struct flt_callback_data *data);
+/** Called once when asynchronous I/O completes, on whatever thread
+ *  completed it. The callback data is still the caller's to free. */
+typedef void (*flt_completed_io_callback)(struct flt_callback_data *data,
+					  void *context);
+/** Send it down; @p cb runs when it completes (possibly before this
+ *  returns). */
+FLT_API void flt_perform_asynchronous_io(struct flt_callback_data *data,
+					 flt_completed_io_callback cb,
+					 void *context);
+
+/** A file a filter opened below itself. */
+struct flt_file {
+	flt_ino_t ino;		/**< holds one lookup reference */
+	uint64_t fh;
+	int is_dir;
+};
+
+/** Resolve @p path ("a/b/c", relative to the volume root, no "..") below
+ *  @p instance. On success @p out->ino holds one lookup reference: drop it
+ *  with flt_forget(). */
+FLT_API int flt_lookup_path(struct flt_instance *instance, const char *path,
+			    struct flt_entry *out);
+/** Drop @p nlookup lookup references (FLT_OP_FORGET below the instance). */
+FLT_API void flt_forget(struct flt_instance *instance, flt_ino_t ino,
+			uint64_t nlookup);
+/** Open (or with O_CREAT create) @p path below @p instance. O_DIRECTORY
+ *  opens a directory. Close with flt_close(). */
+FLT_API int flt_create_file(struct flt_instance *instance, const char *path,
+			    int flags, mode_t mode, struct flt_file *out);
+FLT_API int flt_read_file(struct flt_instance *instance,
+			  const struct flt_file *file, off_t offset,
+			  size_t size, void *buf, size_t *bytes_read);
+FLT_API int flt_write_file(struct flt_instance *instance,
+			   const struct flt_file *file, off_t offset,
+			   size_t size, const void *buf, size_t *written);
+/** getattr below the instance. */
+FLT_API int flt_query_information(struct flt_instance *instance,
+				  flt_ino_t ino, struct stat *st);
+/** Release the handle and the lookup reference. */
+FLT_API int flt_close(struct flt_instance *instance, struct flt_file *file);
 
 /* ---- logging ----------------------------------------------------------- */
 

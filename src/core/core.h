@@ -76,6 +76,14 @@ void core_dispatch(struct flt_volume *vol, struct flt_callback_data *data,
 
 /* Number of operations dispatched and not yet completed on @vol. */
 uint64_t core_volume_inflight(struct flt_volume *vol);
+/* Callback data allocated by filters (flt_allocate_callback_data) and not
+ * yet freed: zero whenever no filter-initiated I/O is under way. */
+uint64_t core_volume_live_callback_data(struct flt_volume *vol);
+
+/* The requestor gave up (FUSE INTERRUPT). Sets the cancelled flag and runs
+ * the filter's cancel routine, if one is set. The host must call it only
+ * while @data is dispatched and its completion has not yet run. */
+void core_cancel(struct flt_callback_data *data);
 
 /* Find a registered filter by name (NULL if none). */
 struct flt_filter *core_find_filter(const char *name);

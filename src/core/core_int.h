@@ -58,25 +58,78 @@ struct flt_volume {
 	struct core_stack *live;	/* every stack not yet freed, lock */
 	atomic_uint_fast64_t inflight;
 	atomic_uint_fast64_t dispatched;
+	atomic_uint_fast64_t live_callback_data; /* filter-initiated */
+	struct core_op *inflight_ops;	/* list for status, lock */
 	struct flt_volume *next;	/* registry list, registry_lock */
 };
 
 /* One node of the completion node stack: an instance that asked for its
- * post-callback, and the context its pre-callback handed over. */
+ * post-callback, the context its pre-callback handed over, and for
+ * FLT_PREOP_SYNCHRONIZE the thread that must run the post. */
 struct core_completion_node {
 	struct flt_instance *inst;
 	void *context;
+	bool sync;
+	pthread_t thread;
 };
 
-/* Manager-private state of one operation (flt_callback_data.core). */
+/* Where an operation is (for the pend/complete races and for status). */
+enum core_op_phase {
+	PHASE_PRE,		/* descending through pre-callbacks */
+	PHASE_POST,		/* ascending through post-callbacks */
+};
+
+/* Handshake between a callback returning PENDING / MORE_PROCESSING and
+ * its completion, which may come from another thread before the callback
+ * has even returned. Whoever comes second continues the operation. */
+enum core_pend_state {
+	PEND_IN_CALLBACK = 0,	/* the callback is running */
+	PEND_PENDED,		/* it returned "pended"; completer continues */
+	PEND_EARLY,		/* completed first; the dispatcher continues */
+};
+
+/* Manager-private state of one operation (flt_callback_data.core).
+ * Heap-allocated: a pended operation outlives core_dispatch(). */
 struct core_op {
 	struct flt_volume *vol;
 	struct core_stack *stack;
+	struct flt_callback_data *data;
+	core_complete_fn done;
+	void *cookie;
+	size_t next;			/* next instance for a pre-callback */
+	enum core_op_phase phase;
 	bool dirty;
+	atomic_int pend;		/* enum core_pend_state */
+	enum flt_preop_status early_status;	/* from an early completer */
+	void *early_context;
+	struct flt_instance *pended_by;	/* holder of a pended op, or NULL */
+	uint64_t start_ns;		/* CLOCK_MONOTONIC at dispatch */
+
+	/* cancellation */
+	atomic_bool cancelled;
+	pthread_mutex_t cancel_lock;	/* leaf lock */
+	flt_cancel_routine cancel_routine;	/* cancel_lock */
+	bool cancel_running;		/* cancel_lock */
+
+	/* FLT_PREOP_SYNCHRONIZE hand-off to the thread that ran the pre */
+	pthread_mutex_t sync_lock;	/* leaf lock */
+	pthread_cond_t sync_cond;
+	bool handoff;			/* sync_lock */
+
+	/* volume in-flight list, vol->lock */
+	struct core_op *inflight_prev, *inflight_next;
+
 	size_t nnodes;
 	struct core_completion_node *nodes;
 	struct core_completion_node inline_nodes[8];
 };
+
+/* dispatch.c: dispatch @data to the instances with an altitude below
+ * @below (DISPATCH_TOP: all of them), then the bottom. Filter-initiated
+ * I/O starts below its issuer this way. */
+#define DISPATCH_TOP ((uint64_t)UINT32_MAX + 1)
+void dispatch_below(struct flt_volume *vol, struct flt_callback_data *data,
+		    uint64_t below, core_complete_fn done, void *cookie);
 
 /* registry.c */
 extern pthread_mutex_t registry_lock;
@@ -85,7 +138,12 @@ void registry_remove_volume_locked(struct flt_volume *vol);
 struct flt_filter *registry_find_locked(const char *name);
 
 /* stack.c */
-struct core_stack *stack_get(struct flt_volume *vol);
+/* Take a reference on the current stack and put @cop (may be NULL) on the
+ * volume's in-flight list, under one lock round trip. */
+struct core_stack *stack_get(struct flt_volume *vol, struct core_op *cop);
+/* Drop @cop from the in-flight list (if not NULL) and the reference. */
+void stack_put_op(struct flt_volume *vol, struct core_stack *st,
+		  struct core_op *cop);
 void stack_put(struct flt_volume *vol, struct core_stack *st);
 /* A new stack with room for @n instances, on the volume's live list.
  * Called with vol->lock held. */

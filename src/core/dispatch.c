@@ -1,8 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * Iterative dispatch: pre-callbacks from the highest altitude down, the
- * bottom, post-callbacks back up through the completion node stack. Stack
- * use is the same for 1 or 1000 filters (DESIGN.md rule 4).
+ * Dispatch: pre-callbacks from the highest altitude down, the bottom,
+ * post-callbacks back up through the completion node stack.
+ *
+ * Iterative (DESIGN.md rule 4): one loop down, one loop up, whatever the
+ * number of filters. An operation can stop in the middle (a filter pends
+ * it) and be resumed by another thread at the same place; the state that
+ * makes that possible is struct core_op.
  */
 #include "core/core_int.h"
 
@@ -10,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <time.h>
 
 void core_data_init(struct flt_callback_data *data, enum flt_op op,
 		    flt_ino_t ino)
@@ -43,35 +48,174 @@ int flt_is_callback_data_dirty(const struct flt_callback_data *data)
 	return cop && cop->dirty;
 }
 
-static int push_node(struct core_op *cop, struct flt_instance *inst,
-		     void *context)
+static uint64_t now_ns(void)
 {
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static int push_node(struct core_op *cop, struct flt_instance *inst,
+		     void *context, bool sync)
+{
+	struct core_completion_node *n;
+
 	if (cop->nnodes == 8 && cop->nodes == cop->inline_nodes) {
 		/* more than 8 filters want a post-callback: move to the heap,
 		 * sized for the whole stack so it never grows again */
-		struct core_completion_node *n;
-
 		n = malloc(cop->stack->n * sizeof(*n));
 		if (!n)
 			return -ENOMEM;
 		memcpy(n, cop->inline_nodes, sizeof(cop->inline_nodes));
 		cop->nodes = n;
 	}
-	cop->nodes[cop->nnodes].inst = inst;
-	cop->nodes[cop->nnodes].context = context;
-	cop->nnodes++;
+	n = &cop->nodes[cop->nnodes++];
+	n->inst = inst;
+	n->context = context;
+	n->sync = sync;
+	if (sync)
+		n->thread = pthread_self();
 	return 0;
 }
 
-/* Pre-callbacks, top down. Returns true if a filter completed the
- * operation (the bottom must not run). */
-static bool run_pre(struct core_op *cop, struct flt_callback_data *data)
+static void fail_op(struct core_op *cop, int err)
 {
+	cop->data->io_status.status = err;
+	cop->data->io_status.information = 0;
+}
+
+/* Act on what a pre-callback of @inst returned (directly or through
+ * flt_complete_pended_preop). Returns true if the descent stops here. */
+static bool apply_pre_status(struct core_op *cop, struct flt_instance *inst,
+			     enum flt_preop_status status, void *context)
+{
+	struct flt_filter *f = inst->filter;
+	enum flt_op op = cop->data->op;
+
+	switch (status) {
+	case FLT_PREOP_SUCCESS_WITH_CALLBACK:
+	case FLT_PREOP_SYNCHRONIZE:
+		if (f->post[op] &&
+		    push_node(cop, inst, context,
+			      status == FLT_PREOP_SYNCHRONIZE)) {
+			fail_op(cop, -ENOMEM);
+			return true;
+		}
+		return false;
+	case FLT_PREOP_SUCCESS_NO_CALLBACK:
+		return false;
+	case FLT_PREOP_COMPLETE:
+		return true;
+	default:
+		flt_log(LOG_ERR, "filter %s returned invalid pre status %d for "
+			"%s; failing it with EIO", f->name, (int)status,
+			flt_op_name(op));
+		fail_op(cop, -EIO);
+		return true;
+	}
+}
+
+enum run_result {
+	RUN_FINISHED,	/* the operation completed; @cop is gone */
+	RUN_SUSPENDED,	/* someone else holds it now; hands off @cop */
+	RUN_WAIT,	/* suspended above a SYNCHRONIZE node of this thread:
+			   @cop stays alive until it is handed back to us */
+};
+
+/* Before giving the operation away at node index @k: does a SYNCHRONIZE
+ * node of this thread remain above (indices below @k)? Then the ascent
+ * will stop there and hand the operation back, so we wait for it. Only
+ * called while this thread owns the operation. */
+static enum run_result suspend_result(const struct core_op *cop, size_t k)
+{
+	for (size_t i = 0; i < k; i++)
+		if (cop->nodes[i].sync &&
+		    pthread_equal(cop->nodes[i].thread, pthread_self()))
+			return RUN_WAIT;
+	return RUN_SUSPENDED;
+}
+
+static void finish(struct core_op *cop)
+{
+	struct flt_callback_data *data = cop->data;
+	struct flt_volume *vol = cop->vol;
+	core_complete_fn done = cop->done;
+	void *cookie = cop->cookie;
+
+	data->core = NULL;
+	stack_put_op(vol, cop->stack, cop);
+	if (cop->nodes != cop->inline_nodes)
+		free(cop->nodes);
+	pthread_mutex_destroy(&cop->cancel_lock);
+	pthread_mutex_destroy(&cop->sync_lock);
+	pthread_cond_destroy(&cop->sync_cond);
+	free(cop);
+	atomic_fetch_sub_explicit(&vol->inflight, 1, memory_order_relaxed);
+	done(data, cookie);
+}
+
+/* Post-callbacks, bottom up, from wherever the operation is. */
+static enum run_result run_post(struct core_op *cop)
+{
+	struct flt_callback_data *data = cop->data;
+	enum flt_op op = data->op;
+
+	cop->phase = PHASE_POST;
+	while (cop->nnodes) {
+		size_t idx = cop->nnodes - 1;
+		struct core_completion_node *n = &cop->nodes[idx];
+		struct flt_instance *inst = n->inst;
+		struct flt_related_objects objs = { inst->filter, inst,
+						    cop->vol };
+		enum flt_postop_status status;
+		enum run_result r;
+
+		if (n->sync && !pthread_equal(n->thread, pthread_self())) {
+			/* its owner waits for it; we are done with @cop */
+			r = suspend_result(cop, idx);
+			n->sync = false;
+			pthread_mutex_lock(&cop->sync_lock);
+			cop->handoff = true;
+			pthread_cond_signal(&cop->sync_cond);
+			pthread_mutex_unlock(&cop->sync_lock);
+			return r;
+		}
+		cop->nnodes--;
+		atomic_fetch_add_explicit(&inst->npost[op], 1,
+					  memory_order_relaxed);
+		atomic_store(&cop->pend, PEND_IN_CALLBACK);
+		status = inst->filter->post[op](data, &objs, n->context, 0);
+		if (status == FLT_POSTOP_MORE_PROCESSING_REQUIRED) {
+			int expect = PEND_IN_CALLBACK;
+
+			r = suspend_result(cop, idx);
+			cop->pended_by = inst;
+			if (atomic_compare_exchange_strong(&cop->pend, &expect,
+							   PEND_PENDED))
+				return r;
+			/* completed before we got here: go on ourselves */
+			cop->pended_by = NULL;
+		} else if (status != FLT_POSTOP_FINISHED_PROCESSING) {
+			flt_log(LOG_ERR, "filter %s returned invalid post status "
+				"%d for %s", inst->filter->name, (int)status,
+				flt_op_name(op));
+		}
+	}
+	finish(cop);
+	return RUN_FINISHED;
+}
+
+/* Pre-callbacks from cop->next down, then the bottom, then the posts. */
+static enum run_result run_pre(struct core_op *cop)
+{
+	struct flt_callback_data *data = cop->data;
 	struct core_stack *st = cop->stack;
 	enum flt_op op = data->op;
 
-	for (size_t i = 0; i < st->n; i++) {
-		struct flt_instance *inst = st->inst[i];
+	cop->phase = PHASE_PRE;
+	while (cop->next < st->n) {
+		struct flt_instance *inst = st->inst[cop->next++];
 		struct flt_filter *f = inst->filter;
 		struct flt_related_objects objs = { f, inst, cop->vol };
 		enum flt_preop_status status;
@@ -79,75 +223,139 @@ static bool run_pre(struct core_op *cop, struct flt_callback_data *data)
 
 		if (!f->pre[op]) {
 			/* post only: Windows calls it as if pre said WITH */
-			if (f->post[op] && push_node(cop, inst, NULL))
-				goto out_nomem;
+			if (f->post[op] && push_node(cop, inst, NULL, false)) {
+				fail_op(cop, -ENOMEM);
+				return run_post(cop);
+			}
 			continue;
 		}
 		atomic_fetch_add_explicit(&inst->npre[op], 1,
 					  memory_order_relaxed);
+		atomic_store(&cop->pend, PEND_IN_CALLBACK);
 		status = f->pre[op](data, &objs, &context);
-		switch (status) {
-		case FLT_PREOP_SUCCESS_WITH_CALLBACK:
-			if (f->post[op] && push_node(cop, inst, context))
-				goto out_nomem;
-			break;
-		case FLT_PREOP_SUCCESS_NO_CALLBACK:
-			break;
-		case FLT_PREOP_COMPLETE:
-			return true;
-		default:
-			flt_log(LOG_ERR, "filter %s returned invalid pre status "
-				"%d for %s; failing it with EIO", f->name,
-				(int)status, flt_op_name(op));
-			data->io_status.status = -EIO;
-			data->io_status.information = 0;
-			return true;
-		}
-	}
-	return false;
+		if (status == FLT_PREOP_PENDING) {
+			int expect = PEND_IN_CALLBACK;
+			enum run_result r = suspend_result(cop, cop->nnodes);
 
-out_nomem:
-	data->io_status.status = -ENOMEM;
-	data->io_status.information = 0;
-	return true;
+			cop->pended_by = inst;
+			if (atomic_compare_exchange_strong(&cop->pend, &expect,
+							   PEND_PENDED))
+				return r;
+			/* the completer came first and left its verdict */
+			cop->pended_by = NULL;
+			status = cop->early_status;
+			context = cop->early_context;
+		}
+		if (apply_pre_status(cop, inst, status, context))
+			return run_post(cop);
+	}
+	cop->vol->bottom.perform(cop->vol->bottom.ctx, data);
+	return run_post(cop);
 }
 
-/* Post-callbacks, bottom up (reverse order of the pre-callbacks). */
-static void run_post(struct core_op *cop, struct flt_callback_data *data)
+/* Keep running the operation on this thread while it comes back to us at
+ * our SYNCHRONIZE nodes. */
+static void drive(struct core_op *cop, enum run_result r)
 {
-	enum flt_op op = data->op;
-
-	while (cop->nnodes) {
-		struct core_completion_node *n = &cop->nodes[--cop->nnodes];
-		struct flt_instance *inst = n->inst;
-		struct flt_related_objects objs = { inst->filter, inst,
-						    cop->vol };
-
-		atomic_fetch_add_explicit(&inst->npost[op], 1,
-					  memory_order_relaxed);
-		inst->filter->post[op](data, &objs, n->context, 0);
+	while (r == RUN_WAIT) {
+		pthread_mutex_lock(&cop->sync_lock);
+		while (!cop->handoff)
+			pthread_cond_wait(&cop->sync_cond, &cop->sync_lock);
+		cop->handoff = false;
+		pthread_mutex_unlock(&cop->sync_lock);
+		r = run_post(cop);
 	}
+}
+
+void flt_complete_pended_preop(struct flt_callback_data *data,
+			       enum flt_preop_status status, void *context)
+{
+	struct core_op *cop = data->core;
+	struct flt_instance *inst;
+	int expect = PEND_IN_CALLBACK;
+
+	if (!cop || cop->phase != PHASE_PRE || cop->next == 0) {
+		flt_log(LOG_ERR, "flt_complete_pended_preop on an operation "
+			"that is not pended in pre");
+		return;
+	}
+	inst = cop->stack->inst[cop->next - 1];
+	if (status == FLT_PREOP_PENDING) {
+		flt_log(LOG_ERR, "filter %s completed a pended pre-operation "
+			"with PENDING; failing it with EIO", inst->filter->name);
+		fail_op(cop, -EIO);
+		status = FLT_PREOP_COMPLETE;
+	}
+	cop->early_status = status;
+	cop->early_context = context;
+	if (atomic_compare_exchange_strong(&cop->pend, &expect, PEND_EARLY))
+		return;	/* the pre-callback has not returned yet: it goes on */
+	if (expect != PEND_PENDED) {
+		flt_log(LOG_ERR, "filter %s completed a pre-operation twice",
+			inst->filter->name);
+		return;
+	}
+	atomic_store(&cop->pend, PEND_IN_CALLBACK);
+	cop->pended_by = NULL;
+	if (apply_pre_status(cop, inst, status, context))
+		drive(cop, run_post(cop));
+	else
+		drive(cop, run_pre(cop));
+}
+
+void flt_complete_pended_postop(struct flt_callback_data *data)
+{
+	struct core_op *cop = data->core;
+	int expect = PEND_IN_CALLBACK;
+
+	if (!cop || cop->phase != PHASE_POST) {
+		flt_log(LOG_ERR, "flt_complete_pended_postop on an operation "
+			"that is not pended in post");
+		return;
+	}
+	if (atomic_compare_exchange_strong(&cop->pend, &expect, PEND_EARLY))
+		return;	/* the post-callback has not returned yet */
+	if (expect != PEND_PENDED) {
+		flt_log(LOG_ERR, "a post-operation was completed twice");
+		return;
+	}
+	atomic_store(&cop->pend, PEND_IN_CALLBACK);
+	cop->pended_by = NULL;
+	drive(cop, run_post(cop));
+}
+
+void dispatch_below(struct flt_volume *vol, struct flt_callback_data *data,
+		    uint64_t below, core_complete_fn done, void *cookie)
+{
+	struct core_op *cop = malloc(sizeof(*cop));
+
+	if (!cop) {
+		data->io_status.status = -ENOMEM;
+		done(data, cookie);
+		return;
+	}
+	memset(cop, 0, offsetof(struct core_op, inline_nodes));
+	cop->vol = vol;
+	cop->data = data;
+	cop->done = done;
+	cop->cookie = cookie;
+	cop->nodes = cop->inline_nodes;
+	cop->start_ns = now_ns();
+	pthread_mutex_init(&cop->cancel_lock, NULL);
+	pthread_mutex_init(&cop->sync_lock, NULL);
+	pthread_cond_init(&cop->sync_cond, NULL);
+	atomic_fetch_add_explicit(&vol->inflight, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&vol->dispatched, 1, memory_order_relaxed);
+	cop->stack = stack_get(vol, cop);
+	while (cop->next < cop->stack->n &&
+	       cop->stack->inst[cop->next]->altitude >= below)
+		cop->next++;
+	data->core = cop;
+	drive(cop, run_pre(cop));
 }
 
 void core_dispatch(struct flt_volume *vol, struct flt_callback_data *data,
 		   core_complete_fn done, void *cookie)
 {
-	struct core_op cop = { .vol = vol };
-
-	cop.nodes = cop.inline_nodes;
-	atomic_fetch_add_explicit(&vol->inflight, 1, memory_order_relaxed);
-	atomic_fetch_add_explicit(&vol->dispatched, 1, memory_order_relaxed);
-	cop.stack = stack_get(vol);
-	data->core = &cop;
-
-	if (!run_pre(&cop, data))
-		vol->bottom.perform(vol->bottom.ctx, data);
-	run_post(&cop, data);
-
-	data->core = NULL;
-	stack_put(vol, cop.stack);
-	if (cop.nodes != cop.inline_nodes)
-		free(cop.nodes);
-	atomic_fetch_sub_explicit(&vol->inflight, 1, memory_order_relaxed);
-	done(data, cookie);
+	dispatch_below(vol, data, DISPATCH_TOP, done, cookie);
 }

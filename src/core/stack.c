@@ -5,6 +5,8 @@
 
 #include <stdlib.h>
 
+static void stack_put_locked(struct flt_volume *vol, struct core_stack *st);
+
 struct core_stack *stack_new_locked(struct flt_volume *vol, size_t n)
 {
 	struct core_stack *st;
@@ -28,7 +30,7 @@ static void unlink_live_locked(struct flt_volume *vol, struct core_stack *st)
 		}
 }
 
-struct core_stack *stack_get(struct flt_volume *vol)
+struct core_stack *stack_get(struct flt_volume *vol, struct core_op *cop)
 {
 	struct core_stack *st;
 
@@ -37,8 +39,33 @@ struct core_stack *stack_get(struct flt_volume *vol)
 	pthread_mutex_lock(&vol->lock);
 	st = vol->stack;
 	atomic_fetch_add_explicit(&st->refs, 1, memory_order_relaxed);
+	if (cop) {
+		cop->inflight_prev = NULL;
+		cop->inflight_next = vol->inflight_ops;
+		if (vol->inflight_ops)
+			vol->inflight_ops->inflight_prev = cop;
+		vol->inflight_ops = cop;
+	}
 	pthread_mutex_unlock(&vol->lock);
 	return st;
+}
+
+void stack_put_op(struct flt_volume *vol, struct core_stack *st,
+		  struct core_op *cop)
+{
+	if (!cop) {
+		stack_put(vol, st);
+		return;
+	}
+	pthread_mutex_lock(&vol->lock);
+	if (cop->inflight_prev)
+		cop->inflight_prev->inflight_next = cop->inflight_next;
+	else
+		vol->inflight_ops = cop->inflight_next;
+	if (cop->inflight_next)
+		cop->inflight_next->inflight_prev = cop->inflight_prev;
+	stack_put_locked(vol, st);
+	pthread_mutex_unlock(&vol->lock);
 }
 
 static void stack_put_locked(struct flt_volume *vol, struct core_stack *st)
