@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -147,47 +149,57 @@ out:
 	return ret;
 }
 
-/* The kernel's default bdi readahead (128 KiB) caps buffered reads at
+/*
+ * The kernel's default bdi readahead (128 KiB) caps buffered reads at
  * 128 KiB per request; 1 MiB requests stream much faster (KERNEL-NOTES).
- * The device number comes from /proc/self/mountinfo, not from a stat of
- * the mount point: that would wait for INIT, which the loop has not
- * answered yet. Failure is harmless and ignored. */
-static void set_readahead(const char *mountpoint, int kb)
+ * It has to be raised after INIT: the kernel clamps the bdi readahead to
+ * the max_readahead of INIT, which it offers from the bdi's value at mount
+ * time. A short-lived helper thread stats the mount root: that waits until
+ * the loop has answered INIT, and gives the device number of the bdi. It
+ * is not a request handler, so touching the mount cannot deadlock.
+ * Failure is harmless and ignored.
+ */
+struct ra_job {
+	int kb;
+	char mountpoint[];
+};
+
+static void *readahead_thread(void *arg)
 {
-	FILE *f = fopen("/proc/self/mountinfo", "re");
-	char line[4096], path[128];
-	unsigned maj = 0, min = 0;
-	bool found = false;
+	struct ra_job *job = arg;
+	char path[128];
+	struct stat st;
+	FILE *f;
 
-	if (!f)
-		return;
-	while (fgets(line, sizeof(line), f)) {
-		char mp[4096], fstype[64], *sep;
-		unsigned a, b;
-
-		if (sscanf(line, "%*u %*u %u:%u %*s %4095s", &a, &b, mp) != 3)
-			continue;
-		sep = strstr(line, " - ");
-		if (!sep || sscanf(sep, " - %63s", fstype) != 1)
-			continue;
-		/* mountinfo escapes blanks as \040: a mount point with
-		 * blanks simply does not match and keeps the default */
-		if (strcmp(mp, mountpoint) || strcmp(fstype, "fuse.fsfilter"))
-			continue;
-		maj = a;	/* the last match is the newest mount */
-		min = b;
-		found = true;
-	}
-	fclose(f);
-	if (!found)
-		return;
+	if (stat(job->mountpoint, &st))
+		goto out;
 	snprintf(path, sizeof(path), "/sys/class/bdi/%u:%u/read_ahead_kb",
-		 maj, min);
+		 major(st.st_dev), minor(st.st_dev));
 	f = fopen(path, "we");
-	if (!f)
+	if (f) {
+		fprintf(f, "%d\n", job->kb);
+		fclose(f);
+	}
+out:
+	free(job);
+	return NULL;
+}
+
+static void start_readahead(const char *mountpoint, int kb)
+{
+	struct ra_job *job = malloc(sizeof(*job) + strlen(mountpoint) + 1);
+	pthread_attr_t attr;
+	pthread_t t;
+
+	if (!job)
 		return;
-	fprintf(f, "%d\n", kb);
-	fclose(f);
+	job->kb = kb;
+	strcpy(job->mountpoint, mountpoint);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&t, &attr, readahead_thread, job))
+		free(job);
+	pthread_attr_destroy(&attr);
 }
 
 static unsigned default_threads(void)
@@ -257,12 +269,13 @@ int fuse_frontend_run(struct flt_volume *vol,
 		ret = -EIO;
 		goto out_signals;
 	}
-	set_readahead(o->mountpoint, o->read_ahead_kb > 0 ? o->read_ahead_kb
-							  : 1024);
 	if (fuse_daemonize(o->foreground)) {
 		ret = -EIO;
 		goto out_unmount;
 	}
+	/* after daemonizing: fork() keeps only the calling thread */
+	start_readahead(o->mountpoint, o->read_ahead_kb > 0 ? o->read_ahead_kb
+							    : 1024);
 	loop = run_loop(se, o->max_threads ? o->max_threads
 					   : default_threads());
 	/* > 0: the signal that ended the loop; < 0: an error */

@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The fsfilter command line: commands and their shared checks. */
+#ifndef FSFILTER_CLI_H
+#define FSFILTER_CLI_H
+
+#include "cli/config.h"
+
+#include <stdio.h>
+
+struct flt_volume;
+
+/* Exit codes (documented in --help) */
+#define CLI_OK 0
+#define CLI_RUNTIME 1	/* the command was valid but failed */
+#define CLI_USAGE 2	/* bad command line or configuration */
+
+/* usage.c */
+void cli_usage(FILE *f);
+
+/* cmd_*.c: argv[0] is the command name */
+int cmd_mount(int argc, char **argv);
+int cmd_unmount(int argc, char **argv);
+int cmd_check(int argc, char **argv);
+
+/* validate.c: checks before anything is mounted. Each prints what is wrong
+ * and what to do on stderr and returns CLI_OK or an exit code. */
+int cli_check_lower(const char *path);
+int cli_check_mountpoint(const char *path, bool nonempty);
+int cli_check_fuse_device(void);
+/* Register the built-in filters; every configured one must exist. */
+int cli_check_filters(const struct cfg_volume *c);
+/* Attach the configured filters to @vol, in order. */
+int cli_attach_filters(struct flt_volume *vol, const struct cfg_volume *c);
+/* realpath() that also works on the mount point of a dead FUSE mount
+ * (stat gives ENOTCONN there). malloc'd, or NULL with errno. */
+char *cli_realpath(const char *path);
+
+#endif /* FSFILTER_CLI_H */

@@ -1,0 +1,287 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* fsfilter mount: parse, validate everything, then open the lower
+ * directory, build the filter stack and serve the volume over FUSE. */
+#include "cli/cli.h"
+#include "core/core.h"
+#include "fuse/frontend.h"
+#include "lower/lower.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum {
+	OPT_FILTER = 256, OPT_CONFIG, OPT_THREADS, OPT_WRITEBACK, OPT_TIMEOUT,
+	OPT_NONEMPTY,
+};
+
+static const struct option long_opts[] = {
+	{ "filter", required_argument, NULL, OPT_FILTER },
+	{ "config", required_argument, NULL, OPT_CONFIG },
+	{ "foreground", no_argument, NULL, 'f' },
+	{ "debug", no_argument, NULL, 'd' },
+	{ "threads", required_argument, NULL, OPT_THREADS },
+	{ "writeback", no_argument, NULL, OPT_WRITEBACK },
+	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+	{ "nonempty", no_argument, NULL, OPT_NONEMPTY },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* What the command line says; applied over the config file. */
+struct mount_args {
+	const char *config;
+	const char *filters[CFG_MAX_FILTERS + 1];
+	size_t nfilters;
+	char *options;		/* -o, joined with ',' */
+	bool foreground, debug, writeback, nonempty;
+	bool threads_set, timeout_set;
+	unsigned threads;
+	double timeout;
+	const char *lower, *mountpoint;
+};
+
+static int usage_error(const char *msg, const char *arg)
+{
+	fprintf(stderr, "fsfilter mount: %s%s%s (see fsfilter --help)\n", msg,
+		arg ? ": " : "", arg ? arg : "");
+	return CLI_USAGE;
+}
+
+static int add_options(struct mount_args *a, const char *o)
+{
+	size_t n = a->options ? strlen(a->options) : 0;
+	char *s = realloc(a->options, n + strlen(o) + 2);
+
+	if (!s)
+		return -1;
+	if (n)
+		s[n++] = ',';
+	strcpy(s + n, o);
+	a->options = s;
+	return 0;
+}
+
+static int parse_args(int argc, char **argv, struct mount_args *a)
+{
+	int c;
+
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":fdo:h", long_opts, NULL)) !=
+	       -1) {
+		switch (c) {
+		case OPT_FILTER:
+			if (a->nfilters == CFG_MAX_FILTERS)
+				return usage_error("too many --filter", NULL);
+			a->filters[a->nfilters++] = optarg;
+			break;
+		case OPT_CONFIG:
+			a->config = optarg;
+			break;
+		case 'f':
+			a->foreground = true;
+			break;
+		case 'd':
+			a->debug = true;
+			break;
+		case 'o':
+			if (add_options(a, optarg))
+				return usage_error("out of memory", NULL);
+			break;
+		case OPT_THREADS:
+			if (cfg_parse_threads(optarg, &a->threads))
+				return usage_error("--threads wants a whole "
+						   "number from 1 to 1024",
+						   optarg);
+			a->threads_set = true;
+			break;
+		case OPT_WRITEBACK:
+			a->writeback = true;
+			break;
+		case OPT_TIMEOUT:
+			if (cfg_parse_timeout(optarg, &a->timeout))
+				return usage_error("--timeout wants seconds >= "
+						   "0, e.g. 1.0", optarg);
+			a->timeout_set = true;
+			break;
+		case OPT_NONEMPTY:
+			a->nonempty = true;
+			break;
+		case 'h':
+			cli_usage(stdout);
+			exit(CLI_OK);
+		case ':':
+			return usage_error("option needs a value",
+					   argv[optind - 1]);
+		default:
+			return usage_error("unknown option", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		a->lower = argv[optind++];
+	if (optind < argc)
+		a->mountpoint = argv[optind++];
+	if (optind < argc)
+		return usage_error("too many arguments", argv[optind]);
+	if (a->lower && !a->mountpoint)
+		return usage_error("missing MOUNTPOINT", NULL);
+	if (!a->lower && !a->config)
+		return usage_error("missing LOWER and MOUNTPOINT", NULL);
+	return CLI_OK;
+}
+
+/* Config file first, the command line over it. */
+static int build_config(const struct mount_args *a, struct cfg_volume *c)
+{
+	char err[CFG_ERR_LEN];
+
+	if (a->config && cfg_load(c, a->config, err, sizeof(err))) {
+		fprintf(stderr, "fsfilter: %s\n", err);
+		return CLI_USAGE;
+	}
+	if (a->lower) {
+		free(c->lower);
+		free(c->mountpoint);
+		c->lower = strdup(a->lower);
+		c->mountpoint = strdup(a->mountpoint);
+	}
+	if (a->options) {
+		free(c->options);
+		c->options = strdup(a->options);
+	}
+	if (a->threads_set)
+		c->threads = a->threads;
+	if (a->timeout_set)
+		c->timeout = a->timeout;
+	c->writeback |= a->writeback;
+	c->nonempty |= a->nonempty;
+	for (size_t i = 0; i < a->nfilters; i++)
+		if (cfg_add_filter_spec(c, a->filters[i], err, sizeof(err))) {
+			fprintf(stderr, "fsfilter: %s\n", err);
+			return CLI_USAGE;
+		}
+	if (!c->lower || !c->mountpoint) {
+		fprintf(stderr, "fsfilter: %s: no %s (give LOWER MOUNTPOINT on "
+			"the command line, or set it in [volume])\n",
+			a->config, c->lower ? "mountpoint" : "lower");
+		return CLI_USAGE;
+	}
+	if ((a->options && !c->options) || !c->lower || !c->mountpoint) {
+		fprintf(stderr, "fsfilter: out of memory\n");
+		return CLI_RUNTIME;
+	}
+	if (cfg_check(c, err, sizeof(err))) {
+		fprintf(stderr, "fsfilter: %s\n", err);
+		return CLI_USAGE;
+	}
+	return CLI_OK;
+}
+
+/* Absolute, canonical paths: the daemon changes its directory to / and
+ * mountinfo shows canonical paths. */
+static int canonical(char **path, const char *what)
+{
+	char *r = cli_realpath(*path);
+
+	if (!r) {
+		fprintf(stderr, "fsfilter: %s %s: %s (give an existing "
+			"directory)\n", what, *path, strerror(errno));
+		return CLI_USAGE;
+	}
+	free(*path);
+	*path = r;
+	return CLI_OK;
+}
+
+static int validate(struct cfg_volume *c)
+{
+	int ret;
+
+	if ((ret = canonical(&c->lower, "LOWER")) ||
+	    (ret = cli_check_lower(c->lower)) ||
+	    (ret = canonical(&c->mountpoint, "MOUNTPOINT")) ||
+	    (ret = cli_check_mountpoint(c->mountpoint, c->nonempty)) ||
+	    (ret = cli_check_fuse_device()) || (ret = cli_check_filters(c)))
+		return ret;
+	return CLI_OK;
+}
+
+static int serve(const struct cfg_volume *c, const struct mount_args *a)
+{
+	struct lower_options lopt = {
+		.attr_timeout = c->timeout,
+		.entry_timeout = c->timeout,
+		.keep_cache = 1,
+	};
+	struct fuse_frontend_options fo = {
+		.mountpoint = c->mountpoint,
+		.foreground = a->foreground,
+		.debug = a->debug,
+		.writeback = c->writeback,
+		.max_threads = c->threads,
+		.extra_opts = c->options,
+		.read_ahead_kb = 1024,
+	};
+	struct lower_fs *lower;
+	struct flt_volume *vol;
+	struct core_bottom bottom;
+	char *fsname = NULL;
+	int ret;
+
+	ret = lower_open(c->lower, &lopt, &lower);
+	if (ret) {
+		fprintf(stderr, "fsfilter: cannot open LOWER %s: %s\n",
+			c->lower, strerror(-ret));
+		return CLI_RUNTIME;
+	}
+	bottom.perform = lower_perform;
+	bottom.ctx = lower;
+	ret = core_volume_create(c->mountpoint, &bottom, &vol);
+	if (ret) {
+		fprintf(stderr, "fsfilter: cannot create the volume: %s\n",
+			strerror(-ret));
+		ret = CLI_RUNTIME;
+		goto out_lower;
+	}
+	ret = cli_attach_filters(vol, c);
+	if (ret)
+		goto out_volume;
+	if (asprintf(&fsname, "fsfilter:%s", c->lower) < 0) {
+		fsname = NULL;
+		ret = CLI_RUNTIME;
+		goto out_volume;
+	}
+	fo.fsname = fsname;
+	ret = fuse_frontend_run(vol, &fo);
+	if (ret == -EINVAL)
+		ret = CLI_USAGE;	/* libfuse refused an -o option */
+	else
+		ret = ret ? CLI_RUNTIME : CLI_OK;
+	free(fsname);
+out_volume:
+	core_volume_destroy(vol);
+out_lower:
+	lower_close(lower);
+	return ret;
+}
+
+int cmd_mount(int argc, char **argv)
+{
+	struct mount_args a = { 0 };
+	struct cfg_volume c;
+	int ret;
+
+	cfg_init(&c);
+	ret = parse_args(argc, argv, &a);
+	if (!ret)
+		ret = build_config(&a, &c);
+	if (!ret)
+		ret = validate(&c);
+	if (!ret)
+		ret = serve(&c, &a);
+	cfg_free(&c);
+	free(a.options);
+	return ret;
+}

@@ -1,0 +1,160 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* fsfilter unmount: unmount an fsfilter volume (and only that), including
+ * the dead mount a killed daemon leaves behind. */
+#include "cli/cli.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* mountinfo escapes blank, tab, newline and backslash as \ooo */
+static void unescape(char *s)
+{
+	char *d = s;
+
+	for (; *s; s++) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' &&
+		    s[2] >= '0' && s[2] <= '7' && s[3] >= '0' && s[3] <= '7') {
+			*d++ = (char)((s[1] - '0') << 6 | (s[2] - '0') << 3 |
+				      (s[3] - '0'));
+			s += 3;
+		} else {
+			*d++ = *s;
+		}
+	}
+	*d = '\0';
+}
+
+/* The file system type of the topmost mount at @path ("" if none). */
+static int mount_type(const char *path, char *type, size_t len)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	char *line = NULL;
+	size_t cap = 0;
+
+	type[0] = '\0';
+	if (!f)
+		return -errno;
+	while (getline(&line, &cap, f) > 0) {
+		char mp[4096], fstype[256], *sep;
+
+		if (sscanf(line, "%*u %*u %*s %*s %4095s", mp) != 1)
+			continue;
+		sep = strstr(line, " - ");
+		if (!sep || sscanf(sep, " - %255s", fstype) != 1)
+			continue;
+		unescape(mp);
+		if (!strcmp(mp, path))
+			snprintf(type, len, "%s", fstype); /* last wins */
+	}
+	free(line);
+	fclose(f);
+	return 0;
+}
+
+static int run_fusermount(const char *path, bool lazy)
+{
+	pid_t pid = fork();
+	int status;
+
+	if (pid < 0) {
+		fprintf(stderr, "fsfilter: fork: %s\n", strerror(errno));
+		return CLI_RUNTIME;
+	}
+	if (pid == 0) {
+		if (lazy)
+			execlp("fusermount3", "fusermount3", "-u", "-z", "--",
+			       path, (char *)NULL);
+		else
+			execlp("fusermount3", "fusermount3", "-u", "--", path,
+			       (char *)NULL);
+		fprintf(stderr, "fsfilter: cannot run fusermount3: %s "
+			"(install fuse3, or run as root)\n", strerror(errno));
+		_exit(127);
+	}
+	if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) ||
+	    WEXITSTATUS(status))
+		return CLI_RUNTIME;	/* fusermount3 said why */
+	return CLI_OK;
+}
+
+int cmd_unmount(int argc, char **argv)
+{
+	const char *arg = NULL;
+	bool lazy = false, dead;
+	char type[256], *path;
+	struct stat st;
+	int ret = CLI_OK;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--lazy") || !strcmp(argv[i], "-z")) {
+			lazy = true;
+		} else if (!strcmp(argv[i], "--help") ||
+			   !strcmp(argv[i], "-h")) {
+			cli_usage(stdout);
+			return CLI_OK;
+		} else if (argv[i][0] == '-' && argv[i][1]) {
+			fprintf(stderr, "fsfilter unmount: unknown option '%s' "
+				"(see fsfilter --help)\n", argv[i]);
+			return CLI_USAGE;
+		} else if (arg) {
+			fprintf(stderr, "fsfilter unmount: too many arguments "
+				"(one MOUNTPOINT)\n");
+			return CLI_USAGE;
+		} else {
+			arg = argv[i];
+		}
+	}
+	if (!arg) {
+		fprintf(stderr, "fsfilter unmount: missing MOUNTPOINT (see "
+			"fsfilter --help)\n");
+		return CLI_USAGE;
+	}
+	path = cli_realpath(arg);
+	if (!path) {
+		fprintf(stderr, "fsfilter unmount: %s: %s\n", arg,
+			strerror(errno));
+		return CLI_USAGE;
+	}
+	if (mount_type(path, type, sizeof(type))) {
+		fprintf(stderr, "fsfilter unmount: cannot read "
+			"/proc/self/mountinfo: %s\n", strerror(errno));
+		ret = CLI_RUNTIME;
+		goto out;
+	}
+	if (strcmp(type, "fuse.fsfilter")) {
+		if (type[0])
+			fprintf(stderr, "fsfilter unmount: %s is a %s mount, "
+				"not an fsfilter volume; not touching it\n",
+				path, type);
+		else
+			fprintf(stderr, "fsfilter unmount: %s is not mounted\n",
+				path);
+		ret = CLI_USAGE;
+		goto out;
+	}
+	/* A killed daemon leaves a mount whose every access fails with
+	 * ENOTCONN; only a lazy unmount gets rid of it. */
+	dead = stat(path, &st) && errno == ENOTCONN;
+	if (geteuid() != 0) {
+		ret = run_fusermount(path, lazy || dead);
+		goto out;
+	}
+	if (umount2(path, lazy || dead ? MNT_DETACH : 0)) {
+		if (errno == EBUSY)
+			fprintf(stderr, "fsfilter unmount: %s is busy (files "
+				"open or a process inside it); close them, or "
+				"use --lazy to detach it now\n", path);
+		else
+			fprintf(stderr, "fsfilter unmount: %s: %s\n", path,
+				strerror(errno));
+		ret = CLI_RUNTIME;
+	}
+out:
+	free(path);
+	return ret;
+}

@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* fsfilter: command dispatch. */
+#include "cli/cli.h"
+
+#include <string.h>
+
+static const struct {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+} commands[] = {
+	{ "mount", cmd_mount },
+	{ "unmount", cmd_unmount },
+	{ "umount", cmd_unmount },
+	{ "check", cmd_check },
+};
+
+int main(int argc, char **argv)
+{
+	const char *cmd = argc > 1 ? argv[1] : NULL;
+
+	if (!cmd) {
+		cli_usage(stderr);
+		return CLI_USAGE;
+	}
+	if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") ||
+	    !strcmp(cmd, "-h")) {
+		cli_usage(stdout);
+		return CLI_OK;
+	}
+	if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
+		printf("fsfilter %s\n", FSFILTER_VERSION);
+		return CLI_OK;
+	}
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (!strcmp(cmd, commands[i].name))
+			return commands[i].fn(argc - 1, argv + 1);
+	fprintf(stderr, "fsfilter: unknown command '%s' (expected mount, "
+		"unmount, check, help; see fsfilter --help)\n", cmd);
+	return CLI_USAGE;
+}
