@@ -109,6 +109,7 @@ void lower_op_readdir(struct lower_fs *fs, struct flt_callback_data *data)
 
 		if (!h->pending) {
 			struct dirent *de;
+			size_t len;
 
 			ret = lower_sys_readdir(h->dp, &de);
 			if (ret < 0) {
@@ -120,10 +121,11 @@ void lower_op_readdir(struct lower_fs *fs, struct flt_callback_data *data)
 			h->pending_ent.ino = de->d_ino;
 			h->pending_ent.type = de->d_type;
 			h->pending_ent.next_off = lower_sys_telldir(h->dp);
-			/* d_name is at most NAME_MAX + 1 bytes on Linux */
-			strncpy(h->pending_ent.name, de->d_name,
-				sizeof(h->pending_ent.name) - 1);
-			h->pending_ent.name[sizeof(h->pending_ent.name) - 1] = 0;
+			/* d_name holds at most NAME_MAX bytes + NUL */
+			len = strnlen(de->d_name,
+				      sizeof(h->pending_ent.name) - 1);
+			memcpy(h->pending_ent.name, de->d_name, len);
+			h->pending_ent.name[len] = '\0';
 			h->pending = true;
 		}
 		sz = flt_dirent_size(strlen(h->pending_ent.name), plus);

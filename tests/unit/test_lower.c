@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <pthread.h>
 #include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -1009,6 +1010,119 @@ static void test_errno_passthrough(void **state)
 	assert_int_equal(perform(&d), -ENOSYS);
 }
 
+/* Lookups, forgets, links and readdirplus from several threads at once on
+ * the same names: the table stays consistent (hard links resolve to one
+ * node) and every reference comes back (run under TSan for the locks). */
+enum { MT_THREADS = 4, MT_ROUNDS = 300, MT_NAMES = 8 };
+
+static void *mt_worker(void *arg)
+{
+	long id = (long)arg;
+	char name[16];
+
+	for (int r = 0; r < MT_ROUNDS; r++) {
+		struct flt_entry a, b;
+		int k = (int)((r + id) % MT_NAMES);
+
+		snprintf(name, sizeof(name), "m%d", k);
+		if (do_lookup(FLT_ROOT_INO, name, &a) != 0)
+			return (void *)1;
+		snprintf(name, sizeof(name), "h%d", k);
+		if (do_lookup(FLT_ROOT_INO, name, &b) != 0)
+			return (void *)2;
+		if (a.ino != b.ino)
+			return (void *)3;
+		if (r % 50 == 0) {
+			struct flt_callback_data d;
+			uint64_t fh;
+
+			core_data_init(&d, FLT_OP_OPENDIR, FLT_ROOT_INO);
+			if (perform(&d))
+				return (void *)4;
+			fh = d.results.open.fh;
+			core_data_init(&d, FLT_OP_READDIR, FLT_ROOT_INO);
+			d.params.readdir.fh = fh;
+			d.params.readdir.size = 1 << 16;
+			d.params.readdir.plus = 1;
+			if (perform(&d))
+				return (void *)5;
+			for (size_t i = 0; i < d.results.dirents.n; i++)
+				if (d.results.dirents.v[i].entry.ino)
+					do_forget(d.results.dirents.v[i]
+							  .entry.ino,
+						  1);
+			core_data_cleanup(&d);
+			core_data_init(&d, FLT_OP_RELEASEDIR, FLT_ROOT_INO);
+			d.params.release.fh = fh;
+			perform(&d);
+		}
+		do_forget(a.ino, 1);
+		do_forget(b.ino, 1);
+	}
+	return NULL;
+}
+
+static void test_threads(void **state)
+{
+	pthread_t t[MT_THREADS];
+	char name[16], name2[16];
+
+	for (int i = 0; i < MT_NAMES; i++) {
+		snprintf(name, sizeof(name), "m%d", i);
+		snprintf(name2, sizeof(name2), "h%d", i);
+		make_file(name, NULL);
+		assert_int_equal(linkat(fx->dirfd, name, fx->dirfd, name2, 0),
+				 0);
+	}
+	for (long i = 0; i < MT_THREADS; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, mt_worker,
+						(void *)i),
+				 0);
+	for (int i = 0; i < MT_THREADS; i++) {
+		void *ret;
+
+		pthread_join(t[i], &ret);
+		assert_null(ret);
+	}
+	assert_int_equal(lower_inode_count(fx->fs), 1);
+	assert_int_equal(lower_handle_count(fx->fs), 0);
+}
+
+/* Enough nodes to make the table grow several times (and, with one fd per
+ * node, more than the default soft RLIMIT_NOFILE of 1024). */
+static void test_many_nodes(void **state)
+{
+	enum { N = 3000 };
+	flt_ino_t *ino = calloc(N, sizeof(*ino));
+	struct flt_entry dir, e;
+	char name[32];
+
+	assert_non_null(ino);
+	assert_int_equal(mkdirat(fx->dirfd, "many", 0755), 0);
+	for (int i = 0; i < N; i++) {
+		snprintf(name, sizeof(name), "many/%d", i);
+		make_file(name, NULL);
+	}
+	assert_int_equal(do_lookup(FLT_ROOT_INO, "many", &dir), 0);
+	for (int i = 0; i < N; i++) {
+		snprintf(name, sizeof(name), "%d", i);
+		assert_int_equal(do_lookup(dir.ino, name, &e), 0);
+		ino[i] = e.ino;
+	}
+	assert_int_equal(lower_inode_count(fx->fs), 2 + N);
+	/* after growth every node is still found, with the same id */
+	for (int i = 0; i < N; i += 7) {
+		snprintf(name, sizeof(name), "%d", i);
+		assert_int_equal(do_lookup(dir.ino, name, &e), 0);
+		assert_int_equal(e.ino, ino[i]);
+		do_forget(e.ino, 1);
+	}
+	for (int i = 0; i < N; i++)
+		do_forget(ino[i], 1);
+	do_forget(dir.ino, 1);
+	free(ino);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1028,6 +1142,8 @@ int main(void)
 		T(test_copy_file_range),
 		T(test_odirect_unaligned),
 		T(test_errno_passthrough),
+		T(test_threads),
+		T(test_many_nodes),
 #undef T
 	};
 
