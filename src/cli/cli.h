@@ -22,6 +22,12 @@ int cmd_mount(int argc, char **argv);
 int cmd_unmount(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 
+/* daemon.c: fork before anything is created. Returns 0 in the child with
+ * the fd to pass to cli_daemon_ready() (the mounted callback of the front
+ * end), -1 on failure; the parent never returns. */
+int cli_daemon_start(int *ready_fd);
+void cli_daemon_ready(void *arg);
+
 /* validate.c: checks before anything is mounted. Each prints what is wrong
  * and what to do on stderr and returns CLI_OK or an exit code. */
 int cli_check_lower(const char *path);

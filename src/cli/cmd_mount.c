@@ -224,12 +224,20 @@ static int serve(const struct cfg_volume *c, const struct mount_args *a)
 		.extra_opts = c->options,
 		.read_ahead_kb = 1024,
 	};
+	int ready_fd = -1;
 	struct lower_fs *lower;
 	struct flt_volume *vol;
 	struct core_bottom bottom;
 	char *fsname = NULL;
 	int ret;
 
+	if (!a->foreground) {
+		if (cli_daemon_start(&ready_fd))
+			return CLI_RUNTIME;
+		fo.foreground = 1;	/* done here, see daemon.c */
+		fo.mounted = cli_daemon_ready;
+		fo.mounted_arg = &ready_fd;
+	}
 	ret = lower_open(c->lower, &lopt, &lower);
 	if (ret) {
 		fprintf(stderr, "fsfilter: cannot open LOWER %s: %s\n",

@@ -76,6 +76,14 @@ static int dir_is_empty(const char *path)
 	return empty;
 }
 
+static int dead_mount(const char *path)
+{
+	fprintf(stderr, "fsfilter: MOUNTPOINT %s is a dead FUSE mount (its "
+		"daemon is gone): run 'fsfilter unmount %s' first\n", path,
+		path);
+	return CLI_USAGE;
+}
+
 int cli_check_mountpoint(const char *path, bool nonempty)
 {
 	struct stat st;
@@ -83,9 +91,7 @@ int cli_check_mountpoint(const char *path, bool nonempty)
 
 	if (stat(path, &st)) {
 		if (errno == ENOTCONN)
-			fprintf(stderr, "fsfilter: MOUNTPOINT %s is a dead FUSE "
-				"mount (its daemon is gone): run 'fsfilter "
-				"unmount %s' first\n", path, path);
+			return dead_mount(path);
 		else
 			fprintf(stderr, "fsfilter: MOUNTPOINT %s: %s (create "
 				"the directory first)\n", path,
@@ -100,6 +106,8 @@ int cli_check_mountpoint(const char *path, bool nonempty)
 	if (nonempty)
 		return CLI_OK;
 	empty = dir_is_empty(path);
+	if (empty == -ENOTCONN)
+		return dead_mount(path);
 	if (empty < 0) {
 		fprintf(stderr, "fsfilter: MOUNTPOINT %s: %s\n", path,
 			strerror(-empty));

@@ -23,11 +23,18 @@ struct fuse_frontend_options {
 	unsigned max_threads;	/* 0: 2 x CPUs, at least 4; 1: one thread */
 	const char *extra_opts;	/* the user's -o string, appended (or NULL) */
 	int read_ahead_kb;	/* bdi readahead after mount; 0: 1024 */
+	/* Called once, after the mount succeeded and before requests are
+	 * served (or NULL). A host that daemonizes itself before creating
+	 * its lower layer and volume (so no thread or /proc/self handle is
+	 * lost to fork) finishes daemonizing here, with foreground set. */
+	void (*mounted)(void *arg);
+	void *mounted_arg;
 };
 
 /*
  * Mount @o->mountpoint, daemonize unless @o->foreground (errors before that
- * go to stderr), serve requests until the volume is unmounted or the
+ * go to stderr; fuse_daemonize() forks, so only do this if nothing before
+ * the call started threads or cached per-process state), serve requests until the volume is unmounted or the
  * daemon gets SIGINT/SIGTERM/SIGHUP, then unmount. Returns 0 or a negative
  * errno (-EINVAL bad options, -EIO mount failed).
  */

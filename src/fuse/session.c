@@ -273,6 +273,8 @@ int fuse_frontend_run(struct flt_volume *vol,
 		ret = -EIO;
 		goto out_unmount;
 	}
+	if (o->mounted)
+		o->mounted(o->mounted_arg);
 	/* after daemonizing: fork() keeps only the calling thread */
 	start_readahead(o->mountpoint, o->read_ahead_kb > 0 ? o->read_ahead_kb
 							    : 1024);
