@@ -96,6 +96,11 @@ void fe_reply(struct fe_req *r)
 	struct flt_callback_data *d = &r->data;
 	fuse_req_t req = r->req;
 
+	if (d->op == FLT_OP_FORGET) {
+		fuse_reply_none(req);	/* FORGET has no reply, not even
+					   an error */
+		return;
+	}
 	if (d->io_status.status > 0 || d->io_status.status < -4095) {
 		/* a filter set something that is not an errno */
 		fuse_reply_err(req, EIO);
@@ -159,9 +164,6 @@ void fe_reply(struct fe_req *r)
 		break;
 	case FLT_OP_LSEEK:
 		fuse_reply_lseek(req, d->results.offset);
-		break;
-	case FLT_OP_FORGET:
-		fuse_reply_none(req);
 		break;
 	default:
 		/* unlink, rmdir, rename, flush, release, fsync, releasedir,

@@ -47,7 +47,14 @@ const char *fe_req_str(struct fe_req *r, size_t *pos, const char *s)
 	return dst;
 }
 
-/* Called by libfuse with its request lock held; must not block or reply. */
+/*
+ * Called by libfuse with its request lock held; must not block or reply.
+ * Only the flag is kept for now: core_cancel() must not race with the
+ * operation's completion, and the manager frees its per-operation state
+ * before our completion function runs, so no lock of ours can order the
+ * two. Once the manager guards that (a lock or reference outside its
+ * core_op), call core_cancel(&r->data) here for dispatched requests.
+ */
 static void fe_interrupted(fuse_req_t req, void *arg)
 {
 	struct fe_req *r = arg;
