@@ -83,8 +83,10 @@ static int parse_args(int argc, char **argv, struct mount_args *a)
 		case 'f':
 			a->foreground = true;
 			break;
-		case 'd':
+		case 'd':	/* as with libfuse: debug output needs the
+				   terminal, so -d implies -f */
 			a->debug = true;
+			a->foreground = true;
 			break;
 		case 'o':
 			if (add_options(a, optarg))

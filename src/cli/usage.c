@@ -22,7 +22,7 @@ static const char usage_text[] =
 "  --config FILE    read the volume from an INI file (see below); the\n"
 "                   command line overrides its values\n"
 "  -f, --foreground stay in the foreground (default: become a daemon)\n"
-"  -d, --debug      print every FUSE request (implies nothing else; add -f)\n"
+"  -d, --debug      print every FUSE request on stderr (implies -f)\n"
 "  -o OPTS          extra mount options, comma separated (repeatable),\n"
 "                   e.g. -o ro,noatime\n"
 "  --threads N      request threads (default: 2 x CPUs, at least 4;\n"
