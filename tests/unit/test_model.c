@@ -1,0 +1,647 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The rest of the minifilter model through the test host: pending pre and
+ * post operations completed from other threads, SYNCHRONIZE, cancellation,
+ * and filter-initiated I/O that starts below its issuer.
+ */
+#include "core/core.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+/* ---- an in-memory bottom ------------------------------------------------ */
+
+static atomic_int bottom_calls;
+static atomic_long lookups, forgets;	/* lookup references in and out */
+static atomic_int opens, releases;
+
+static void mem_bottom(void *ctx, struct flt_callback_data *d)
+{
+	atomic_fetch_add(&bottom_calls, 1);
+	d->io_status.status = 0;
+	switch (d->op) {
+	case FLT_OP_LOOKUP:
+	case FLT_OP_CREATE:
+		if (!strcmp(d->op == FLT_OP_LOOKUP ? d->params.lookup.name
+						   : d->params.create.name,
+			    "missing")) {
+			d->io_status.status = -ENOENT;
+			return;
+		}
+		atomic_fetch_add(&lookups, 1);
+		d->results.entry.ino = 1000 + d->ino;
+		d->results.entry.attr.st_mode =
+			!strcmp(d->params.lookup.name, "dir") ? S_IFDIR | 0755
+							       : S_IFREG | 0644;
+		if (d->op == FLT_OP_CREATE) {
+			atomic_fetch_add(&opens, 1);
+			d->results.open.fh = 77;
+		}
+		break;
+	case FLT_OP_FORGET:
+		atomic_fetch_add(&forgets, (long)d->params.forget.nlookup);
+		break;
+	case FLT_OP_OPEN:
+	case FLT_OP_OPENDIR:
+		atomic_fetch_add(&opens, 1);
+		d->results.open.fh = 77;
+		break;
+	case FLT_OP_RELEASE:
+	case FLT_OP_RELEASEDIR:
+		atomic_fetch_add(&releases, 1);
+		break;
+	case FLT_OP_READ:
+		/* byte i of file X is (X + offset + i) & 0xff */
+		for (size_t i = 0; i < d->params.read.size; i++)
+			((unsigned char *)d->params.read.buf)[i] =
+				(unsigned char)(d->ino + d->params.read.offset + i);
+		d->io_status.information = d->params.read.size;
+		break;
+	case FLT_OP_WRITE:
+		d->io_status.information = d->params.write.size;
+		break;
+	case FLT_OP_GETATTR:
+		d->results.attr.st_ino = d->ino;
+		d->results.attr.st_size = 12345;
+		break;
+	default:
+		break;
+	}
+}
+
+static const struct core_bottom bottom = { mem_bottom, NULL };
+
+/* ---- recording ----------------------------------------------------------- */
+
+static char event_log[8192];
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void log_event(const char *fmt, ...)
+{
+	char buf[96];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	pthread_mutex_lock(&log_lock);
+	if (event_log[0])
+		strncat(event_log, " ", sizeof(event_log) - strlen(event_log) - 1);
+	strncat(event_log, buf, sizeof(event_log) - strlen(event_log) - 1);
+	pthread_mutex_unlock(&log_lock);
+}
+
+struct completion {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int count;
+	int status;
+	pthread_t thread;
+};
+
+static void done_cb(struct flt_callback_data *d, void *cookie)
+{
+	struct completion *c = cookie;
+
+	pthread_mutex_lock(&c->lock);
+	c->count++;
+	c->status = d->io_status.status;
+	c->thread = pthread_self();
+	pthread_cond_broadcast(&c->cond);
+	pthread_mutex_unlock(&c->lock);
+}
+
+static void wait_completion(struct completion *c)
+{
+	pthread_mutex_lock(&c->lock);
+	while (c->count == 0)
+		pthread_cond_wait(&c->cond, &c->lock);
+	pthread_mutex_unlock(&c->lock);
+}
+
+#define COMPLETION_INIT { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0 }
+
+/* ---- a worker that completes pended operations --------------------------- */
+
+enum job_kind { JOB_PRE, JOB_POST };
+struct job {
+	struct flt_callback_data *data;
+	enum job_kind kind;
+	enum flt_preop_status status;
+	void *context;
+	int delay_ms;
+	struct job *next;
+};
+
+static pthread_mutex_t q_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t q_cond = PTHREAD_COND_INITIALIZER;
+static struct job *q_head;
+static int q_stop;
+static pthread_t worker;
+static pthread_t worker_thread_id;
+
+static void *worker_main(void *arg)
+{
+	worker_thread_id = pthread_self();
+	for (;;) {
+		struct job *j;
+
+		pthread_mutex_lock(&q_lock);
+		while (!q_head && !q_stop)
+			pthread_cond_wait(&q_cond, &q_lock);
+		if (!q_head) {
+			pthread_mutex_unlock(&q_lock);
+			return NULL;
+		}
+		j = q_head;
+		q_head = j->next;
+		pthread_mutex_unlock(&q_lock);
+		if (j->delay_ms)
+			usleep(j->delay_ms * 1000);
+		if (j->kind == JOB_PRE)
+			flt_complete_pended_preop(j->data, j->status, j->context);
+		else
+			flt_complete_pended_postop(j->data);
+		free(j);
+	}
+}
+
+static void queue_job(struct flt_callback_data *d, enum job_kind kind,
+		      enum flt_preop_status status, void *context, int delay)
+{
+	struct job *j = calloc(1, sizeof(*j)), **pp;
+
+	j->data = d;
+	j->kind = kind;
+	j->status = status;
+	j->context = context;
+	j->delay_ms = delay;
+	pthread_mutex_lock(&q_lock);
+	for (pp = &q_head; *pp; pp = &(*pp)->next)
+		;
+	*pp = j;
+	pthread_cond_signal(&q_cond);
+	pthread_mutex_unlock(&q_lock);
+}
+
+/* ---- configurable test filters ------------------------------------------- */
+
+enum mode {
+	M_PASS,		/* WITH_CALLBACK */
+	M_PEND_WORKER,	/* PENDING, worker completes with WITH_CALLBACK */
+	M_PEND_INLINE,	/* PENDING, completed inside the pre itself */
+	M_PEND_COMPLETE,/* PENDING, worker completes with COMPLETE -EACCES */
+	M_SYNC,		/* SYNCHRONIZE */
+	M_POST_MORE,	/* post returns MORE_PROCESSING, worker completes */
+	M_CANCELLABLE,	/* PENDING with a cancel routine, never completed */
+	M_FIO_READ,	/* reads file 5 below itself from inside its read */
+};
+
+struct tf {
+	enum mode mode;
+	pthread_t pre_thread, post_thread;
+	atomic_int pre_calls, post_calls;
+	atomic_int fio_seen;		/* filter-initiated ops seen */
+	int fio_result;
+	unsigned char fio_buf[16];
+};
+static struct tf tfs[8];	/* indexed by altitude / 100 */
+
+static struct tf *tf_of(const struct flt_related_objects *o)
+{
+	return &tfs[flt_instance_altitude(o->instance) / 100];
+}
+
+static void cancel_routine(struct flt_callback_data *d)
+{
+	log_event("cancel-routine");
+	d->io_status.status = -EINTR;
+	flt_complete_pended_preop(d, FLT_PREOP_COMPLETE, NULL);
+}
+
+static enum flt_preop_status t_pre(struct flt_callback_data *d,
+				   const struct flt_related_objects *o,
+				   void **ctx)
+{
+	struct tf *t = tf_of(o);
+	unsigned alt = flt_instance_altitude(o->instance);
+
+	if (d->flags & FLT_IO_FILTER_INITIATED) {
+		atomic_fetch_add(&t->fio_seen, 1);
+		if (t->mode == M_PEND_WORKER) {
+			queue_job(d, JOB_PRE, FLT_PREOP_SUCCESS_NO_CALLBACK,
+				  NULL, 5);
+			return FLT_PREOP_PENDING;
+		}
+		return FLT_PREOP_SUCCESS_NO_CALLBACK;
+	}
+	atomic_fetch_add(&t->pre_calls, 1);
+	pthread_mutex_lock(&log_lock);
+	t->pre_thread = pthread_self();
+	pthread_mutex_unlock(&log_lock);
+	log_event("pre:%u", alt);
+	*ctx = t;
+	switch (t->mode) {
+	case M_PEND_WORKER:
+		queue_job(d, JOB_PRE, FLT_PREOP_SUCCESS_WITH_CALLBACK, t, 20);
+		return FLT_PREOP_PENDING;
+	case M_PEND_INLINE:
+		flt_complete_pended_preop(d, FLT_PREOP_SUCCESS_WITH_CALLBACK, t);
+		return FLT_PREOP_PENDING;
+	case M_PEND_COMPLETE:
+		d->io_status.status = -EACCES;
+		queue_job(d, JOB_PRE, FLT_PREOP_COMPLETE, t, 10);
+		return FLT_PREOP_PENDING;
+	case M_SYNC:
+		return FLT_PREOP_SYNCHRONIZE;
+	case M_CANCELLABLE:
+		assert_int_equal(flt_set_cancel_routine(d, cancel_routine), 0);
+		return FLT_PREOP_PENDING;
+	case M_FIO_READ: {
+		struct flt_file f = { .ino = 5, .fh = 9 };
+		size_t got = 0;
+
+		t->fio_result = flt_read_file(o->instance, &f, 3,
+					      sizeof(t->fio_buf), t->fio_buf,
+					      &got);
+		assert_int_equal(got, sizeof(t->fio_buf));
+		return FLT_PREOP_SUCCESS_WITH_CALLBACK;
+	}
+	default:
+		return FLT_PREOP_SUCCESS_WITH_CALLBACK;
+	}
+}
+
+static enum flt_postop_status t_post(struct flt_callback_data *d,
+				     const struct flt_related_objects *o,
+				     void *ctx, unsigned flags)
+{
+	struct tf *t = tf_of(o);
+
+	assert_ptr_equal(ctx, t);
+	atomic_fetch_add(&t->post_calls, 1);
+	pthread_mutex_lock(&log_lock);
+	t->post_thread = pthread_self();
+	pthread_mutex_unlock(&log_lock);
+	log_event("post:%u", flt_instance_altitude(o->instance));
+	if (t->mode == M_POST_MORE) {
+		queue_job(d, JOB_POST, 0, NULL, 20);
+		return FLT_POSTOP_MORE_PROCESSING_REQUIRED;
+	}
+	return FLT_POSTOP_FINISHED_PROCESSING;
+}
+
+#define ALL_OPS(x) { x, 0, t_pre, t_post }
+static const struct flt_operation_registration t_ops[] = {
+	ALL_OPS(FLT_OP_READ), ALL_OPS(FLT_OP_GETATTR), ALL_OPS(FLT_OP_LOOKUP),
+	ALL_OPS(FLT_OP_FORGET), ALL_OPS(FLT_OP_OPEN), ALL_OPS(FLT_OP_CREATE),
+	ALL_OPS(FLT_OP_RELEASE), ALL_OPS(FLT_OP_WRITE),
+	FLT_OPERATION_END
+};
+
+/* ---- fixture --------------------------------------------------------------- */
+
+static struct flt_volume *vol;
+static struct flt_filter *filters[8];
+static struct flt_instance *insts[8];
+
+static int setup(void **state)
+{
+	char name[16];
+
+	memset(tfs, 0, sizeof(tfs));
+	event_log[0] = '\0';
+	atomic_store(&bottom_calls, 0);
+	atomic_store(&lookups, 0);
+	atomic_store(&forgets, 0);
+	atomic_store(&opens, 0);
+	atomic_store(&releases, 0);
+	q_stop = 0;
+	pthread_create(&worker, NULL, worker_main, NULL);
+	assert_int_equal(core_volume_create("model", &bottom, &vol), 0);
+	for (int i = 1; i <= 4; i++) {
+		struct flt_registration reg = {
+			FLT_REGISTRATION_INIT, .name = name,
+			.default_altitude = (uint32_t)i * 100,
+			.operations = t_ops,
+		};
+
+		snprintf(name, sizeof(name), "model-%d", i);
+		assert_int_equal(flt_register_filter(&reg, &filters[i]), 0);
+		flt_start_filtering(filters[i]);
+		assert_int_equal(core_volume_attach(vol, name, 0, NULL,
+						    &insts[i]), 0);
+	}
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	pthread_mutex_lock(&q_lock);
+	q_stop = 1;
+	pthread_cond_broadcast(&q_cond);
+	pthread_mutex_unlock(&q_lock);
+	pthread_join(worker, NULL);
+	assert_int_equal(core_volume_inflight(vol), 0);
+	assert_int_equal(core_volume_live_callback_data(vol), 0);
+	core_volume_destroy(vol);
+	for (int i = 1; i <= 4; i++)
+		flt_unregister_filter(filters[i]);
+	return 0;
+}
+
+static int dispatch_read_wait(struct completion *c, struct flt_callback_data *d,
+			      unsigned char *buf)
+{
+	core_data_init(d, FLT_OP_READ, 1);
+	d->params.read.buf = buf;
+	d->params.read.size = 4;
+	core_dispatch(vol, d, done_cb, c);
+	wait_completion(c);
+	return c->status;
+}
+
+/* ---- tests ----------------------------------------------------------------- */
+
+static void test_pend_pre_completed_by_worker(void **state)
+{
+	struct completion c = COMPLETION_INIT;
+	struct flt_callback_data d;
+	unsigned char buf[4];
+
+	tfs[3].mode = M_PEND_WORKER;
+	assert_int_equal(dispatch_read_wait(&c, &d, buf), 0);
+	assert_string_equal(event_log, "pre:400 pre:300 pre:200 pre:100 "
+				       "post:100 post:200 post:300 post:400");
+	assert_int_equal(c.count, 1);
+	assert_int_equal(atomic_load(&bottom_calls), 1);
+	/* everything after the pend ran on the worker, completion included */
+	assert_true(pthread_equal(tfs[2].pre_thread, worker_thread_id));
+	assert_true(pthread_equal(c.thread, worker_thread_id));
+}
+
+static void test_pend_pre_completed_inline(void **state)
+{
+	struct completion c = COMPLETION_INIT;
+	struct flt_callback_data d;
+	unsigned char buf[4];
+
+	tfs[2].mode = M_PEND_INLINE;
+	assert_int_equal(dispatch_read_wait(&c, &d, buf), 0);
+	assert_string_equal(event_log, "pre:400 pre:300 pre:200 pre:100 "
+				       "post:100 post:200 post:300 post:400");
+	assert_true(pthread_equal(c.thread, pthread_self()));
+}
+
+static void test_pend_pre_then_complete(void **state)
+{
+	struct completion c = COMPLETION_INIT;
+	struct flt_callback_data d;
+	unsigned char buf[4];
+
+	tfs[3].mode = M_PEND_COMPLETE;
+	assert_int_equal(dispatch_read_wait(&c, &d, buf), -EACCES);
+	/* nothing below 300 ran; the filter above still gets its post */
+	assert_string_equal(event_log, "pre:400 pre:300 post:400");
+	assert_int_equal(atomic_load(&bottom_calls), 0);
+}
+
+static void test_post_more_processing(void **state)
+{
+	struct completion c = COMPLETION_INIT;
+	struct flt_callback_data d;
+	unsigned char buf[4];
+
+	tfs[2].mode = M_POST_MORE;
+	assert_int_equal(dispatch_read_wait(&c, &d, buf), 0);
+	assert_string_equal(event_log, "pre:400 pre:300 pre:200 pre:100 "
+				       "post:100 post:200 post:300 post:400");
+	/* the posts above 200 ran on the worker that completed it */
+	assert_true(pthread_equal(tfs[3].post_thread, worker_thread_id));
+	assert_true(pthread_equal(c.thread, worker_thread_id));
+}
+
+static void test_synchronize_posts_on_issuer(void **state)
+{
+	struct completion c = COMPLETION_INIT;
+	struct flt_callback_data d;
+	unsigned char buf[4];
+
+	tfs[3].mode = M_SYNC;		/* wants its post on this thread */
+	tfs[1].mode = M_PEND_WORKER;	/* below it, the op moves threads */
+	assert_int_equal(dispatch_read_wait(&c, &d, buf), 0);
+	assert_string_equal(event_log, "pre:400 pre:300 pre:200 pre:100 "
+				       "post:100 post:200 post:300 post:400");
+	assert_true(pthread_equal(tfs[1].post_thread, worker_thread_id));
+	assert_true(pthread_equal(tfs[2].post_thread, worker_thread_id));
+	assert_true(pthread_equal(tfs[3].post_thread, pthread_self()));
+	assert_true(pthread_equal(tfs[4].post_thread, pthread_self()));
+	assert_true(pthread_equal(c.thread, pthread_self()));
+}
+
+static void test_synchronize_with_post_pend_below(void **state)
+{
+	struct completion c = COMPLETION_INIT;
+	struct flt_callback_data d;
+	unsigned char buf[4];
+
+	tfs[4].mode = M_SYNC;
+	tfs[2].mode = M_POST_MORE;
+	assert_int_equal(dispatch_read_wait(&c, &d, buf), 0);
+	assert_true(pthread_equal(tfs[3].post_thread, worker_thread_id));
+	assert_true(pthread_equal(tfs[4].post_thread, pthread_self()));
+	assert_int_equal(c.count, 1);
+}
+
+static void test_cancel_pended(void **state)
+{
+	struct completion c = COMPLETION_INIT;
+	struct flt_callback_data d;
+	unsigned char buf[4];
+
+	tfs[2].mode = M_CANCELLABLE;
+	core_data_init(&d, FLT_OP_READ, 1);
+	d.params.read.buf = buf;
+	d.params.read.size = 4;
+	core_dispatch(vol, &d, done_cb, &c);
+	/* pended: not complete, visible as in flight */
+	assert_int_equal(c.count, 0);
+	assert_int_equal(core_volume_inflight(vol), 1);
+	core_cancel(&d);
+	wait_completion(&c);
+	assert_int_equal(c.count, 1);
+	assert_int_equal(c.status, -EINTR);
+	assert_string_equal(event_log, "pre:400 pre:300 pre:200 cancel-routine "
+				       "post:300 post:400");
+}
+
+static void test_fio_starts_below_issuer(void **state)
+{
+	struct completion c = COMPLETION_INIT;
+	struct flt_callback_data d;
+	unsigned char buf[4];
+
+	tfs[3].mode = M_FIO_READ;
+	assert_int_equal(dispatch_read_wait(&c, &d, buf), 0);
+	assert_int_equal(tfs[3].fio_result, 0);
+	for (int i = 0; i < 16; i++)
+		assert_int_equal(tfs[3].fio_buf[i], (unsigned char)(5 + 3 + i));
+	/* the nested read reached 200 and 100, never 300 or 400 */
+	assert_int_equal(atomic_load(&tfs[4].fio_seen), 0);
+	assert_int_equal(atomic_load(&tfs[3].fio_seen), 0);
+	assert_int_equal(atomic_load(&tfs[2].fio_seen), 1);
+	assert_int_equal(atomic_load(&tfs[1].fio_seen), 1);
+	assert_int_equal(atomic_load(&bottom_calls), 2);
+	assert_int_equal(core_volume_live_callback_data(vol), 0);
+}
+
+static void test_fio_from_every_altitude(void **state)
+{
+	struct completion c = COMPLETION_INIT;
+	struct flt_callback_data d;
+	unsigned char buf[4];
+
+	for (int i = 1; i <= 4; i++)
+		tfs[i].mode = M_FIO_READ;
+	assert_int_equal(dispatch_read_wait(&c, &d, buf), 0);
+	/* the read issued at altitude N*100 is seen by the N-1 below it */
+	assert_int_equal(atomic_load(&tfs[4].fio_seen), 0);
+	assert_int_equal(atomic_load(&tfs[3].fio_seen), 1);
+	assert_int_equal(atomic_load(&tfs[2].fio_seen), 2);
+	assert_int_equal(atomic_load(&tfs[1].fio_seen), 3);
+	assert_int_equal(atomic_load(&bottom_calls), 5);
+}
+
+static void test_fio_create_close_balance(void **state)
+{
+	struct flt_file f;
+	struct flt_entry e;
+	struct stat st;
+	char buf[8];
+	size_t n;
+
+	assert_int_equal(flt_create_file(insts[3], "dir/sub/file", O_RDONLY, 0,
+					 &f), 0);
+	assert_int_equal(flt_read_file(insts[3], &f, 0, sizeof(buf), buf, &n),
+			 0);
+	assert_int_equal(n, sizeof(buf));
+	assert_int_equal(flt_write_file(insts[3], &f, 0, 3, "abc", &n), 0);
+	assert_int_equal(n, 3);
+	assert_int_equal(flt_query_information(insts[3], f.ino, &st), 0);
+	assert_int_equal(st.st_size, 12345);
+	assert_int_equal(flt_close(insts[3], &f), 0);
+
+	assert_int_equal(flt_create_file(insts[3], "new", O_CREAT | O_RDWR,
+					 0600, &f), 0);
+	assert_int_equal(flt_close(insts[3], &f), 0);
+
+	assert_int_equal(flt_create_file(insts[3], "dir/missing", O_RDONLY, 0,
+					 &f), -ENOENT);
+	assert_int_equal(flt_create_file(insts[3], "dir/../x", O_RDONLY, 0,
+					 &f), -EINVAL);
+	assert_int_equal(flt_lookup_path(insts[3], "/dir/sub", &e), 0);
+	flt_forget(insts[3], e.ino, 1);
+
+	/* every lookup reference taken below was given back */
+	assert_int_equal(atomic_load(&lookups), atomic_load(&forgets));
+	assert_int_equal(atomic_load(&opens), atomic_load(&releases));
+	assert_int_equal(atomic_load(&opens), 2);
+	/* and nothing of it reached the issuer or the filter above */
+	assert_int_equal(atomic_load(&tfs[4].fio_seen), 0);
+	assert_int_equal(atomic_load(&tfs[3].fio_seen), 0);
+	assert_true(atomic_load(&tfs[2].fio_seen) > 0);
+	assert_int_equal(core_volume_live_callback_data(vol), 0);
+}
+
+static void fio_async_done(struct flt_callback_data *d, void *ctx)
+{
+	done_cb(d, ctx);
+}
+
+static void test_fio_async_with_pending_below(void **state)
+{
+	struct completion c = COMPLETION_INIT;
+	struct flt_callback_data *d;
+	char buf[4];
+
+	tfs[1].mode = M_PEND_WORKER;	/* the async read pends below */
+	assert_int_equal(flt_allocate_callback_data(insts[3], FLT_OP_READ, &d),
+			 0);
+	d->ino = 2;
+	d->params.read.buf = buf;
+	d->params.read.size = sizeof(buf);
+	flt_perform_asynchronous_io(d, fio_async_done, &c);
+	wait_completion(&c);
+	assert_int_equal(c.status, 0);
+	assert_int_equal(d->io_status.information, sizeof(buf));
+	assert_true(pthread_equal(c.thread, worker_thread_id));
+	assert_int_equal(core_volume_live_callback_data(vol), 1);
+	flt_free_callback_data(d);
+	assert_int_equal(core_volume_live_callback_data(vol), 0);
+}
+
+/* Many concurrent operations, each pended and completed by the worker,
+ * while instances are detached and re-attached (TSan in CI). */
+static void *reader(void *arg)
+{
+	for (int i = 0; i < 200; i++) {
+		struct completion c = COMPLETION_INIT;
+		struct flt_callback_data d;
+		unsigned char buf[4];
+
+		assert_int_equal(dispatch_read_wait(&c, &d, buf), 0);
+		assert_int_equal(c.count, 1);
+	}
+	return NULL;
+}
+
+static void test_pending_under_detach(void **state)
+{
+	pthread_t th[4];
+
+	tfs[1].mode = M_PEND_INLINE;
+	tfs[2].mode = M_PEND_WORKER;
+	for (int i = 0; i < 4; i++)
+		pthread_create(&th[i], NULL, reader, NULL);
+	for (int round = 0; round < 20; round++) {
+		assert_int_equal(core_volume_detach(vol, insts[4]), 0);
+		assert_int_equal(core_volume_attach(vol, "model-4", 0, NULL,
+						    &insts[4]), 0);
+	}
+	for (int i = 0; i < 4; i++)
+		pthread_join(th[i], NULL);
+	assert_int_equal(core_volume_inflight(vol), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+		T(test_pend_pre_completed_by_worker),
+		T(test_pend_pre_completed_inline),
+		T(test_pend_pre_then_complete),
+		T(test_post_more_processing),
+		T(test_synchronize_posts_on_issuer),
+		T(test_synchronize_with_post_pend_below),
+		T(test_cancel_pended),
+		T(test_fio_starts_below_issuer),
+		T(test_fio_from_every_altitude),
+		T(test_fio_create_close_balance),
+		T(test_fio_async_with_pending_below),
+		T(test_pending_under_detach),
+#undef T
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
