@@ -54,6 +54,7 @@ typedef uint64_t flt_ino_t;
 struct flt_filter;
 struct flt_instance;
 struct flt_volume;
+struct flt_context_registration;
 
 /**
  * Operation codes: the Linux VFS operations as FUSE presents them (the
@@ -410,6 +411,8 @@ struct flt_registration {
 	flt_instance_setup_callback instance_setup;
 	flt_instance_teardown_callback instance_teardown_complete;
 	void *filter_data;		/**< opaque, returned by flt_filter_data() */
+	/** Context types the filter uses, ending in FLT_CONTEXT_END. */
+	const struct flt_context_registration *contexts;
 };
 #define FLT_REGISTRATION_INIT .size = sizeof(struct flt_registration), \
 			      .version = FLT_REGISTRATION_VERSION
@@ -432,6 +435,97 @@ FLT_API void *flt_filter_data(const struct flt_filter *filter);
 FLT_API uint32_t flt_instance_altitude(const struct flt_instance *inst);
 /** The argument string given with --filter NAME:ARGS ("" if none). */
 FLT_API const char *flt_instance_args(const struct flt_instance *inst);
+
+/* ---- contexts ------------------------------------------------------------ */
+
+/*
+ * Memory a filter attaches to an object, reference counted, freed by the
+ * manager when the object goes away (FltAllocateContext, FltSetXxxContext,
+ * FltGetXxxContext, FltReleaseContext). Kinds:
+ *  - volume and instance contexts: one per instance (a filter has at most
+ *    one instance per volume, so they are the same scope; both exist for
+ *    authors porting Windows code); freed at detach;
+ *  - stream contexts: per lower inode (flt_ino_t); freed when the inode is
+ *    forgotten (its last lookup reference dropped), or at detach;
+ *  - stream handle contexts: per open handle (the fh of open/create/
+ *    opendir); freed when the handle is released, *before* the release
+ *    reaches the layer below (a post-release callback cannot get it: take
+ *    it in the pre-release callback and hand it over as completion
+ *    context), or at detach.
+ * Every get returns a reference the caller must drop with
+ * flt_release_context(). The manager holds one reference while a context
+ * is set. The cleanup callback runs when the last reference goes, on the
+ * thread that drops it, with no manager lock held.
+ * Lock: each instance's context maps have one leaf lock; never held while
+ * a cleanup callback runs.
+ */
+enum flt_context_type {
+	FLT_VOLUME_CONTEXT = 1,
+	FLT_INSTANCE_CONTEXT = 2,
+	FLT_STREAM_CONTEXT = 4,
+	FLT_STREAMHANDLE_CONTEXT = 8,
+};
+
+typedef void (*flt_context_cleanup_callback)(void *context,
+					     enum flt_context_type type);
+
+struct flt_context_registration {
+	enum flt_context_type type;	/**< 0 ends the table */
+	uint32_t flags;			/**< reserved, 0 */
+	flt_context_cleanup_callback cleanup;	/**< may be NULL */
+	size_t size;			/**< informational; any size allowed */
+};
+#define FLT_CONTEXT_END { 0, 0, NULL, 0 }
+
+enum flt_set_context_mode {
+	/** Keep an existing context: fail with -EEXIST and return it
+	 *  (referenced) through @c old. */
+	FLT_SET_CONTEXT_KEEP_IF_EXISTS = 0,
+	/** Replace it: the old one is returned (referenced) through @c old,
+	 *  or released if @c old is NULL. */
+	FLT_SET_CONTEXT_REPLACE_IF_EXISTS,
+};
+
+/** Allocate a zeroed context of @p size bytes (one reference). The type
+ *  must be in the filter's context registration. -EINVAL otherwise. */
+FLT_API int flt_allocate_context(struct flt_filter *filter,
+				 enum flt_context_type type, size_t size,
+				 void **out);
+FLT_API void flt_reference_context(void *context);
+/** Drop a reference; the last one runs the cleanup callback and frees. */
+FLT_API void flt_release_context(void *context);
+
+FLT_API int flt_set_volume_context(struct flt_instance *instance,
+				   enum flt_set_context_mode mode,
+				   void *context, void **old);
+FLT_API int flt_get_volume_context(struct flt_instance *instance, void **out);
+FLT_API int flt_delete_volume_context(struct flt_instance *instance);
+
+FLT_API int flt_set_instance_context(struct flt_instance *instance,
+				     enum flt_set_context_mode mode,
+				     void *context, void **old);
+FLT_API int flt_get_instance_context(struct flt_instance *instance,
+				     void **out);
+FLT_API int flt_delete_instance_context(struct flt_instance *instance);
+
+FLT_API int flt_set_stream_context(struct flt_instance *instance,
+				   flt_ino_t ino,
+				   enum flt_set_context_mode mode,
+				   void *context, void **old);
+/** -ENOENT when none is set. */
+FLT_API int flt_get_stream_context(struct flt_instance *instance,
+				   flt_ino_t ino, void **out);
+FLT_API int flt_delete_stream_context(struct flt_instance *instance,
+				      flt_ino_t ino);
+
+FLT_API int flt_set_streamhandle_context(struct flt_instance *instance,
+					 uint64_t fh,
+					 enum flt_set_context_mode mode,
+					 void *context, void **old);
+FLT_API int flt_get_streamhandle_context(struct flt_instance *instance,
+					 uint64_t fh, void **out);
+FLT_API int flt_delete_streamhandle_context(struct flt_instance *instance,
+					    uint64_t fh);
 
 /* ---- filter-initiated I/O ------------------------------------------------ */
 

@@ -5,20 +5,25 @@
 
 #include <errno.h>
 
-void core_cancel(struct flt_callback_data *data)
+void core_cancel(struct flt_volume *vol, struct flt_callback_data *data)
 {
-	struct core_op *cop = data->core;
-	flt_cancel_routine routine;
+	flt_cancel_routine routine = NULL;
+	struct core_op *cop;
 
-	if (!cop)
-		return;
-	atomic_store(&cop->cancelled, true);
-	pthread_mutex_lock(&cop->cancel_lock);
-	routine = cop->cancel_routine;
-	cop->cancel_routine = NULL;
-	if (routine)
-		cop->cancel_running = true;
-	pthread_mutex_unlock(&cop->cancel_lock);
+	/* finish() clears data->core under vol->lock before it frees the
+	 * operation's state, so under that lock a non-NULL one is alive */
+	pthread_mutex_lock(&vol->lock);
+	cop = data->core;
+	if (cop) {
+		atomic_store(&cop->cancelled, true);
+		pthread_mutex_lock(&cop->cancel_lock);
+		routine = cop->cancel_routine;
+		cop->cancel_routine = NULL;
+		if (routine)
+			cop->cancel_running = true;
+		pthread_mutex_unlock(&cop->cancel_lock);
+	}
+	pthread_mutex_unlock(&vol->lock);
 	/* no lock held: the routine typically completes the operation */
 	if (routine)
 		routine(data);

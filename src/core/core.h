@@ -80,10 +80,18 @@ uint64_t core_volume_inflight(struct flt_volume *vol);
  * yet freed: zero whenever no filter-initiated I/O is under way. */
 uint64_t core_volume_live_callback_data(struct flt_volume *vol);
 
+/* The lower inode @ino is gone (its last lookup reference was dropped):
+ * every instance's stream context for it is released. The bottom calls
+ * this before the node id can be reused. */
+void core_stream_gone(struct flt_volume *vol, flt_ino_t ino);
+
 /* The requestor gave up (FUSE INTERRUPT). Sets the cancelled flag and runs
- * the filter's cancel routine, if one is set. The host must call it only
- * while @data is dispatched and its completion has not yet run. */
-void core_cancel(struct flt_callback_data *data);
+ * the filter's cancel routine, if one is set (on this thread; it may
+ * complete the operation, so the completion function may run before this
+ * returns). Safe against the operation completing concurrently; the host
+ * must only keep @data's memory alive for the duration of the call (and
+ * must not hold a lock its completion function takes). */
+void core_cancel(struct flt_volume *vol, struct flt_callback_data *data);
 
 /* Find a registered filter by name (NULL if none). */
 struct flt_filter *core_find_filter(const char *name);

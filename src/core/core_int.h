@@ -21,8 +21,25 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 
+/* A map from a 64-bit key (ino, fh; 0 for volume/instance contexts) to a
+ * context. Chained hash; protected by the owning instance's ctx_lock. */
+struct ctx_entry {
+	uint64_t key;
+	void *context;
+	struct ctx_entry *next;
+};
+struct ctx_map {
+	struct ctx_entry **buckets;
+	size_t nbuckets, n;
+};
+
+/* Context kinds as indexes (enum flt_context_type is a bit mask). */
+enum { CTX_VOLUME, CTX_INSTANCE, CTX_STREAM, CTX_STREAMHANDLE, CTX_KINDS };
+
 struct flt_filter {
 	struct flt_registration reg;	/* copy; reg.name points at name */
+	unsigned context_types;		/* mask of registered types */
+	flt_context_cleanup_callback cleanup[CTX_KINDS];
 	char name[32];
 	flt_pre_operation_callback pre[FLT_OP_COUNT];
 	flt_post_operation_callback post[FLT_OP_COUNT];
@@ -36,6 +53,8 @@ struct flt_instance {
 	struct flt_volume *volume;
 	uint32_t altitude;
 	char *args;
+	pthread_mutex_t ctx_lock;	/* leaf */
+	struct ctx_map ctx[CTX_KINDS];	/* ctx_lock */
 	/* operations that reached this instance's pre / post callback */
 	atomic_uint_fast64_t npre[FLT_OP_COUNT];
 	atomic_uint_fast64_t npost[FLT_OP_COUNT];
@@ -130,6 +149,22 @@ struct core_op {
 #define DISPATCH_TOP ((uint64_t)UINT32_MAX + 1)
 void dispatch_below(struct flt_volume *vol, struct flt_callback_data *data,
 		    uint64_t below, core_complete_fn done, void *cookie);
+
+/* ctxmap.c */
+void *ctxmap_get(struct ctx_map *m, uint64_t key);
+/* Insert or replace; returns the previous value (NULL if none) through
+ * @old. -ENOMEM leaves the map unchanged. */
+int ctxmap_put(struct ctx_map *m, uint64_t key, void *value, void **old);
+void *ctxmap_remove(struct ctx_map *m, uint64_t key);
+/* Empty the map; its entries come back as one list (->next) so the
+ * caller can release them outside the lock and free() each entry. */
+struct ctx_entry *ctxmap_take_all(struct ctx_map *m);
+
+/* context.c */
+/* Release every context an instance holds (teardown). */
+void context_instance_teardown(struct flt_instance *inst);
+/* Release every instance's context for @key of kind @kind. */
+void context_forget_key(struct flt_volume *vol, int kind, uint64_t key);
 
 /* registry.c */
 extern pthread_mutex_t registry_lock;

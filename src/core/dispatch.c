@@ -143,8 +143,7 @@ static void finish(struct core_op *cop)
 	core_complete_fn done = cop->done;
 	void *cookie = cop->cookie;
 
-	data->core = NULL;
-	stack_put_op(vol, cop->stack, cop);
+	stack_put_op(vol, cop->stack, cop);	/* clears data->core */
 	if (cop->nodes != cop->inline_nodes)
 		free(cop->nodes);
 	pthread_mutex_destroy(&cop->cancel_lock);
@@ -249,6 +248,10 @@ static enum run_result run_pre(struct core_op *cop)
 		if (apply_pre_status(cop, inst, status, context))
 			return run_post(cop);
 	}
+	if (op == FLT_OP_RELEASE || op == FLT_OP_RELEASEDIR)
+		/* before the handle is freed below and its value reused */
+		context_forget_key(cop->vol, CTX_STREAMHANDLE,
+				   data->params.release.fh);
 	cop->vol->bottom.perform(cop->vol->bottom.ctx, data);
 	return run_post(cop);
 }

@@ -52,12 +52,13 @@ int flt_register_filter(const struct flt_registration *reg,
 {
 	struct flt_filter *f;
 	const struct flt_operation_registration *op;
+	const struct flt_context_registration *ctx;
 
 	if (!reg || !out)
 		return -EINVAL;
 	/* A registration from an older header is shorter; a newer one we do
 	 * not understand is refused rather than half-used. */
-	if (reg->size < offsetof(struct flt_registration, filter_data) ||
+	if (reg->size < offsetof(struct flt_registration, contexts) ||
 	    reg->version != FLT_REGISTRATION_VERSION) {
 		flt_log(LOG_ERR, "filter registration: size %u version %u not "
 			"supported (expected version %u)", reg->size,
@@ -77,6 +78,18 @@ int flt_register_filter(const struct flt_registration *reg,
 							 : sizeof(f->reg));
 	strcpy(f->name, reg->name);
 	f->reg.name = f->name;
+	for (ctx = f->reg.contexts; ctx && ctx->type; ctx++) {
+		int kind = __builtin_ctz((unsigned)ctx->type);
+
+		if (kind >= CTX_KINDS || (1u << kind) != (unsigned)ctx->type) {
+			flt_log(LOG_ERR, "filter %s: context table entry with "
+				"unknown type %d", f->name, (int)ctx->type);
+			free(f);
+			return -EINVAL;
+		}
+		f->context_types |= (unsigned)ctx->type;
+		f->cleanup[kind] = ctx->cleanup;
+	}
 	for (op = reg->operations; op && op->op != FLT_OP_COUNT; op++) {
 		if ((unsigned)op->op >= FLT_OP_COUNT) {
 			flt_log(LOG_ERR, "filter %s: operation table entry "

@@ -58,6 +58,7 @@ void stack_put_op(struct flt_volume *vol, struct core_stack *st,
 		return;
 	}
 	pthread_mutex_lock(&vol->lock);
+	cop->data->core = NULL;	/* core_cancel checks it under this lock */
 	if (cop->inflight_prev)
 		cop->inflight_prev->inflight_next = cop->inflight_next;
 	else

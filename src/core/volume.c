@@ -70,6 +70,8 @@ const char *core_volume_name(const struct flt_volume *vol)
 
 static void instance_free(struct flt_instance *inst)
 {
+	context_instance_teardown(inst);
+	pthread_mutex_destroy(&inst->ctx_lock);
 	free(inst->args);
 	free(inst);
 }
@@ -88,6 +90,7 @@ int core_volume_attach(struct flt_volume *vol, const char *filter_name,
 	inst = calloc(1, sizeof(*inst));
 	if (!inst)
 		return -ENOMEM;
+	pthread_mutex_init(&inst->ctx_lock, NULL);
 	inst->args = strdup(args ? args : "");
 	if (!inst->args) {
 		ret = -ENOMEM;

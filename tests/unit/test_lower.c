@@ -762,7 +762,7 @@ static void test_rename_flags(void **state)
 	assert_int_equal(a2.ino, b.ino);
 	assert_int_equal(do_rename(dir.ino, "moved", FLT_ROOT_INO, "b", 0), 0);
 	assert_int_equal(do_lookup(FLT_ROOT_INO, "a", NULL), -ENOENT);
-	do_forget(a.ino, 3);
+	do_forget(a.ino, 2);
 	do_forget(b.ino, 3);
 	do_forget(dir.ino, 1);
 }

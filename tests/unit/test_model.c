@@ -210,6 +210,7 @@ enum mode {
 
 struct tf {
 	enum mode mode;
+	int delay_ms;			/* before the worker completes */
 	pthread_t pre_thread, post_thread;
 	atomic_int pre_calls, post_calls;
 	atomic_int fio_seen;		/* filter-initiated ops seen */
@@ -254,7 +255,8 @@ static enum flt_preop_status t_pre(struct flt_callback_data *d,
 	*ctx = t;
 	switch (t->mode) {
 	case M_PEND_WORKER:
-		queue_job(d, JOB_PRE, FLT_PREOP_SUCCESS_WITH_CALLBACK, t, 20);
+		queue_job(d, JOB_PRE, FLT_PREOP_SUCCESS_WITH_CALLBACK, t,
+			  t->delay_ms);
 		return FLT_PREOP_PENDING;
 	case M_PEND_INLINE:
 		flt_complete_pended_preop(d, FLT_PREOP_SUCCESS_WITH_CALLBACK, t);
@@ -321,6 +323,8 @@ static int setup(void **state)
 	char name[16];
 
 	memset(tfs, 0, sizeof(tfs));
+	for (int i = 0; i < 8; i++)
+		tfs[i].delay_ms = 20;	/* long enough to return PENDING first */
 	event_log[0] = '\0';
 	atomic_store(&bottom_calls, 0);
 	atomic_store(&lookups, 0);
@@ -478,7 +482,7 @@ static void test_cancel_pended(void **state)
 	/* pended: not complete, visible as in flight */
 	assert_int_equal(c.count, 0);
 	assert_int_equal(core_volume_inflight(vol), 1);
-	core_cancel(&d);
+	core_cancel(vol, &d);
 	wait_completion(&c);
 	assert_int_equal(c.count, 1);
 	assert_int_equal(c.status, -EINTR);
@@ -612,6 +616,7 @@ static void test_pending_under_detach(void **state)
 
 	tfs[1].mode = M_PEND_INLINE;
 	tfs[2].mode = M_PEND_WORKER;
+	tfs[2].delay_ms = 0;
 	for (int i = 0; i < 4; i++)
 		pthread_create(&th[i], NULL, reader, NULL);
 	for (int round = 0; round < 20; round++) {
