@@ -592,6 +592,103 @@ FLT_API int flt_query_information(struct flt_instance *instance,
 /** Release the handle and the lookup reference. */
 FLT_API int flt_close(struct flt_instance *instance, struct flt_file *file);
 
+/* ---- communication ports ------------------------------------------------- */
+
+/*
+ * A filter's line to its user-mode half (FltCreateCommunicationPort,
+ * FltSendMessage, ...). A server port is a Unix domain socket named
+ * <runtime dir>/<name> where the runtime dir belongs to the volume's daemon
+ * (/run/fsfilter/<volume id>/ as root, $XDG_RUNTIME_DIR/fsfilter/<volume
+ * id>/ otherwise); clients connect with libfsfilter-client
+ * (include/fsfilter/client.h). Wire format: docs/ports.md.
+ *
+ * Threads: every call here is safe from any thread, including from inside
+ * operation callbacks. Callbacks below run on the port's own thread(s),
+ * never on a volume worker, with no manager lock held; they may call
+ * flt_send_message() to other clients but should not block for long.
+ */
+struct flt_port;		/* a listening server port */
+struct flt_client_port;		/* one connected client */
+
+/** Maximum payload of one message in either direction. */
+#define FLT_PORT_MAX_MESSAGE (64u * 1024u)
+
+/** Who may connect. The socket file gets @c owner/@c group/@c mode;
+ *  connecting peers (SO_PEERCRED) must also match an allowed uid or gid
+ *  when the lists are not empty (root is always allowed). */
+struct flt_port_security {
+	uid_t owner;
+	gid_t group;
+	mode_t mode;			/**< e.g. 0600; never world-writable
+					     unless explicitly given */
+	const uid_t *allowed_uids;
+	size_t n_allowed_uids;
+	const gid_t *allowed_gids;
+	size_t n_allowed_gids;
+};
+
+/** The connecting process, from SO_PEERCRED. */
+struct flt_port_peer {
+	pid_t pid;
+	uid_t uid;
+	gid_t gid;
+};
+
+/** A client connects. @p context is the blob the client sent (borrowed).
+ *  Return 0 to accept (and set *@p connection_cookie), or a negative errno
+ *  to refuse: the client's connect fails with that errno. */
+typedef int (*flt_port_connect_callback)(struct flt_client_port *client,
+					 void *server_cookie,
+					 const struct flt_port_peer *peer,
+					 const void *context,
+					 size_t context_len,
+					 void **connection_cookie);
+/** The client is gone (closed, died, or flt_close_client_port). Every
+ *  flt_send_message() waiting on it has returned -ECONNRESET before this
+ *  runs. After it returns the client port must not be used. */
+typedef void (*flt_port_disconnect_callback)(void *connection_cookie);
+/** A client sent a message (fltc_send_message). Write up to @p out_len
+ *  bytes of reply to @p out and their count to *@p out_returned. Return 0,
+ *  or a negative errno that the client's send returns. */
+typedef int (*flt_port_message_callback)(void *connection_cookie,
+					 const void *in, size_t in_len,
+					 void *out, size_t out_len,
+					 size_t *out_returned);
+
+/** Create a server port @p name ([A-Za-z0-9_.-]{1,63}) for @p filter.
+ *  At most @p max_connections clients at once (further connects are
+ *  refused with EBUSY). Errors: -EEXIST (name in use), -EINVAL, or the
+ *  errno of socket/bind. */
+FLT_API int flt_create_communication_port(
+	struct flt_filter *filter, const char *name,
+	const struct flt_port_security *security, void *server_cookie,
+	flt_port_connect_callback connect_cb,
+	flt_port_disconnect_callback disconnect_cb,
+	flt_port_message_callback message_cb, unsigned max_connections,
+	struct flt_port **out);
+/** Stop listening (existing clients stay connected until closed). */
+FLT_API void flt_close_communication_port(struct flt_port *port);
+/** Disconnect one client; pending sends to it return -ECONNRESET. */
+FLT_API void flt_close_client_port(struct flt_filter *filter,
+				   struct flt_client_port *client);
+
+/**
+ * Send @p in to @p client. With @p out NULL, returns once the message is
+ * queued (or -EAGAIN if the client's queue is full). Otherwise waits for
+ * the client's reply (fltc_reply_message) and copies up to @p *out_len
+ * bytes of it to @p out, setting *@p out_len to the count.
+ * @p timeout_ms < 0 waits forever (never do that from a paging I/O path).
+ * Returns 0, -ETIMEDOUT (no reply in time; a late reply is discarded),
+ * -ECONNRESET (the client went away), -EMSGSIZE, -ENOTCONN.
+ */
+FLT_API int flt_send_message(struct flt_filter *filter,
+			     struct flt_client_port *client, const void *in,
+			     size_t in_len, void *out, size_t *out_len,
+			     int timeout_ms);
+
+/** The runtime directory of this process's ports (set by the host). */
+FLT_API const char *flt_port_runtime_dir(void);
+
 /* ---- logging ----------------------------------------------------------- */
 
 /**
