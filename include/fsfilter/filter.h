@@ -386,14 +386,25 @@ struct flt_operation_registration {
 };
 #define FLT_OPERATION_END { FLT_OP_COUNT, 0, NULL, NULL }
 
-/** InstanceSetup: return 0 to attach, -ENOTSUP (or any error) to decline. */
+/** InstanceSetup: called before the instance is visible to any
+ *  operation. Return 0 to attach, -ENOTSUP (or any error) to decline. */
 typedef int (*flt_instance_setup_callback)(
 	const struct flt_related_objects *objects);
-/** InstanceTeardownComplete: the instance is gone from the stack. */
+/** InstanceQueryTeardown: a manual detach (fsfilter unload/detach) asks.
+ *  Return 0 to allow, a negative errno to veto (-EBUSY). Not called at
+ *  unmount or forced unload. */
+typedef int (*flt_instance_query_teardown_callback)(
+	const struct flt_related_objects *objects);
+/** InstanceTeardownStart: new operations no longer reach the instance;
+ *  operations it holds pended must now be completed (the manager waits for
+ *  them before teardown completes). InstanceTeardownComplete: nothing of
+ *  the instance runs any more; its contexts are released after it. */
 typedef void (*flt_instance_teardown_callback)(
 	const struct flt_related_objects *objects);
-/** FilterUnload. */
-typedef void (*flt_filter_unload_callback)(struct flt_filter *filter);
+/** FilterUnload: the filter is about to be unregistered (fsfilter unload).
+ *  Return 0, or a negative errno to refuse a non-forced unload. Its
+ *  instances are detached after it returns 0. */
+typedef int (*flt_filter_unload_callback)(struct flt_filter *filter);
 
 /**
  * The registration (FLT_REGISTRATION). Start it with
@@ -413,7 +424,16 @@ struct flt_registration {
 	void *filter_data;		/**< opaque, returned by flt_filter_data() */
 	/** Context types the filter uses, ending in FLT_CONTEXT_END. */
 	const struct flt_context_registration *contexts;
+	flt_instance_query_teardown_callback instance_query_teardown;
+	flt_instance_teardown_callback instance_teardown_start;
 };
+
+/** The symbol a filter shared object exports: a pointer to its
+ *  registration, loaded with `fsfilter load FILE.so`. */
+#define FLT_REGISTRATION_SYMBOL "fsfilter_registration"
+/** In a filter .so: FLT_DECLARE_FILTER(my_registration); */
+#define FLT_DECLARE_FILTER(reg) \
+	FLT_API const struct flt_registration *fsfilter_registration = &(reg)
 #define FLT_REGISTRATION_INIT .size = sizeof(struct flt_registration), \
 			      .version = FLT_REGISTRATION_VERSION
 

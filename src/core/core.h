@@ -13,6 +13,7 @@
 #define FSFILTER_CORE_H
 
 #include <fsfilter/filter.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 /*
@@ -48,9 +49,19 @@ const char *core_volume_name(const struct flt_volume *vol);
 int core_volume_attach(struct flt_volume *vol, const char *filter_name,
 		       uint32_t altitude, const char *args,
 		       struct flt_instance **out);
-/* Detach an instance: it gets no new operations; returns when none of its
- * callbacks is running any more; then teardown_complete runs. */
+/* Detach an instance: it gets no new operations, teardown_start runs (it
+ * must complete what it holds pended), the call waits until none of its
+ * callbacks runs and no operation holds it any more, then
+ * teardown_complete runs and its contexts are released. */
 int core_volume_detach(struct flt_volume *vol, struct flt_instance *inst);
+/* A manual detach by filter name: asks instance_query_teardown first
+ * (-EBUSY or the filter's veto) unless @force. -ENOENT if not attached. */
+int core_volume_detach_filter(struct flt_volume *vol, const char *filter_name,
+			      bool force);
+
+/* Unload a filter: filter_unload may refuse (unless @force), then every
+ * instance is detached and the filter unregistered. -ENOENT if unknown. */
+int core_unload_filter(const char *filter_name, bool force);
 
 /* Number of attached instances, and the n-th from the top (highest altitude
  * first); for status and tests. */
@@ -92,6 +103,45 @@ void core_stream_gone(struct flt_volume *vol, flt_ino_t ino);
  * must only keep @data's memory alive for the duration of the call (and
  * must not hold a lock its completion function takes). */
 void core_cancel(struct flt_volume *vol, struct flt_callback_data *data);
+
+/* ---- status (the !fltkd view) ---- */
+
+struct core_instance_status {
+	char filter[32];
+	uint32_t altitude;
+	const char *args;		/* valid during the callback */
+	uint64_t npre[FLT_OP_COUNT];	/* operations that reached pre */
+	uint64_t npost[FLT_OP_COUNT];	/* ... and post */
+};
+
+struct core_node_status {
+	char filter[32];
+	uint32_t altitude;
+	bool sync;			/* waits for its own thread */
+};
+
+struct core_op_status {
+	enum flt_op op;
+	unsigned flags;			/* FLT_IO_* */
+	flt_ino_t ino;
+	struct flt_requestor requestor;
+	uint64_t age_ns;
+	bool in_post;			/* ascending */
+	bool cancelled;
+	char pended_by[32];		/* "" if not pended */
+	size_t nnodes;			/* completion node stack, top first */
+	struct core_node_status nodes[16];	/* the first 16 */
+};
+
+/* Report every instance (top first) and every in-flight operation of @vol.
+ * The callbacks run under the volume lock: they must only copy data out
+ * (no manager calls, no blocking). Either may be NULL. */
+void core_volume_status(struct flt_volume *vol,
+			void (*instance_fn)(const struct core_instance_status *,
+					    void *),
+			void (*op_fn)(const struct core_op_status *, void *),
+			void *arg);
+uint64_t core_volume_dispatched(struct flt_volume *vol);
 
 /* Find a registered filter by name (NULL if none). */
 struct flt_filter *core_find_filter(const char *name);

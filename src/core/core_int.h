@@ -88,7 +88,7 @@ struct flt_volume {
 struct core_completion_node {
 	struct flt_instance *inst;
 	void *context;
-	bool sync;
+	atomic_bool sync;		/* atomic: read by status */
 	pthread_t thread;
 };
 
@@ -116,12 +116,12 @@ struct core_op {
 	core_complete_fn done;
 	void *cookie;
 	size_t next;			/* next instance for a pre-callback */
-	enum core_op_phase phase;
+	_Atomic enum core_op_phase phase;	/* atomic: read by status */
 	bool dirty;
 	atomic_int pend;		/* enum core_pend_state */
 	enum flt_preop_status early_status;	/* from an early completer */
 	void *early_context;
-	struct flt_instance *pended_by;	/* holder of a pended op, or NULL */
+	struct flt_instance *_Atomic pended_by;	/* holder of a pended op */
 	uint64_t start_ns;		/* CLOCK_MONOTONIC at dispatch */
 
 	/* cancellation */
@@ -138,8 +138,12 @@ struct core_op {
 	/* volume in-flight list, vol->lock */
 	struct core_op *inflight_prev, *inflight_next;
 
-	size_t nnodes;
-	struct core_completion_node *nodes;
+	/* The completion node stack. The operation's owner thread changes
+	 * it; status reads it under vol->lock (which keeps @cop alive), so
+	 * the count and the array pointer are atomic, and a node is complete
+	 * before the count that covers it is published. */
+	_Atomic size_t nnodes;
+	struct core_completion_node *_Atomic nodes;
 	struct core_completion_node inline_nodes[8];
 };
 

@@ -159,6 +159,28 @@ void flt_unregister_filter(struct flt_filter *filter)
 	free(filter);
 }
 
+int core_unload_filter(const char *filter_name, bool force)
+{
+	struct flt_filter *f;
+	int ret;
+
+	pthread_mutex_lock(&registry_lock);
+	f = registry_find_locked(filter_name);
+	pthread_mutex_unlock(&registry_lock);
+	if (!f)
+		return -ENOENT;
+	if (f->reg.filter_unload) {
+		ret = f->reg.filter_unload(f);
+		if (ret && !force) {
+			flt_log(LOG_NOTICE, "filter %s refused to unload: %d",
+				filter_name, ret);
+			return ret < 0 ? ret : -EBUSY;
+		}
+	}
+	flt_unregister_filter(f);
+	return 0;
+}
+
 const char *flt_filter_name(const struct flt_filter *filter)
 {
 	return filter->name;

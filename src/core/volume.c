@@ -192,9 +192,15 @@ int core_volume_detach(struct flt_volume *vol, struct flt_instance *inst)
 	for (i = 0, j = 0; i < old->n; i++)
 		if (old->inst[i] != inst)
 			next->inst[j++] = old->inst[i];
-	/* New operations stop reaching the instance; wait for the ones that
-	 * hold an older stack with it (their pre and post both run). */
+	/* New operations stop reaching the instance ... */
 	stack_publish_locked(vol, next);
+	pthread_mutex_unlock(&vol->lock);
+	/* ... it completes what it holds pended ... */
+	if (inst->filter->reg.instance_teardown_start)
+		inst->filter->reg.instance_teardown_start(&objs);
+	/* ... and we wait for the operations that hold an older stack with
+	 * it (their pre and post callbacks both run). */
+	pthread_mutex_lock(&vol->lock);
 	stack_drain_locked(vol, inst);
 	pthread_mutex_unlock(&vol->lock);
 
@@ -205,6 +211,42 @@ int core_volume_detach(struct flt_volume *vol, struct flt_instance *inst)
 	pthread_mutex_unlock(&registry_lock);
 	instance_free(inst);
 	return 0;
+}
+
+/* The instance of @filter_name on @vol, or NULL. vol->lock held. */
+static struct flt_instance *find_instance_locked(struct flt_volume *vol,
+						 const char *filter_name)
+{
+	for (size_t i = 0; i < vol->stack->n; i++)
+		if (!strcmp(vol->stack->inst[i]->filter->name, filter_name))
+			return vol->stack->inst[i];
+	return NULL;
+}
+
+int core_volume_detach_filter(struct flt_volume *vol, const char *filter_name,
+			      bool force)
+{
+	struct flt_related_objects objs;
+	struct flt_instance *inst;
+	int ret;
+
+	/* Only this function and destroy detach by name; they are not run
+	 * concurrently for one volume by the hosts (one control thread). */
+	pthread_mutex_lock(&vol->lock);
+	inst = find_instance_locked(vol, filter_name);
+	pthread_mutex_unlock(&vol->lock);
+	if (!inst)
+		return -ENOENT;
+	objs = (struct flt_related_objects){ inst->filter, inst, vol };
+	if (!force && inst->filter->reg.instance_query_teardown) {
+		ret = inst->filter->reg.instance_query_teardown(&objs);
+		if (ret) {
+			flt_log(LOG_NOTICE, "filter %s refused to detach from "
+				"%s: %d", filter_name, vol->name, ret);
+			return ret < 0 ? ret : -EBUSY;
+		}
+	}
+	return core_volume_detach(vol, inst);
 }
 
 size_t core_volume_instance_count(struct flt_volume *vol)
@@ -244,6 +286,11 @@ uint32_t flt_instance_altitude(const struct flt_instance *inst)
 const char *flt_instance_args(const struct flt_instance *inst)
 {
 	return inst->args;
+}
+
+uint64_t core_volume_dispatched(struct flt_volume *vol)
+{
+	return atomic_load(&vol->dispatched);
 }
 
 uint64_t core_volume_inflight(struct flt_volume *vol)
