@@ -210,6 +210,11 @@ static int validate(struct cfg_volume *c)
 	return CLI_OK;
 }
 
+static void stream_gone(flt_ino_t ino, void *vol)
+{
+	core_stream_gone(vol, ino);
+}
+
 static int serve(const struct cfg_volume *c, const struct mount_args *a)
 {
 	struct lower_options lopt = {
@@ -255,6 +260,8 @@ static int serve(const struct cfg_volume *c, const struct mount_args *a)
 		ret = CLI_RUNTIME;
 		goto out_lower;
 	}
+	/* stream contexts die with their lower inode */
+	lower_set_inode_gone_hook(lower, stream_gone, vol);
 	ret = cli_attach_filters(vol, c);
 	if (ret)
 		goto out_volume;

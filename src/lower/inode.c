@@ -210,6 +210,10 @@ void lower_inode_unref(struct lower_fs *fs, struct lower_inode *n,
 	}
 	pthread_mutex_unlock(&fs->table_lock);
 	if (dead) {
+		/* out of the table, memory not yet reusable: drop what the
+		 * layers above keep for this node id */
+		if (fs->gone_hook)
+			fs->gone_hook((flt_ino_t)(uintptr_t)n, fs->gone_arg);
 		lower_sys_close(n->fd);
 		free(n);
 	}
@@ -242,4 +246,12 @@ void lower_inode_ref(struct lower_fs *fs, struct lower_inode *n,
 	e->generation = n->generation;
 	e->attr = *st;
 	lower_entry_timeouts(fs, e);
+}
+
+void lower_set_inode_gone_hook(struct lower_fs *fs,
+			       void (*hook)(flt_ino_t ino, void *arg),
+			       void *arg)
+{
+	fs->gone_hook = hook;
+	fs->gone_arg = arg;
 }

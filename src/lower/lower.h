@@ -57,6 +57,13 @@ void lower_close(struct lower_fs *fs);
  */
 void lower_perform(void *ctx, struct flt_callback_data *data);
 
+/* Called when a node is gone (its last lookup reference dropped), after it
+ * left the table and before its id can be reused: the manager drops the
+ * node's stream contexts here (core_stream_gone). Set before mounting. */
+void lower_set_inode_gone_hook(struct lower_fs *fs,
+			       void (*hook)(flt_ino_t ino, void *arg),
+			       void *arg);
+
 /* Number of live inode nodes (root included); for tests and status. */
 uint64_t lower_inode_count(struct lower_fs *fs);
 /* Number of open handles; for tests and status. */

@@ -69,6 +69,8 @@ struct lower_handle {
 
 struct lower_fs {
 	struct lower_options opt;
+	void (*gone_hook)(flt_ino_t ino, void *arg);	/* set before use */
+	void *gone_arg;
 	int proc_self_fd;		/* /proc/self/fd, O_PATH */
 	struct lower_inode root;	/* also in the table */
 
