@@ -54,6 +54,9 @@ int core_volume_attach(struct flt_volume *vol, const char *filter_name,
  * callbacks runs and no operation holds it any more, then
  * teardown_complete runs and its contexts are released. */
 int core_volume_detach(struct flt_volume *vol, struct flt_instance *inst);
+/* Detach every instance, top first (unmount: no new operations arrive).
+ * Returns when no operation holds any of them. */
+void core_volume_detach_all(struct flt_volume *vol);
 /* A manual detach by filter name: asks instance_query_teardown first
  * (-EBUSY or the filter's veto) unless @force. -ENOENT if not attached. */
 int core_volume_detach_filter(struct flt_volume *vol, const char *filter_name,
@@ -142,6 +145,22 @@ void core_volume_status(struct flt_volume *vol,
 			void (*op_fn)(const struct core_op_status *, void *),
 			void *arg);
 uint64_t core_volume_dispatched(struct flt_volume *vol);
+
+/* ---- filters in shared objects (loader.c) ---- */
+
+/* Load the filter .so at @path (dlopen; the symbol FLT_REGISTRATION_SYMBOL
+ * with its ABI checked), register it and start filtering; its name goes to
+ * @name_out. A file already loaded is not loaded again (its name is
+ * returned). core_unload_filter() closes the object again. Errors:
+ * -ENOENT and other realpath errors, -ENOEXEC (not loadable, no
+ * registration symbol), -EPROTO (ABI size/version mismatch), -EEXIST (the
+ * name is taken), the registration's error. The _msg form also writes a
+ * one-line explanation naming the file to @err. */
+int core_load_filter_file(const char *path, char *name_out, size_t len);
+int core_load_filter_file_msg(const char *path, char *name_out, size_t len,
+			      char *err, size_t errlen);
+/* True if filter @name came from a shared object (its path to @path). */
+bool core_filter_is_loaded_file(const char *name, char *path, size_t len);
 
 /* Find a registered filter by name (NULL if none). */
 struct flt_filter *core_find_filter(const char *name);

@@ -176,6 +176,10 @@ void registry_add_volume_locked(struct flt_volume *vol);
 void registry_remove_volume_locked(struct flt_volume *vol);
 struct flt_filter *registry_find_locked(const char *name);
 
+/* loader.c: the filter @name was unregistered by core_unload_filter();
+ * close its shared object, if it came from one. */
+void loader_filter_unregistered(const char *name);
+
 /* stack.c */
 /* Take a reference on the current stack and put @cop (may be NULL) on the
  * volume's in-flight list, under one lock round trip. */

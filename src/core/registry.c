@@ -5,6 +5,7 @@
 #include "core/core_int.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
@@ -161,6 +162,7 @@ void flt_unregister_filter(struct flt_filter *filter)
 
 int core_unload_filter(const char *filter_name, bool force)
 {
+	char name[32];
 	struct flt_filter *f;
 	int ret;
 
@@ -177,7 +179,10 @@ int core_unload_filter(const char *filter_name, bool force)
 			return ret < 0 ? ret : -EBUSY;
 		}
 	}
+	snprintf(name, sizeof(name), "%s", f->name);
 	flt_unregister_filter(f);
+	/* nothing of the filter runs any more: its object may go */
+	loader_filter_unregistered(name);
 	return 0;
 }
 

@@ -37,12 +37,10 @@ int core_volume_create(const char *name, const struct core_bottom *bottom,
 	return 0;
 }
 
-void core_volume_destroy(struct flt_volume *vol)
+void core_volume_detach_all(struct flt_volume *vol)
 {
 	struct flt_instance *inst;
 
-	if (!vol)
-		return;
 	/* top first, the way a stack is unwound */
 	for (;;) {
 		pthread_mutex_lock(&vol->lock);
@@ -52,6 +50,13 @@ void core_volume_destroy(struct flt_volume *vol)
 			break;
 		core_volume_detach(vol, inst);
 	}
+}
+
+void core_volume_destroy(struct flt_volume *vol)
+{
+	if (!vol)
+		return;
+	core_volume_detach_all(vol);
 
 	pthread_mutex_lock(&registry_lock);
 	registry_remove_volume_locked(vol);

@@ -28,11 +28,27 @@
 #include <stdint.h>
 
 /* The mount: the session's userdata. Read-only after mount. */
+struct fe_req;
+
+/* FUSE INTERRUPTs are handed to a thread of their own: libfuse calls the
+ * interrupt function with the request lock held, and a filter's cancel
+ * routine may complete the operation at once, whose reply takes that lock
+ * again. */
+struct fe_canceller {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct fe_req *head;	/* lock; each holds a reference */
+	bool stop;		/* lock */
+	bool started;
+	pthread_t thread;
+};
+
 struct fe {
 	struct flt_volume *vol;
 	struct fuse_session *se;
 	bool writeback;		/* FUSE_CAP_WRITEBACK_CACHE negotiated */
 	bool want_writeback;	/* asked for with --writeback */
+	struct fe_canceller canceller;
 };
 
 /* One open regular file as the kernel knows it (fuse_file_info.fh). */
@@ -46,8 +62,10 @@ struct fe_req {
 	fuse_req_t req;		/* NULL for operations the front end made
 				   up itself (forgets of unused entries) */
 	struct fe *fe;
-	atomic_bool interrupted;	/* FUSE INTERRUPT arrived; kept for
-					   pending operations (later) */
+	atomic_bool interrupted;	/* FUSE INTERRUPT arrived */
+	atomic_int refs;		/* the request's own, plus one while
+					   queued for the canceller */
+	struct fe_req *cancel_next;	/* canceller.lock */
 	/* write: the handler waits for completion (borrowed data) */
 	bool waited;
 	bool completed;			/* protected by lock */
@@ -72,6 +90,16 @@ const char *fe_req_str(struct fe_req *r, size_t *pos, const char *s);
 void fe_req_abort(struct fe_req *r, int err);
 /* Dispatch @r; the reply is sent by the completion function. */
 void fe_req_dispatch(struct fe_req *r);
+/* Drop a reference; the last one frees @r. */
+void fe_req_put(struct fe_req *r);
+
+/* cancel.c */
+int fe_canceller_start(struct fe *fe);
+/* Stop the thread; queued requests are cancelled first. */
+void fe_canceller_stop(struct fe *fe);
+/* From the interrupt function: takes a reference, queues @r. */
+void fe_canceller_queue(struct fe *fe, struct fe_req *r);
+
 /* Drop @nlookup lookup references on @ino (a made-up FORGET). */
 void fe_forget(struct fe *fe, flt_ino_t ino, uint64_t nlookup);
 /* Release a handle whose open reply the kernel did not take. */

@@ -21,6 +21,8 @@ struct fe_req *fe_req_new(fuse_req_t req, enum flt_op op, fuse_ino_t ino,
 	r->req = req;
 	r->fe = req ? fuse_req_userdata(req) : NULL;
 	atomic_init(&r->interrupted, false);
+	atomic_init(&r->refs, 1);
+	r->cancel_next = NULL;
 	r->waited = false;
 	r->completed = false;
 	r->handle = NULL;
@@ -47,19 +49,16 @@ const char *fe_req_str(struct fe_req *r, size_t *pos, const char *s)
 	return dst;
 }
 
-/*
- * Called by libfuse with its request lock held; must not block or reply.
- * Only the flag is kept for now: core_cancel() must not race with the
- * operation's completion, and the manager frees its per-operation state
- * before our completion function runs, so no lock of ours can order the
- * two. Once the manager guards that (a lock or reference outside its
- * core_op), call core_cancel(&r->data) here for dispatched requests.
- */
+/* Called by libfuse with its request lock held; must not block or reply,
+ * so the cancellation itself happens on the canceller thread. fe_done()
+ * unregisters this function (under the same lock) before it drops its
+ * reference, so @r is alive here. */
 static void fe_interrupted(fuse_req_t req, void *arg)
 {
 	struct fe_req *r = arg;
 
 	atomic_store(&r->interrupted, true);
+	fe_canceller_queue(r->fe, r);
 }
 
 /* r->handle is still set only if nobody else owns it any more: a release,
@@ -69,6 +68,12 @@ static void fe_req_free(struct fe_req *r)
 	free(r->handle);
 	free(r->buf);
 	free(r);
+}
+
+void fe_req_put(struct fe_req *r)
+{
+	if (atomic_fetch_sub(&r->refs, 1) == 1)
+		fe_req_free(r);
 }
 
 void fe_req_abort(struct fe_req *r, int err)
@@ -93,7 +98,7 @@ static void fe_done(struct flt_callback_data *data, void *cookie)
 	}
 	core_data_cleanup(data);
 	if (!r->waited) {
-		fe_req_free(r);
+		fe_req_put(r);
 		return;
 	}
 	pthread_mutex_lock(&r->lock);
@@ -121,7 +126,7 @@ void fe_req_dispatch(struct fe_req *r)
 	pthread_mutex_unlock(&r->lock);
 	pthread_cond_destroy(&r->cond);
 	pthread_mutex_destroy(&r->lock);
-	fe_req_free(r);
+	fe_req_put(r);
 }
 
 void fe_forget(struct fe *fe, flt_ino_t ino, uint64_t nlookup)

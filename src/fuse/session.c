@@ -228,8 +228,8 @@ static int run_loop(struct fuse_session *se, unsigned threads)
 	return ret;
 }
 
-/* Operations complete on the dispatching thread today, but pended ones
- * (later) may still be running: their replies need the session. */
+/* Operations without filters run on the (joined) worker threads; this
+ * covers any that a host or filter-initiated path still completes. */
 static void wait_idle(struct flt_volume *vol)
 {
 	struct timespec ts = { 0, 10 * 1000 * 1000 };
@@ -278,11 +278,19 @@ int fuse_frontend_run(struct flt_volume *vol,
 	/* after daemonizing: fork() keeps only the calling thread */
 	start_readahead(o->mountpoint, o->read_ahead_kb > 0 ? o->read_ahead_kb
 							    : 1024);
+	ret = fe_canceller_start(&fe);
+	if (ret)
+		goto out_unmount;
 	loop = run_loop(se, o->max_threads ? o->max_threads
 					   : default_threads());
 	/* > 0: the signal that ended the loop; < 0: an error */
 	ret = loop < 0 ? loop : 0;
+	/* No new requests come. Operations that filters hold pended still
+	 * need the session for their replies: detaching the filters makes
+	 * them complete (teardown_start) and waits for them. */
+	core_volume_detach_all(vol);
 	wait_idle(vol);
+	fe_canceller_stop(&fe);
 out_unmount:
 	fuse_session_unmount(se);
 out_signals:
