@@ -21,6 +21,17 @@ void cli_usage(FILE *f);
 int cmd_mount(int argc, char **argv);
 int cmd_unmount(int argc, char **argv);
 int cmd_check(int argc, char **argv);
+/* cmd_control.c: talk to a running volume's control channel */
+int cmd_status(int argc, char **argv);
+int cmd_load(int argc, char **argv);
+int cmd_attach(int argc, char **argv);
+int cmd_detach(int argc, char **argv);
+int cmd_unload(int argc, char **argv);
+
+/* mounts.c: mount points of fuse.fsfilter mounts (mountinfo order) */
+int cli_fsfilter_mounts(char ***out, size_t *n);
+void cli_free_mounts(char **v, size_t n);
+bool cli_is_fsfilter_mount(const char *path);
 
 /* daemon.c: fork before anything is created. Returns 0 in the child with
  * the fd to pass to cli_daemon_ready() (the mounted callback of the front
@@ -33,8 +44,9 @@ void cli_daemon_ready(void *arg);
 int cli_check_lower(const char *path);
 int cli_check_mountpoint(const char *path, bool nonempty);
 int cli_check_fuse_device(void);
-/* Register the built-in filters; every configured one must exist. */
-int cli_check_filters(const struct cfg_volume *c);
+/* Register the built-in filters and load the filter .so files given
+ * (their names are filled in); every configured filter must exist. */
+int cli_check_filters(struct cfg_volume *c);
 /* Attach the configured filters to @vol, in order. */
 int cli_attach_filters(struct flt_volume *vol, const struct cfg_volume *c);
 /* realpath() that also works on the mount point of a dead FUSE mount

@@ -2,14 +2,18 @@
 /* fsfilter mount: parse, validate everything, then open the lower
  * directory, build the filter stack and serve the volume over FUSE. */
 #include "cli/cli.h"
+#include "control/ctl.h"
 #include "core/core.h"
 #include "fuse/frontend.h"
 #include "lower/lower.h"
+#include "lib/client/runtime_dir.h"
 
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 enum {
 	OPT_FILTER = 256, OPT_CONFIG, OPT_THREADS, OPT_WRITEBACK, OPT_TIMEOUT,
@@ -215,8 +219,41 @@ static void stream_gone(flt_ino_t ino, void *vol)
 	core_stream_gone(vol, ino);
 }
 
+/* The control channel (fsfilter status/load/attach/detach/unload). The
+ * volume works without it, so a failure is a warning. The runtime dir is
+ * computed before mounting: it resolves the mount point's path. */
+static struct ctl_server *start_control(const struct cfg_volume *c,
+					struct flt_volume *vol,
+					struct lower_fs *lower)
+{
+	struct ctl_volume cv = {
+		.vol = vol,
+		.lower = lower,
+		.mountpoint = c->mountpoint,
+		.lower_path = c->lower,
+		.owner = geteuid(),
+	};
+	struct ctl_server *srv = NULL;
+	char dir[PATH_MAX] = "";
+	int ret = fsf_runtime_dir_for(c->mountpoint, geteuid() == 0, dir,
+				      sizeof(dir));
+
+	if (!ret)
+		ret = ctl_start(dir, &cv, &srv);
+	if (ret == -ENOENT && !dir[0])
+		fprintf(stderr, "fsfilter: warning: no control channel "
+			"($XDG_RUNTIME_DIR is not set): fsfilter status and "
+			"load will not reach this volume\n");
+	else if (ret)
+		fprintf(stderr, "fsfilter: warning: no control channel in "
+			"%s: %s: fsfilter status and load will not reach this "
+			"volume\n", dir, strerror(-ret));
+	return srv;
+}
+
 static int serve(const struct cfg_volume *c, const struct mount_args *a)
 {
+	struct ctl_server *ctl;
 	struct lower_options lopt = {
 		.attr_timeout = c->timeout,
 		.entry_timeout = c->timeout,
@@ -271,7 +308,9 @@ static int serve(const struct cfg_volume *c, const struct mount_args *a)
 		goto out_volume;
 	}
 	fo.fsname = fsname;
+	ctl = start_control(c, vol, lower);
 	ret = fuse_frontend_run(vol, &fo);
+	ctl_stop(ctl);
 	if (ret == -EINVAL)
 		ret = CLI_USAGE;	/* libfuse refused an -o option */
 	else

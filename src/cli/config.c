@@ -72,8 +72,10 @@ void cfg_free(struct cfg_volume *c)
 	free(c->lower);
 	free(c->mountpoint);
 	free(c->options);
-	for (size_t i = 0; i < c->nfilters; i++)
+	for (size_t i = 0; i < c->nfilters; i++) {
 		free(c->filters[i].args);
+		free(c->filters[i].file);
+	}
 	cfg_init(c);
 }
 
@@ -459,6 +461,24 @@ out:
 
 /* ---- the command line ----------------------------------------------------- */
 
+/* Length of the file part of a `--filter FILE.so[@ALT][:ARGS]`, or 0 if
+ * @spec names a built-in filter. A file contains '/' or ends in ".so";
+ * its path ends after ".so" when that is followed by '@', ':' or the end,
+ * else at the first '@' or ':' after its last '/'. */
+static size_t filter_file_len(const char *spec)
+{
+	const char *slash = strrchr(spec, '/'), *so = spec;
+
+	while ((so = strstr(so, ".so"))) {
+		if (so[3] == '\0' || so[3] == '@' || so[3] == ':')
+			return (size_t)(so + 3 - spec);
+		so += 3;
+	}
+	if (!slash)
+		return 0;
+	return (size_t)(slash - spec) + strcspn(slash, "@:");
+}
+
 int cfg_add_filter_spec(struct cfg_volume *c, const char *spec, char *err,
 			size_t len)
 {
@@ -470,6 +490,17 @@ int cfg_add_filter_spec(struct cfg_volume *c, const char *spec, char *err,
 	memset(&f, 0, sizeof(f));
 	f.from_cli = true;
 	snprintf(f.origin, sizeof(f.origin), "--filter %s", spec);
+	n = filter_file_len(spec);
+	if (n) {	/* a .so: its name is known once it is loaded */
+		f.file = strndup(spec, n);
+		if (!f.file) {
+			snprintf(err, len, "out of memory");
+			return -1;
+		}
+		p = spec + n;
+		goto suffix;
+	}
+	n = strcspn(spec, "@:");
 	if (n == 0 || n >= sizeof(f.name)) {
 		snprintf(err, len, "--filter %s: bad filter name (expected "
 			 "NAME[@ALTITUDE][:ARGS], NAME of 1 to 31 of a-z, "
@@ -483,6 +514,7 @@ int cfg_add_filter_spec(struct cfg_volume *c, const char *spec, char *err,
 			 f.name);
 		return -1;
 	}
+suffix:
 	if (*p == '@') {
 		char alt[16];
 		size_t m = strcspn(p + 1, ":");
@@ -490,6 +522,7 @@ int cfg_add_filter_spec(struct cfg_volume *c, const char *spec, char *err,
 		if (m == 0 || m >= sizeof(alt)) {
 			snprintf(err, len, "--filter %s: bad altitude (expected "
 				 "NAME@ALTITUDE, a whole number)", spec);
+			free(f.file);
 			return -1;
 		}
 		memcpy(alt, p + 1, m);
@@ -498,6 +531,7 @@ int cfg_add_filter_spec(struct cfg_volume *c, const char *spec, char *err,
 			snprintf(err, len, "--filter %s: bad altitude '%s' "
 				 "(expected a whole number from 0 to "
 				 "4294967295)", spec, alt);
+			free(f.file);
 			return -1;
 		}
 		p += 1 + m;
@@ -506,8 +540,13 @@ int cfg_add_filter_spec(struct cfg_volume *c, const char *spec, char *err,
 		f.args = strdup(p + 1);
 		if (!f.args) {
 			snprintf(err, len, "out of memory");
+			free(f.file);
 			return -1;
 		}
+	}
+	if (f.file) {	/* the same file twice fails when it is attached */
+		i = -1;
+		goto add;
 	}
 	i = find_filter(c, f.name);
 	if (i >= 0 && c->filters[i].from_cli) {
@@ -516,11 +555,13 @@ int cfg_add_filter_spec(struct cfg_volume *c, const char *spec, char *err,
 		free(f.args);
 		return -1;
 	}
+add:
 	if (i < 0) {
 		if (c->nfilters == CFG_MAX_FILTERS) {
 			snprintf(err, len, "too many filters (at most %d)",
 				 CFG_MAX_FILTERS);
 			free(f.args);
+			free(f.file);
 			return -1;
 		}
 		i = (int)c->nfilters++;

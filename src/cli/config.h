@@ -31,6 +31,9 @@ struct cfg_filter {
 	char name[32];
 	uint32_t altitude;	/* 0: the filter's default */
 	char *args;		/* NULL: none */
+	char *file;		/* a filter .so (--filter /x/y.so): NULL for
+				   built-in filters; @name is filled in when
+				   it is loaded (cli_check_filters) */
 	char origin[256];	/* "FILE:LINE" or "--filter SPEC", for errors */
 	bool from_cli;
 };
@@ -54,7 +57,8 @@ void cfg_free(struct cfg_volume *c);
  * -1 with a message in @err. */
 int cfg_load(struct cfg_volume *c, const char *file, char *err, size_t len);
 
-/* Add a `--filter NAME[@ALTITUDE][:ARGS]`. A filter of the same name from
+/* Add a `--filter NAME[@ALTITUDE][:ARGS]` (NAME may be the path of a
+ * filter .so: it contains '/' or ends in ".so"). A filter of the same name from
  * the config file is replaced (the command line overrides the file); the
  * same name twice on the command line is an error. Returns 0 or -1. */
 int cfg_add_filter_spec(struct cfg_volume *c, const char *spec, char *err,

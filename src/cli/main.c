@@ -12,6 +12,11 @@ static const struct {
 	{ "unmount", cmd_unmount },
 	{ "umount", cmd_unmount },
 	{ "check", cmd_check },
+	{ "status", cmd_status },
+	{ "load", cmd_load },
+	{ "attach", cmd_attach },
+	{ "detach", cmd_detach },
+	{ "unload", cmd_unload },
 };
 
 int main(int argc, char **argv)
@@ -35,6 +40,7 @@ int main(int argc, char **argv)
 		if (!strcmp(cmd, commands[i].name))
 			return commands[i].fn(argc - 1, argv + 1);
 	fprintf(stderr, "fsfilter: unknown command '%s' (expected mount, "
-		"unmount, check, help; see fsfilter --help)\n", cmd);
+		"unmount, check, status, load, attach, detach, unload, help; "
+		"see fsfilter --help)\n", cmd);
 	return CLI_USAGE;
 }

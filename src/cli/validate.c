@@ -179,7 +179,20 @@ static void list_filters(void)
 	fprintf(stderr, "\n");
 }
 
-int cli_check_filters(const struct cfg_volume *c)
+/* --filter FILE.so: load it now, so the rest knows it by name. */
+static int load_filter_file(struct cfg_filter *f)
+{
+	char err[1024];
+	int ret = core_load_filter_file_msg(f->file, f->name, sizeof(f->name),
+					    err, sizeof(err));
+
+	if (!ret)
+		return CLI_OK;
+	fprintf(stderr, "fsfilter: %s: %s\n", f->origin, err);
+	return CLI_USAGE;
+}
+
+int cli_check_filters(struct cfg_volume *c)
 {
 	int ret = builtin_filters_register();
 
@@ -189,6 +202,9 @@ int cli_check_filters(const struct cfg_volume *c)
 		return CLI_RUNTIME;
 	}
 	for (size_t i = 0; i < c->nfilters; i++) {
+		if (c->filters[i].file &&
+		    (ret = load_filter_file(&c->filters[i])))
+			return ret;
 		if (core_find_filter(c->filters[i].name))
 			continue;
 		fprintf(stderr, "fsfilter: %s: unknown filter '%s'\n",

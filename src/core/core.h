@@ -161,6 +161,8 @@ int core_load_filter_file_msg(const char *path, char *name_out, size_t len,
 			      char *err, size_t errlen);
 /* True if filter @name came from a shared object (its path to @path). */
 bool core_filter_is_loaded_file(const char *name, char *path, size_t len);
+/* True if the object at @path is loaded (same file after realpath). */
+bool core_filter_file_is_loaded(const char *path);
 
 /* Find a registered filter by name (NULL if none). */
 struct flt_filter *core_find_filter(const char *name);

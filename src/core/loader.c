@@ -196,6 +196,19 @@ bool core_filter_is_loaded_file(const char *name, char *path, size_t len)
 	return found;
 }
 
+bool core_filter_file_is_loaded(const char *path)
+{
+	char real[PATH_MAX];
+	bool found;
+
+	if (!realpath(path, real))
+		return false;
+	pthread_mutex_lock(&loader_lock);
+	found = find_path_locked(real) != NULL;
+	pthread_mutex_unlock(&loader_lock);
+	return found;
+}
+
 void loader_filter_unregistered(const char *name)
 {
 	struct loaded **pp, *l = NULL;
