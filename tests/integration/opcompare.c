@@ -1111,7 +1111,8 @@ static void listing(const char *dir, bool types)
 	}
 	rec_ret(errno ? -1 : 0, errno, "readdir(%s) to the end", dir);
 	closedir(d);
-	qsort(names, n, sizeof(*names), cmpstr);
+	if (n)
+		qsort(names, n, sizeof(*names), cmpstr);
 	for (size_t i = 0; i < n; i++) {
 		char *slash = strrchr(names[i], '/');
 
@@ -1312,7 +1313,7 @@ static void t_errors(void)
 	/* deep path near the native limits: relative components of 200 chars */
 	{
 		char comp[201];
-		char path[4200] = "deep";
+		char path[8192] = "deep";
 		int ok = 0;
 
 		memset(comp, 'c', 200);
