@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# The example filter loaded into a live volume: its effect (deny mode, the
+# first-open log), `fsfilter status` (human and --json) showing it with its
+# altitude and counters, detach/attach/unload, a .so with a bad ABI version
+# refused with a clear message, the control channel refused to an
+# unprivileged user, and the control socket gone after unmount.
+. "$(dirname "$0")/lib.sh"
+it_init
+[[ -f ${HELLO_SO:-} && -f ${BADABI_SO:-} ]] || it_fail "HELLO_SO/BADABI_SO not set"
+
+it_tmpdir base
+mkdir "$base/lower" "$base/mnt"
+printf 'hello world\n' >"$base/lower/data.txt"
+printf 'top secret\n' >"$base/lower/secret.forbidden"
+IT_LOG=$base/daemon.log
+it_mount "$base/lower" "$base/mnt" --filter noop@370000
+mnt=$base/mnt
+
+run() { # run CMD...: output in $out, status in $rc
+	out=$("$@" 2>&1)
+	rc=$?
+}
+
+# --- load with deny ---------------------------------------------------------
+run "$FSFILTER" load "$mnt" "$HELLO_SO" --args deny
+((rc == 0)) || it_fail "load failed ($rc): $out"
+[[ $out == *"hello attached at altitude 320000"* ]] || it_fail "load said: $out"
+
+cat "$mnt/data.txt" >/dev/null || it_fail "reading data.txt failed with hello attached"
+cat "$mnt/data.txt" >/dev/null || it_fail "second read failed"
+if cat "$mnt/secret.forbidden" >/dev/null 2>"$base/err"; then
+	it_fail "secret.forbidden could be read with hello:deny"
+fi
+grep -q "Permission denied" "$base/err" || it_fail "deny gave: $(cat "$base/err")"
+if (: >"$mnt/new.forbidden") 2>/dev/null; then
+	it_fail "new.forbidden could be created with hello:deny"
+fi
+[[ ! -e $base/lower/new.forbidden ]] || it_fail "the denied create reached the lower directory"
+n=$(grep -c "hello: first open of data.txt" "$IT_LOG")
+((n == 1)) || it_fail "expected one first-open line for data.txt, got $n"
+
+# --- status, human -------------------------------------------------------------
+run "$FSFILTER" status "$mnt"
+((rc == 0)) || it_fail "status failed: $out"
+grep -Eq '^ +370000 +noop ' <<<"$out" || it_fail "status lacks noop@370000: $out"
+grep -Eq "^ +320000 +hello +deny +$HELLO_SO" <<<"$out" ||
+	grep -Eq "^ +320000 +hello +deny +$(realpath "$HELLO_SO")" <<<"$out" ||
+	it_fail "status lacks hello@320000 with its args and source: $out"
+grep -Eq 'hello@320000:.* open [0-9]+/[0-9]+' <<<"$out" || it_fail "no open counter for hello: $out"
+# without MOUNTPOINT: every volume, this one included
+run "$FSFILTER" status
+((rc == 0)) || it_fail "status (all) failed: $out"
+[[ $out == *"Volume $mnt "* ]] || it_fail "status (all) lacks $mnt: $out"
+
+# --- status, JSON --------------------------------------------------------------
+"$FSFILTER" status "$mnt" --json >"$base/status.json" || it_fail "status --json failed"
+python3 - "$base/status.json" "$mnt" <<'PY' || it_fail "status --json check failed"
+import json, sys
+s = json.load(open(sys.argv[1]))
+assert s["ok"] is True, s
+v = s["volume"]
+assert v["mountpoint"] == sys.argv[2], v
+assert v["live_callback_data"] == 0 and v["lower_inodes"] >= 1, v
+inst = s["instances"]
+assert [(i["filter"], i["altitude"]) for i in inst] == [("noop", 370000), ("hello", 320000)], inst
+h = inst[1]
+assert h["args"] == "deny" and h["source"].endswith("/hello.so"), h
+assert h["pre"]["open"] >= 3 and h["post"]["open"] >= 2, h
+assert h["post"]["read"] >= 1 and h["post"]["lookup"] >= 1, h
+assert inst[0]["source"] == "builtin"
+assert isinstance(s["operations"], list)
+PY
+
+# --- detach, attach, unload ------------------------------------------------------
+run "$FSFILTER" detach "$mnt" hello
+((rc == 0)) || it_fail "detach failed: $out"
+cat "$mnt/secret.forbidden" >/dev/null || it_fail "still denied after detach"
+run "$FSFILTER" detach "$mnt" hello
+((rc == 1)) && [[ $out == *"not attached"* ]] || it_fail "second detach said ($rc): $out"
+run "$FSFILTER" attach "$mnt" hello --altitude 1000 --args deny
+((rc == 0)) || it_fail "attach failed: $out"
+run "$FSFILTER" attach "$mnt" hello
+((rc == 1)) && [[ $out == *"attached already"* ]] || it_fail "double attach said ($rc): $out"
+run "$FSFILTER" unload "$mnt" noop
+((rc == 1)) && [[ $out == *"built in"* ]] || it_fail "unload of a built-in said ($rc): $out"
+run "$FSFILTER" unload "$mnt" hello
+((rc == 0)) || it_fail "unload failed: $out"
+grep -q "unloaded filter hello" "$IT_LOG" || it_fail "no unload line in the daemon log"
+run "$FSFILTER" attach "$mnt" hello
+((rc == 1)) && [[ $out == *"no filter named"* ]] || it_fail "attach after unload said ($rc): $out"
+
+# --- a bad ABI ---------------------------------------------------------------------
+run "$FSFILTER" load "$mnt" "$BADABI_SO"
+((rc == 1)) || it_fail "bad ABI load exited $rc: $out"
+[[ $out == *"badabi.so: filter ABI version 42, but this fsfilter supports version 1"* ]] ||
+	it_fail "bad ABI message: $out"
+run "$FSFILTER" load "$mnt" /etc/hostname
+((rc == 1)) && [[ $out == *"cannot load"* ]] || it_fail "loading a non-object said ($rc): $out"
+
+# --- refusals ----------------------------------------------------------------------
+run setpriv --reuid=65534 --regid=65534 --clear-groups "$FSFILTER" status "$mnt"
+((rc != 0)) || it_fail "status worked for uid 65534: $out"
+[[ $out == *"ermission denied"* ]] || it_fail "uid 65534 refusal said: $out"
+run "$FSFILTER" status "$base/lower"
+((rc == 2)) && [[ $out == *"not a mounted fsfilter volume"* ]] || it_fail "status of a non-volume said ($rc): $out"
+
+# --- the socket goes with the volume -----------------------------------------------
+# the runtime dir is named after the escaped mount point path; the part
+# of our temp dir name after "fsfilter-" needs no escaping
+sock=$(find /run/fsfilter -maxdepth 2 -name control -path "*${base##*fsfilter-}-mnt/control" 2>/dev/null | head -1)
+[[ -S $sock ]] || it_fail "no control socket under /run/fsfilter for $mnt"
+[[ $(stat -c %a "$sock") == 600 ]] || it_fail "control socket mode $(stat -c %a "$sock")"
+it_unmount "$mnt"
+it_wait_pid "$IT_PID" 10 || it_fail "daemon exited with $?"
+[[ ! -e $sock ]] || it_fail "control socket $sock left after unmount"
+[[ ! -e $(dirname "$sock") ]] || it_fail "runtime dir $(dirname "$sock") left after unmount"
+run "$FSFILTER" status "$mnt"
+((rc == 2)) || it_fail "status of an unmounted volume exited $rc: $out"
+
+# --- --filter FILE.so at mount -------------------------------------------------------
+mkdir "$base/mnt2"
+it_mount "$base/lower" "$base/mnt2" --filter "$HELLO_SO@4242:deny"
+if cat "$base/mnt2/secret.forbidden" >/dev/null 2>&1; then
+	it_fail "--filter hello.so:deny did not deny"
+fi
+run "$FSFILTER" status "$base/mnt2" --json
+grep -q '"altitude": 4242' <<<"$out" || it_fail "--filter FILE.so@4242 not in status: $out"
+it_unmount "$base/mnt2"
+run "$FSFILTER" mount "$base/lower" "$base/mnt2" -f --filter "$BADABI_SO"
+((rc == 2)) && [[ $out == *"ABI version 42"* ]] || it_fail "mount with a bad ABI .so said ($rc): $out"
+it_log "ok"
