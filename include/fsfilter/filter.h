@@ -145,6 +145,27 @@ struct flt_open_result {
 	unsigned keep_cache : 1;/**< keep cached pages from earlier opens */
 	unsigned nonseekable : 1;
 	unsigned cache_readdir : 1;
+	/** Set by the manager when the operation completes (open, create):
+	 *  this open must not take the fast path, because an instance
+	 *  wants the file's data operations (see FLT_OPREG_SKIP_FASTPATH_FILES
+	 *  and flt_disallow_fastpath()). Read-only for filters. */
+	unsigned no_fastpath : 1;
+	/**
+	 * open/create of a regular file: a file descriptor whose file holds
+	 * exactly the data of this open, which the host may hand to the
+	 * kernel so that reads, writes and mmap of the file bypass the
+	 * daemon (the fast path, FUSE passthrough); -1 if there is none.
+	 * The lower layer sets the fd of its own handle. The fd belongs to
+	 * whoever set it and must stay open until the handle is released;
+	 * the host never closes it, and may keep using the file it refers
+	 * to after the release (the kernel holds its own reference).
+	 * A filter may point it at another file (e.g. a redirect filter at
+	 * its backing file, opened with compatible access); it must then
+	 * keep that fd open until it sees the release of this handle.
+	 * A filter that transforms data must not leave a raw fd here: it
+	 * calls flt_disallow_fastpath() instead.
+	 */
+	int backing_fd;
 };
 
 /** One directory entry of a readdir result. */
@@ -377,10 +398,47 @@ typedef enum flt_postop_status (*flt_post_operation_callback)(
 	const struct flt_related_objects *objects,
 	void *completion_context, unsigned flags);
 
+/*
+ * The fast path. A volume may let the kernel serve a file's reads, writes
+ * and mmap directly from the lower (backing) file (FUSE passthrough): those
+ * operations then never reach any filter. The manager allows it only if no
+ * instance on the volume wants them:
+ *  - by default, a filter that registers a pre- or post-callback for
+ *    FLT_OP_READ or FLT_OP_WRITE sees every read and write, so while it is
+ *    attached no file of the volume takes the fast path;
+ *  - a filter that registers them with FLT_OPREG_SKIP_FASTPATH_FILES only
+ *    sees the data operations of files that do not take the fast path, and
+ *    chooses those files itself by calling flt_disallow_fastpath() in its
+ *    open or create pre- or post-callback.
+ * Everything else (open, release, flush, fsync, fallocate, lseek,
+ * copy_file_range, setattr/truncate, getattr, xattrs) still reaches the
+ * filters for fast-path files.
+ *
+ * The decision is per inode, and the kernel keeps it while the inode has
+ * any open handle: a file opened (on the fast path) before a filter that
+ * wants data operations was attached keeps the fast path for every open
+ * until all its handles are closed; until then that filter does not see
+ * its reads and writes. Conversely a file open off the fast path stays off
+ * it for further opens until all its handles are closed.
+ */
+
+/** Operation registration flags (flt_operation_registration.flags). */
+/** On a FLT_OP_READ or FLT_OP_WRITE row: this callback does not need to
+ *  see the data operations of fast-path files (see above). Ignored on
+ *  other rows. */
+#define FLT_OPREG_SKIP_FASTPATH_FILES	(1u << 0)
+
+/**
+ * From an open or create pre- or post-callback: this open (and the file's
+ * other opens while it is open) must not take the fast path, so its reads
+ * and writes reach the filters. No effect on other operations.
+ */
+FLT_API void flt_disallow_fastpath(struct flt_callback_data *data);
+
 /** One row of the operation table. */
 struct flt_operation_registration {
 	enum flt_op op;			/**< FLT_OP_COUNT ends the table */
-	unsigned flags;			/**< reserved, 0 */
+	unsigned flags;			/**< FLT_OPREG_*, or 0 */
 	flt_pre_operation_callback pre;
 	flt_post_operation_callback post;
 };

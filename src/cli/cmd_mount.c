@@ -13,6 +13,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <unistd.h>
 
 enum {
@@ -282,6 +283,8 @@ static int serve(const struct cfg_volume *c, const struct mount_args *a)
 		fo.mounted = cli_daemon_ready;
 		fo.mounted_arg = &ready_fd;
 	}
+	if (a->debug)	/* -d: the daemon's own debug lines too */
+		flt_set_log_level(LOG_DEBUG);
 	ret = lower_open(c->lower, &lopt, &lower);
 	if (ret) {
 		fprintf(stderr, "fsfilter: cannot open LOWER %s: %s\n",

@@ -88,6 +88,14 @@ void core_data_cleanup(struct flt_callback_data *data);
 void core_dispatch(struct flt_volume *vol, struct flt_callback_data *data,
 		   core_complete_fn done, void *cookie);
 
+/* True while an attached instance wants every read and write of the
+ * volume (a READ or WRITE callback without FLT_OPREG_SKIP_FASTPATH_FILES):
+ * then no file may take the fast path. One atomic load; updated on attach
+ * and detach. Per open, results.open.no_fastpath (set at completion from
+ * the stack the open went through, and flt_disallow_fastpath()) is the
+ * authoritative answer. */
+bool core_volume_wants_data_ops(struct flt_volume *vol);
+
 /* Number of operations dispatched and not yet completed on @vol. */
 uint64_t core_volume_inflight(struct flt_volume *vol);
 /* Callback data allocated by filters (flt_allocate_callback_data) and not

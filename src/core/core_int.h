@@ -43,6 +43,9 @@ struct flt_filter {
 	char name[32];
 	flt_pre_operation_callback pre[FLT_OP_COUNT];
 	flt_post_operation_callback post[FLT_OP_COUNT];
+	/* a READ or WRITE callback without FLT_OPREG_SKIP_FASTPATH_FILES:
+	 * it sees every data operation, so no fast path while attached */
+	bool wants_data_ops;		/* immutable after registration */
 	bool started;			/* protected by registry_lock */
 	unsigned ninstances;		/* protected by registry_lock */
 	struct flt_filter *next;	/* registry list, registry_lock */
@@ -64,6 +67,8 @@ struct core_stack {
 	atomic_uint refs;		/* the volume's while current, plus one
 					   per operation using it */
 	struct core_stack *next_live;	/* vol->live list, vol->lock */
+	bool wants_data_ops;		/* an instance's filter wants them;
+					   immutable once published */
 	size_t n;
 	struct flt_instance *inst[];	/* highest altitude first */
 };
@@ -79,6 +84,8 @@ struct flt_volume {
 	atomic_uint_fast64_t dispatched;
 	atomic_uint_fast64_t live_callback_data; /* filter-initiated */
 	struct core_op *inflight_ops;	/* list for status, lock */
+	atomic_bool wants_data_ops;	/* stack->wants_data_ops, written
+					   under lock, read without */
 	struct flt_volume *next;	/* registry list, registry_lock */
 };
 
@@ -118,6 +125,7 @@ struct core_op {
 	size_t next;			/* next instance for a pre-callback */
 	_Atomic enum core_op_phase phase;	/* atomic: read by status */
 	bool dirty;
+	bool no_fastpath;		/* flt_disallow_fastpath() */
 	atomic_int pend;		/* enum core_pend_state */
 	enum flt_preop_status early_status;	/* from an early completer */
 	void *early_context;

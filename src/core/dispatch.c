@@ -23,6 +23,7 @@ void core_data_init(struct flt_callback_data *data, enum flt_op op,
 	data->op = op;
 	data->ino = ino;
 }
+	data->results.open.backing_fd = -1;
 
 void core_data_cleanup(struct flt_callback_data *data)
 {
@@ -42,6 +43,14 @@ void flt_set_callback_data_dirty(struct flt_callback_data *data)
 }
 
 int flt_is_callback_data_dirty(const struct flt_callback_data *data)
+void flt_disallow_fastpath(struct flt_callback_data *data)
+{
+	struct core_op *cop = data->core;
+
+	if (cop)
+		cop->no_fastpath = true;
+}
+
 {
 	const struct core_op *cop = data->core;
 
@@ -144,6 +153,10 @@ static void finish(struct core_op *cop)
 	void *cookie = cop->cookie;
 
 	stack_put_op(vol, cop->stack, cop);	/* clears data->core */
+	/* after every post-callback: the decision is the whole stack's */
+	if (data->op == FLT_OP_OPEN || data->op == FLT_OP_CREATE)
+		data->results.open.no_fastpath =
+			cop->no_fastpath || cop->stack->wants_data_ops;
 	if (cop->nodes != cop->inline_nodes)
 		free(cop->nodes);
 	pthread_mutex_destroy(&cop->cancel_lock);

@@ -98,8 +98,21 @@ int flt_register_filter(const struct flt_registration *reg,
 			free(f);
 			return -EINVAL;
 		}
+		if (op->flags & ~FLT_OPREG_SKIP_FASTPATH_FILES) {
+			flt_log(LOG_ERR, "filter %s: unknown flags %#x on "
+				"operation %s", f->name, op->flags,
+				flt_op_name(op->op));
+			free(f);
+			return -EINVAL;
+		}
 		f->pre[op->op] = op->pre;
 		f->post[op->op] = op->post;
+		/* a READ or WRITE callback without the skip flag sees every
+		 * data operation: no fast path while it is attached */
+		if ((op->op == FLT_OP_READ || op->op == FLT_OP_WRITE) &&
+		    (op->pre || op->post) &&
+		    !(op->flags & FLT_OPREG_SKIP_FASTPATH_FILES))
+			f->wants_data_ops = true;
 	}
 
 	pthread_mutex_lock(&registry_lock);

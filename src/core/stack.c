@@ -100,6 +100,11 @@ void stack_publish_locked(struct flt_volume *vol, struct core_stack *next)
 {
 	struct core_stack *old = vol->stack;
 
+	next->wants_data_ops = false;
+	for (size_t i = 0; i < next->n; i++)
+		if (next->inst[i]->filter->wants_data_ops)
+			next->wants_data_ops = true;
+	atomic_store(&vol->wants_data_ops, next->wants_data_ops);
 	vol->stack = next;
 	stack_put_locked(vol, old);
 }

@@ -298,6 +298,12 @@ uint64_t core_volume_dispatched(struct flt_volume *vol)
 	return atomic_load(&vol->dispatched);
 }
 
+bool core_volume_wants_data_ops(struct flt_volume *vol)
+{
+	return atomic_load_explicit(&vol->wants_data_ops,
+				    memory_order_relaxed);
+}
+
 uint64_t core_volume_inflight(struct flt_volume *vol)
 {
 	return atomic_load(&vol->inflight);

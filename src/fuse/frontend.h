@@ -20,6 +20,8 @@ struct fuse_frontend_options {
 	int debug;		/* libfuse request trace on stderr (implies
 				   nothing else: pass foreground too) */
 	int writeback;		/* negotiate the kernel writeback cache */
+	int no_passthrough;	/* never offer the fast path (FUSE
+				   passthrough); writeback excludes it too */
 	unsigned max_threads;	/* 0: 2 x CPUs, at least 4; 1: one thread */
 	const char *extra_opts;	/* the user's -o string, appended (or NULL) */
 	int read_ahead_kb;	/* bdi readahead after mount; 0: 1024 */

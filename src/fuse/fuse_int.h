@@ -43,18 +43,40 @@ struct fe_canceller {
 	pthread_t thread;
 };
 
+/* The fast path (passthrough.c). */
+struct fe_pt_inode;
+struct fe_pt {
+	bool want;			/* asked for, no writeback; set before
+					   mounting */
+	atomic_bool init_seen;		/* the INIT request was read */
+	atomic_uint_fast64_t init_unique; /* ... and its unique */
+	atomic_bool kernel_offers;	/* it offered FUSE_PASSTHROUGH */
+	atomic_bool init_done;		/* our INIT reply went out */
+	atomic_bool on;			/* negotiated; cleared if the kernel
+					   refuses BACKING_OPEN with EPERM */
+	atomic_bool warned;		/* other BACKING_OPEN errors logged */
+	pthread_mutex_t lock;		/* leaf: the inode table; static
+					   initializer, never destroyed */
+	struct fe_pt_inode **buckets;	/* lock: inodes with open handles */
+	size_t nbuckets, n;		/* lock */
+};
+
 struct fe {
 	struct flt_volume *vol;
 	struct fuse_session *se;
 	bool writeback;		/* FUSE_CAP_WRITEBACK_CACHE negotiated */
 	bool want_writeback;	/* asked for with --writeback */
 	struct fe_canceller canceller;
+	struct fe_pt pt;
 };
 
 /* One open regular file as the kernel knows it (fuse_file_info.fh). */
 struct fe_handle {
 	uint64_t fh;		/* the handle of the layers below */
 	bool direct_io;		/* the open was answered with direct_io */
+	bool passthrough;	/* answered with FOPEN_PASSTHROUGH */
+	bool pt_counted;	/* counted in the fast path's inode table */
+	flt_ino_t ino;		/* pt_counted: the inode */
 };
 
 struct fe_req {
@@ -114,6 +136,23 @@ static inline const struct fe_handle *fe_handle_of(
 {
 	return (const struct fe_handle *)(uintptr_t)fi->fh;
 }
+
+/* passthrough.c: the fast path (FUSE passthrough). */
+/* After fuse_session_mount(): route the session's I/O through the hooks
+ * that negotiate passthrough at INIT (if @want and not --writeback). */
+int fe_pt_setup(struct fe *fe, bool want);
+void fe_pt_destroy(struct fe *fe);
+/* An open/create of @ino is about to be answered with handle @h: count
+ * it; returns the backing id (> 0) if it takes the fast path, else 0. */
+int32_t fe_pt_open(struct fe *fe, struct fe_handle *h, flt_ino_t ino,
+		   const struct flt_open_result *o);
+/* The kernel let go of @h (RELEASE, or an open reply it did not take). */
+void fe_pt_release(struct fe *fe, struct fe_handle *h);
+/* fuse_reply_open/create with FOPEN_PASSTHROUGH and @backing_id. */
+int fe_pt_reply_open(fuse_req_t req, const struct fuse_file_info *fi,
+		     int32_t backing_id);
+int fe_pt_reply_create(fuse_req_t req, const struct fuse_entry_param *e,
+		       const struct fuse_file_info *fi, int32_t backing_id);
 
 /* reply.c: answer the kernel from a completed operation. */
 void fe_reply(struct fe_req *r);

@@ -119,11 +119,15 @@ void fe_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 void fe_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct fe_req *r = fe_req_new(req, FLT_OP_RELEASE, ino, 0);
+	struct fe_handle *h = (struct fe_handle *)(uintptr_t)fi->fh;
+	struct fe_req *r;
 
+	/* the kernel is done with it: the inode may leave the fast path */
+	fe_pt_release(fuse_req_userdata(req), h);
+	r = fe_req_new(req, FLT_OP_RELEASE, ino, 0);
 	if (!r)
 		return;	/* ENOMEM: the handle leaks until unmount */
-	r->handle = (struct fe_handle *)(uintptr_t)fi->fh; /* freed with r */
+	r->handle = h;	/* freed with r */
 	r->data.params.release.fh = r->handle->fh;
 	r->data.params.release.flags = fi->flags;
 	fe_req_dispatch(r);

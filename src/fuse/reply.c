@@ -51,10 +51,19 @@ static void fill_open(struct fe_req *r, struct fuse_file_info *fi)
 static void reply_open(struct fe_req *r)
 {
 	struct fuse_file_info fi;
+	int32_t backing_id = 0;
+	int err;
 
 	fill_open(r, &fi);
-	if (fuse_reply_open(r->req, &fi)) {
+	if (!r->dir)
+		backing_id = fe_pt_open(r->fe, r->handle, r->data.ino,
+					&r->data.results.open);
+	err = backing_id ? fe_pt_reply_open(r->req, &fi, backing_id)
+			 : fuse_reply_open(r->req, &fi);
+	if (err) {
 		/* no RELEASE will ever come for it */
+		if (!r->dir)
+			fe_pt_release(r->fe, r->handle);
 		fe_release_lost(r->fe, r->data.ino, r->data.results.open.fh,
 				r->dir);
 		return;
@@ -66,10 +75,17 @@ static void reply_create(struct fe_req *r)
 {
 	struct fuse_entry_param e;
 	struct fuse_file_info fi;
+	int32_t backing_id;
+	int err;
 
 	fe_entry_param(&r->data.results.entry, &e);
 	fill_open(r, &fi);
-	if (fuse_reply_create(r->req, &e, &fi)) {
+	backing_id = fe_pt_open(r->fe, r->handle, e.ino,
+				&r->data.results.open);
+	err = backing_id ? fe_pt_reply_create(r->req, &e, &fi, backing_id)
+			 : fuse_reply_create(r->req, &e, &fi);
+	if (err) {
+		fe_pt_release(r->fe, r->handle);
 		fe_release_lost(r->fe, e.ino, r->data.results.open.fh, false);
 		if (e.ino)
 			fe_forget(r->fe, e.ino, 1);

@@ -242,7 +242,8 @@ int fuse_frontend_run(struct flt_volume *vol,
 		      const struct fuse_frontend_options *o)
 {
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
-	struct fe fe = { .vol = vol, .want_writeback = !!o->writeback };
+	struct fe fe = { .vol = vol, .want_writeback = !!o->writeback,
+			 .pt.lock = PTHREAD_MUTEX_INITIALIZER };
 	struct fuse_session *se;
 	int ret, loop;
 
@@ -290,6 +291,9 @@ int fuse_frontend_run(struct flt_volume *vol,
 	 * them complete (teardown_start) and waits for them. */
 	core_volume_detach_all(vol);
 	wait_idle(vol);
+	ret = fe_pt_setup(&fe, !o->no_passthrough);
+	if (ret)
+		goto out_unmount;
 	fe_canceller_stop(&fe);
 out_unmount:
 	fuse_session_unmount(se);
@@ -301,3 +305,4 @@ out_args:
 	fuse_opt_free_args(&args);
 	return ret;
 }
+	fe_pt_destroy(&fe);

@@ -33,6 +33,9 @@ static void fill_open_result(struct lower_fs *fs, struct flt_open_result *r,
 	r->fh = (uint64_t)(uintptr_t)h;
 	r->direct_io = (flags & O_DIRECT) || fs->opt.direct_io;
 	r->keep_cache = fs->opt.keep_cache != 0;
+	/* the fast path's backing file: our handle's fd, which lives until
+	 * release (the front end never closes it) */
+	r->backing_fd = h->fd;
 }
 
 void lower_op_open(struct lower_fs *fs, struct flt_callback_data *data)

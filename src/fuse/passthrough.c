@@ -1,0 +1,411 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The fast path: FUSE passthrough with libfuse 3.14, which has no API for
+ * it (KERNEL-NOTES.md, "FUSE passthrough works with libfuse 3.14").
+ *
+ * 1. Negotiation. The session's I/O goes through fuse_session_custom_io():
+ *    the read hook notes the INIT request (its unique, and whether the
+ *    kernel offers FUSE_PASSTHROUGH), the writev hook patches our INIT
+ *    reply (flags2 bit, max_stack_depth = 1) unless the writeback cache
+ *    was negotiated, which excludes passthrough. Every other message goes
+ *    through untouched; the hooks cost one load each after INIT. libfuse
+ *    calls the hooks with the fd of the worker's channel, so clone_fd and
+ *    the multi-threaded loop keep working.
+ * 2. One backing id per inode (FUSE_DEV_IOC_BACKING_OPEN on the lower
+ *    handle's fd, see flt_open_result.backing_fd), kept while the inode
+ *    has an open handle and closed at its last release: the kernel looks
+ *    the id up only after it has read the OPEN reply, and refuses a second
+ *    backing file for an inode, or a cached open mixed with a passthrough
+ *    one. So the first open of an inode decides, for every open until the
+ *    last release (this table counts them).
+ * 3. OPEN and CREATE of a passthrough file are answered with raw replies
+ *    carrying FOPEN_PASSTHROUGH and the backing id (libfuse 3.14's
+ *    fuse_open_out has no field for it).
+ *
+ * Fallback: if the kernel did not accept passthrough, or BACKING_OPEN
+ * says EPERM (no CAP_SYS_ADMIN in the initial namespace), everything goes
+ * through the daemon, as without this file (logged once, at info level).
+ */
+#include "fuse/fuse_int.h"
+#include "fuse/kernel_abi.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <syslog.h>
+#include <unistd.h>
+
+/* One inode with open handles (regular files the kernel opened). */
+struct fe_pt_inode {
+	flt_ino_t ino;
+	uint64_t opens;			/* handles the kernel holds or is
+					   about to take */
+	int32_t backing_id;		/* > 0: passthrough; 0: cached */
+	struct fe_pt_inode *next;	/* hash chain */
+};
+
+#define PT_MIN_BUCKETS 256u
+
+/* ---- negotiation: the custom I/O hooks ---- */
+
+static ssize_t pt_read(int fd, void *buf, size_t len, void *userdata)
+{
+	struct fe *fe = userdata;
+	ssize_t res = read(fd, buf, len);
+
+	if (res >= (ssize_t)(sizeof(struct fek_in_header) +
+			     sizeof(struct fek_init_in)) &&
+	    !atomic_load_explicit(&fe->pt.init_seen, memory_order_relaxed)) {
+		const struct fek_in_header *in = buf;
+		const struct fek_init_in *arg = (const void *)(in + 1);
+
+		if (in->opcode == FEK_OP_INIT) {
+			bool offers = (arg->flags & FEK_INIT_EXT) &&
+				      (arg->flags2 & FEK_PASSTHROUGH_FLAGS2);
+
+			atomic_store(&fe->pt.kernel_offers, offers);
+			atomic_store(&fe->pt.init_unique, in->unique);
+			atomic_store(&fe->pt.init_seen, true);
+		}
+	}
+	return res;
+}
+
+/* Our INIT reply, before the kernel sees it. */
+static void patch_init(struct fe *fe, struct iovec *iov, int count)
+{
+	const struct fek_out_header *out = iov[0].iov_base;
+	struct fek_init_out *arg;
+
+	if (count < 2 || iov[0].iov_len < sizeof(*out) ||
+	    out->unique != atomic_load(&fe->pt.init_unique) ||
+	    !atomic_load(&fe->pt.init_seen))
+		return;
+	atomic_store(&fe->pt.init_done, true);
+	if (out->error || iov[1].iov_len < sizeof(*arg))
+		return;
+	arg = iov[1].iov_base;
+	if (!fe->pt.want) {
+		flt_log(LOG_INFO, "fuse: passthrough off (%s); reads and "
+			"writes go through the daemon",
+			fe->want_writeback ? "--writeback" : "--no-passthrough");
+		return;
+	}
+	if (!atomic_load(&fe->pt.kernel_offers) ||
+	    !(arg->flags & FEK_INIT_EXT)) {
+		flt_log(LOG_INFO, "fuse: the kernel does not offer "
+			"passthrough; reads and writes go through the daemon");
+		return;
+	}
+	if (arg->flags & FEK_WRITEBACK_CACHE) {
+		/* the kernel would silently turn passthrough off */
+		flt_log(LOG_INFO, "fuse: writeback cache negotiated, so no "
+			"passthrough");
+		return;
+	}
+	arg->flags2 |= FEK_PASSTHROUGH_FLAGS2;
+	arg->max_stack_depth = 1;	/* backing files on non-stacked fs */
+	atomic_store(&fe->pt.on, true);
+	flt_log(LOG_INFO, "fuse: passthrough negotiated: files no filter "
+		"needs to see are read and written by the kernel directly");
+}
+
+static ssize_t pt_writev(int fd, struct iovec *iov, int count,
+			 void *userdata)
+{
+	struct fe *fe = userdata;
+
+	if (!atomic_load_explicit(&fe->pt.init_done, memory_order_relaxed))
+		patch_init(fe, iov, count);
+	return writev(fd, iov, count);
+}
+
+/* Provided so libfuse keeps offering splice as it would without custom
+ * I/O (init() turns it off anyway: it gains nothing here). */
+static ssize_t pt_splice_receive(int fdin, off_t *offin, int fdout,
+				 off_t *offout, size_t len, unsigned int flags,
+				 void *userdata)
+{
+	(void)userdata;
+	return splice(fdin, offin, fdout, offout, len, flags);
+}
+
+static ssize_t pt_splice_send(int fdin, off_t *offin, int fdout,
+			      off_t *offout, size_t len, unsigned int flags,
+			      void *userdata)
+{
+	(void)userdata;
+	return splice(fdin, offin, fdout, offout, len, flags);
+}
+
+int fe_pt_setup(struct fe *fe, bool want)
+{
+	static const struct fuse_custom_io io = {
+		.writev = pt_writev,
+		.read = pt_read,
+		.splice_receive = pt_splice_receive,
+		.splice_send = pt_splice_send,
+	};
+	int ret;
+
+	fe->pt.want = want && !fe->want_writeback;
+	/* after fuse_session_mount(): the same fd, now read and written
+	 * through the hooks */
+	ret = fuse_session_custom_io(fe->se, &io, fuse_session_fd(fe->se));
+	if (ret) {
+		flt_log(LOG_WARNING, "fuse: custom I/O refused (%d); no "
+			"passthrough", ret);
+		fe->pt.want = false;
+	}
+	return 0;
+}
+
+void fe_pt_destroy(struct fe *fe)
+{
+	/* Nothing is open any more; the kernel dropped its backing files
+	 * with the connection. */
+	for (size_t i = 0; i < fe->pt.nbuckets; i++) {
+		struct fe_pt_inode *n = fe->pt.buckets[i], *next;
+
+		for (; n; n = next) {
+			next = n->next;
+			free(n);
+		}
+	}
+	free(fe->pt.buckets);
+	fe->pt.buckets = NULL;
+	fe->pt.nbuckets = fe->pt.n = 0;
+}
+
+/* ---- the per-inode table ---- */
+
+static size_t bucket_of(flt_ino_t ino, size_t nbuckets)
+{
+	return (size_t)((ino * 0x9e3779b97f4a7c15ull) >> 20) & (nbuckets - 1);
+}
+
+static struct fe_pt_inode **find_locked(struct fe *fe, flt_ino_t ino)
+{
+	struct fe_pt_inode **pp;
+
+	if (!fe->pt.nbuckets)
+		return NULL;
+	for (pp = &fe->pt.buckets[bucket_of(ino, fe->pt.nbuckets)]; *pp;
+	     pp = &(*pp)->next)
+		if ((*pp)->ino == ino)
+			return pp;
+	return NULL;
+}
+
+/* Make room for one more entry: the table doubles when it is full. */
+static int grow_locked(struct fe *fe)
+{
+	size_t nb = fe->pt.nbuckets ? fe->pt.nbuckets * 2 : PT_MIN_BUCKETS;
+	struct fe_pt_inode **b;
+
+	if (fe->pt.n < fe->pt.nbuckets)
+		return 0;
+	b = calloc(nb, sizeof(*b));
+	if (!b)
+		return fe->pt.nbuckets ? 0 : -ENOMEM;	/* chains just grow */
+	for (size_t i = 0; i < fe->pt.nbuckets; i++) {
+		struct fe_pt_inode *n = fe->pt.buckets[i], *next;
+
+		for (; n; n = next) {
+			size_t k = bucket_of(n->ino, nb);
+
+			next = n->next;
+			n->next = b[k];
+			b[k] = n;
+		}
+	}
+	free(fe->pt.buckets);
+	fe->pt.buckets = b;
+	fe->pt.nbuckets = nb;
+	return 0;
+}
+
+/* A backing id for the first open of an inode, or 0 (cached open). */
+static int32_t backing_open(struct fe *fe, flt_ino_t ino, int fd)
+{
+	struct fek_backing_map map = { .fd = fd };
+	int id = ioctl(fuse_session_fd(fe->se), FEK_DEV_IOC_BACKING_OPEN,
+		       &map);
+
+	if (id > 0)
+		return id;
+	if (errno == EPERM) {
+		/* no CAP_SYS_ADMIN: it will never work on this mount */
+		atomic_store(&fe->pt.on, false);
+		flt_log(LOG_INFO, "fuse: passthrough refused by the kernel "
+			"(EPERM: needs CAP_SYS_ADMIN); reads and writes go "
+			"through the daemon");
+	} else if (!atomic_exchange(&fe->pt.warned, true)) {
+		/* e.g. ELOOP: the lower file system is itself stacked */
+		flt_log(LOG_INFO, "fuse: no passthrough for inode %llu (%s); "
+			"such files go through the daemon",
+			(unsigned long long)ino, strerror(errno));
+	}
+	return 0;
+}
+
+int32_t fe_pt_open(struct fe *fe, struct fe_handle *h, flt_ino_t ino,
+		   const struct flt_open_result *o)
+{
+	struct fe_pt_inode **pp, *n;
+	int32_t id;
+
+	h->pt_counted = false;
+	h->passthrough = false;
+	if (!atomic_load_explicit(&fe->pt.on, memory_order_relaxed))
+		return 0;
+	pthread_mutex_lock(&fe->pt.lock);
+	pp = find_locked(fe, ino);
+	if (pp) {
+		n = *pp;
+	} else {
+		/* the first open: it decides for all until the last release */
+		n = calloc(1, sizeof(*n));
+		if (!n || grow_locked(fe)) {
+			/* Uncounted and cached: only wrong if another open
+			 * of the inode takes the fast path meanwhile (the
+			 * kernel then refuses one of them with EIO). */
+			free(n);
+			pthread_mutex_unlock(&fe->pt.lock);
+			return 0;
+		}
+		n->ino = ino;
+		if (!o->no_fastpath && o->backing_fd >= 0)
+			n->backing_id = backing_open(fe, ino, o->backing_fd);
+		pp = &fe->pt.buckets[bucket_of(ino, fe->pt.nbuckets)];
+		n->next = *pp;
+		*pp = n;
+		fe->pt.n++;
+		if (n->backing_id)
+			flt_log(LOG_DEBUG, "fuse: inode %llu: passthrough "
+				"(backing id %d)", (unsigned long long)ino,
+				n->backing_id);
+	}
+	n->opens++;
+	id = n->backing_id;
+	pthread_mutex_unlock(&fe->pt.lock);
+	h->ino = ino;
+	h->pt_counted = true;
+	h->passthrough = id > 0;
+	return id;
+}
+
+void fe_pt_release(struct fe *fe, struct fe_handle *h)
+{
+	struct fe_pt_inode **pp, *n = NULL;
+
+	if (!h->pt_counted)
+		return;
+	h->pt_counted = false;
+	pthread_mutex_lock(&fe->pt.lock);
+	pp = find_locked(fe, h->ino);
+	if (pp && --(*pp)->opens == 0) {
+		n = *pp;
+		*pp = n->next;
+		fe->pt.n--;
+		if (n->backing_id > 0) {
+			uint32_t id = (uint32_t)n->backing_id;
+
+			/* under the lock: a concurrent first open of the
+			 * inode must not get a new id before this is gone */
+			if (ioctl(fuse_session_fd(fe->se),
+				  FEK_DEV_IOC_BACKING_CLOSE, &id) < 0)
+				flt_log(LOG_WARNING, "fuse: BACKING_CLOSE of id "
+					"%u (inode %llu): %s", id,
+					(unsigned long long)n->ino,
+					strerror(errno));
+		}
+	}
+	pthread_mutex_unlock(&fe->pt.lock);
+	free(n);
+}
+
+/* ---- replies ---- */
+
+/* libfuse's rules (lib/fuse_lowlevel.c, calc_timeout_*, convert_stat) */
+static uint64_t timeout_sec(double t)
+{
+	if (t > (double)ULONG_MAX)
+		return ULONG_MAX;
+	return t < 0.0 ? 0 : (uint64_t)t;
+}
+
+static uint32_t timeout_nsec(double t)
+{
+	double f = t - (double)timeout_sec(t);
+
+	if (f < 0.0)
+		return 0;
+	return f >= 0.999999999 ? 999999999 : (uint32_t)(f * 1.0e9);
+}
+
+static void fill_entry(struct fek_entry_out *out,
+		       const struct fuse_entry_param *e)
+{
+	const struct stat *st = &e->attr;
+
+	memset(out, 0, sizeof(*out));
+	out->nodeid = e->ino;
+	out->generation = e->generation;
+	out->entry_valid = timeout_sec(e->entry_timeout);
+	out->entry_valid_nsec = timeout_nsec(e->entry_timeout);
+	out->attr_valid = timeout_sec(e->attr_timeout);
+	out->attr_valid_nsec = timeout_nsec(e->attr_timeout);
+	out->attr.ino = st->st_ino;
+	out->attr.mode = st->st_mode;
+	out->attr.nlink = st->st_nlink;
+	out->attr.uid = st->st_uid;
+	out->attr.gid = st->st_gid;
+	out->attr.rdev = st->st_rdev;
+	out->attr.size = st->st_size;
+	out->attr.blksize = st->st_blksize;
+	out->attr.blocks = st->st_blocks;
+	out->attr.atime = st->st_atim.tv_sec;
+	out->attr.mtime = st->st_mtim.tv_sec;
+	out->attr.ctime = st->st_ctim.tv_sec;
+	out->attr.atimensec = st->st_atim.tv_nsec;
+	out->attr.mtimensec = st->st_mtim.tv_nsec;
+	out->attr.ctimensec = st->st_ctim.tv_nsec;
+}
+
+/* The kernel refuses (EIO) a passthrough open with flags outside
+ * FOPEN_PASSTHROUGH_MASK (passthrough, direct_io, parallel direct writes,
+ * noflush), so keep_cache and nonseekable are dropped: there is no FUSE
+ * page cache to keep, and the lower layer never asks for nonseekable.
+ * FOPEN_DIRECT_IO would override passthrough for read and write, and the
+ * backing file already carries the open's own O_DIRECT. */
+static void fill_open(struct fek_open_out *out,
+		      const struct fuse_file_info *fi, int32_t backing_id)
+{
+	memset(out, 0, sizeof(*out));
+	out->fh = fi->fh;
+	out->open_flags = FEK_FOPEN_PASSTHROUGH;
+	out->backing_id = backing_id;
+}
+
+int fe_pt_reply_open(fuse_req_t req, const struct fuse_file_info *fi,
+		     int32_t backing_id)
+{
+	struct fek_open_out out;
+
+	fill_open(&out, fi, backing_id);
+	return fuse_reply_buf(req, (const char *)&out, sizeof(out));
+}
+
+int fe_pt_reply_create(fuse_req_t req, const struct fuse_entry_param *e,
+		       const struct fuse_file_info *fi, int32_t backing_id)
+{
+	struct fek_create_out out;
+
+	fill_entry(&out.entry, e);
+	fill_open(&out.open, fi, backing_id);
+	return fuse_reply_buf(req, (const char *)&out, sizeof(out));
+}
