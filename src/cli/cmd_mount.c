@@ -6,6 +6,7 @@
 #include "core/core.h"
 #include "fuse/frontend.h"
 #include "lower/lower.h"
+#include "port/port.h"
 #include "lib/client/runtime_dir.h"
 
 #include <errno.h>
@@ -220,6 +221,22 @@ static void stream_gone(flt_ino_t ino, void *vol)
 	core_stream_gone(vol, ino);
 }
 
+/* Communication ports (src/port) live in the volume's runtime directory:
+ * set it before filters attach (they create their ports then), computed
+ * before mounting. Without it filters get -ENOENT for their ports. */
+static void start_ports(const struct cfg_volume *c)
+{
+	char dir[PATH_MAX];
+	int ret = fsf_runtime_dir_for(c->mountpoint, geteuid() == 0, dir,
+				      sizeof(dir));
+
+	if (!ret)
+		ret = port_set_runtime_dir(dir);
+	if (ret)
+		fprintf(stderr, "fsfilter: warning: no communication ports "
+			"(runtime directory: %s)\n", strerror(-ret));
+}
+
 /* The control channel (fsfilter status/load/attach/detach/unload). The
  * volume works without it, so a failure is a warning. The runtime dir is
  * computed before mounting: it resolves the mount point's path. */
@@ -302,6 +319,7 @@ static int serve(const struct cfg_volume *c, const struct mount_args *a)
 	}
 	/* stream contexts die with their lower inode */
 	lower_set_inode_gone_hook(lower, stream_gone, vol);
+	start_ports(c);
 	ret = cli_attach_filters(vol, c);
 	if (ret)
 		goto out_volume;
@@ -321,6 +339,7 @@ static int serve(const struct cfg_volume *c, const struct mount_args *a)
 	free(fsname);
 out_volume:
 	core_volume_destroy(vol);
+	port_cleanup_runtime_dir();
 out_lower:
 	lower_close(lower);
 	return ret;

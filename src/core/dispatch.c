@@ -22,8 +22,8 @@ void core_data_init(struct flt_callback_data *data, enum flt_op op,
 	memset(data, 0, sizeof(*data));
 	data->op = op;
 	data->ino = ino;
-}
 	data->results.open.backing_fd = -1;
+}
 
 void core_data_cleanup(struct flt_callback_data *data)
 {
@@ -42,7 +42,6 @@ void flt_set_callback_data_dirty(struct flt_callback_data *data)
 		cop->dirty = true;
 }
 
-int flt_is_callback_data_dirty(const struct flt_callback_data *data)
 void flt_disallow_fastpath(struct flt_callback_data *data)
 {
 	struct core_op *cop = data->core;
@@ -51,6 +50,7 @@ void flt_disallow_fastpath(struct flt_callback_data *data)
 		cop->no_fastpath = true;
 }
 
+int flt_is_callback_data_dirty(const struct flt_callback_data *data)
 {
 	const struct core_op *cop = data->core;
 
@@ -152,11 +152,11 @@ static void finish(struct core_op *cop)
 	core_complete_fn done = cop->done;
 	void *cookie = cop->cookie;
 
-	stack_put_op(vol, cop->stack, cop);	/* clears data->core */
 	/* after every post-callback: the decision is the whole stack's */
 	if (data->op == FLT_OP_OPEN || data->op == FLT_OP_CREATE)
 		data->results.open.no_fastpath =
 			cop->no_fastpath || cop->stack->wants_data_ops;
+	stack_put_op(vol, cop->stack, cop);	/* clears data->core */
 	if (cop->nodes != cop->inline_nodes)
 		free(cop->nodes);
 	pthread_mutex_destroy(&cop->cancel_lock);

@@ -270,6 +270,9 @@ int fuse_frontend_run(struct flt_volume *vol,
 		ret = -EIO;
 		goto out_signals;
 	}
+	ret = fe_pt_setup(&fe, !o->no_passthrough);
+	if (ret)
+		goto out_unmount;
 	if (fuse_daemonize(o->foreground)) {
 		ret = -EIO;
 		goto out_unmount;
@@ -291,9 +294,6 @@ int fuse_frontend_run(struct flt_volume *vol,
 	 * them complete (teardown_start) and waits for them. */
 	core_volume_detach_all(vol);
 	wait_idle(vol);
-	ret = fe_pt_setup(&fe, !o->no_passthrough);
-	if (ret)
-		goto out_unmount;
 	fe_canceller_stop(&fe);
 out_unmount:
 	fuse_session_unmount(se);
@@ -301,8 +301,8 @@ out_signals:
 	fuse_remove_signal_handlers(se);
 out_session:
 	fuse_session_destroy(se);
+	fe_pt_destroy(&fe);
 out_args:
 	fuse_opt_free_args(&args);
 	return ret;
 }
-	fe_pt_destroy(&fe);
