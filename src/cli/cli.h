@@ -21,6 +21,8 @@ void cli_usage(FILE *f);
 int cmd_mount(int argc, char **argv);
 int cmd_unmount(int argc, char **argv);
 int cmd_check(int argc, char **argv);
+/* cmd_crypt.c: fsfilter crypt init|verify|migrate */
+int cmd_crypt(int argc, char **argv);
 /* cmd_control.c: talk to a running volume's control channel */
 int cmd_status(int argc, char **argv);
 int cmd_load(int argc, char **argv);

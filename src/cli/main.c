@@ -12,6 +12,7 @@ static const struct {
 	{ "unmount", cmd_unmount },
 	{ "umount", cmd_unmount },
 	{ "check", cmd_check },
+	{ "crypt", cmd_crypt },
 	{ "status", cmd_status },
 	{ "load", cmd_load },
 	{ "attach", cmd_attach },

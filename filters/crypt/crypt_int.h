@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * crypt filter internals: per-volume and per-inode state, the data engine.
+ *
+ * Lock order: node->lock (a reader/writer lock that is not bound to a
+ * thread, so a pre-callback can take it and its post-callback release it)
+ * -> node->key_mu (leaf). No lock is held while waiting for anything but
+ * lower I/O of the node's own file.
+ */
+#ifndef FSFILTER_CRYPT_INT_H
+#define FSFILTER_CRYPT_INT_H
+
+#include <fsfilter/filter.h>
+
+#include "filters/crypt/crypt_cipher.h"
+#include "filters/crypt/crypt_keys.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+
+/* Instance context: one per volume. Immutable after instance setup. */
+struct crypt_vol {
+	uint8_t master[CRYPT_KEY_LEN];
+};
+
+/* Shared/exclusive lock that any thread may release. */
+struct crypt_lock {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	unsigned readers;	/* mu */
+	bool writer;		/* mu */
+	unsigned writers_waiting; /* mu: readers yield to them */
+};
+
+void crypt_lock_init(struct crypt_lock *l);
+void crypt_lock_destroy(struct crypt_lock *l);
+void crypt_lock_shared(struct crypt_lock *l);
+void crypt_lock_excl(struct crypt_lock *l);
+void crypt_unlock_shared(struct crypt_lock *l);
+void crypt_unlock_excl(struct crypt_lock *l);
+
+/* Stream context: one per lower inode. */
+struct crypt_node {
+	struct crypt_lock lock;	/* shared: reads; exclusive: size changes
+				   and writes (no torn blocks) */
+	pthread_mutex_t key_mu;
+	bool have_key;		/* key_mu (set under lock excl or key_mu) */
+	struct crypt_fkey fk;	/* key_mu */
+	char name[64];		/* last name seen, for log lines; key_mu */
+};
+
+/* Everything one data operation needs. */
+struct crypt_op {
+	struct flt_instance *inst;
+	struct crypt_vol *vol;
+	struct crypt_node *node;
+	struct flt_file file;	/* the lower handle (ino, fh) */
+};
+
+/* Get (or create) the node of @ino: one reference, release with
+ * flt_release_context(). */
+int crypt_node_get(struct flt_instance *inst, flt_ino_t ino,
+		   struct crypt_node **out);
+void crypt_node_set_name(struct crypt_node *n, const char *name);
+
+/* Lower size of the op's file (getattr below). */
+int crypt_lower_stat(struct crypt_op *op, struct stat *st);
+
+/* The engine. Callers hold node->lock: shared for read, exclusive for
+ * write and truncate. */
+int crypt_do_read(struct crypt_op *op, uint64_t off, size_t size, void *buf,
+		  size_t *done);
+int crypt_do_write(struct crypt_op *op, uint64_t off, size_t size,
+		   const void *buf);
+/* Change the plaintext size; @has_fh: op->file.fh is an open handle
+ * (else the lower file is truncated by inode). */
+int crypt_do_truncate(struct crypt_op *op, uint64_t size, bool has_fh);
+
+#endif /* FSFILTER_CRYPT_INT_H */

@@ -1,0 +1,384 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * crypt: the data engine. Plaintext reads, writes and size changes become
+ * filter-initiated I/O on the same lower handle at ciphertext offsets
+ * (docs/crypt-format.md). Callers hold the node lock (see crypt_int.h).
+ */
+#include "filters/crypt/crypt_int.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+
+int crypt_lower_stat(struct crypt_op *op, struct stat *st)
+{
+	return flt_query_information(op->inst, op->file.ino, st);
+}
+
+static void log_bad_block(struct crypt_op *op, uint64_t block)
+{
+	char name[sizeof(op->node->name)];
+
+	pthread_mutex_lock(&op->node->key_mu);
+	memcpy(name, op->node->name, sizeof(name));
+	pthread_mutex_unlock(&op->node->key_mu);
+	flt_log(LOG_ERR, "crypt: file '%s' (node %" PRIu64 "): block %" PRIu64
+		" (plaintext offset %" PRIu64 ") fails authentication: "
+		"corrupt or tampered, reads of it return EIO",
+		name[0] ? name : "?", op->file.ino, block,
+		block * (uint64_t)CRYPT_BLOCK);
+}
+
+static int read_full(struct crypt_op *op, uint64_t off, size_t size,
+		     void *buf, size_t *got)
+{
+	size_t done = 0, n;
+	int ret;
+
+	while (done < size) {
+		ret = flt_read_file(op->inst, &op->file, (off_t)(off + done),
+				    size - done, (char *)buf + done, &n);
+		if (ret)
+			return ret;
+		if (!n)
+			break;
+		done += n;
+	}
+	*got = done;
+	return 0;
+}
+
+static int write_full(struct crypt_op *op, uint64_t off, size_t size,
+		      const void *buf)
+{
+	size_t done = 0, n;
+	int ret;
+
+	while (done < size) {
+		ret = flt_write_file(op->inst, &op->file, (off_t)(off + done),
+				     size - done, (const char *)buf + done, &n);
+		if (ret)
+			return ret;
+		if (!n)
+			return -EIO;
+		done += n;
+	}
+	return 0;
+}
+
+/* Make sure the node has the file key. @lower_size 0: the file has no
+ * header yet; with @create, write a new one (caller holds lock excl). */
+static int node_key(struct crypt_op *op, uint64_t lower_size, bool create,
+		    struct crypt_fkey *fk)
+{
+	struct crypt_node *n = op->node;
+	uint8_t hdr[CRYPT_HDR_SIZE];
+	size_t got;
+	int ret = 0;
+
+	pthread_mutex_lock(&n->key_mu);
+	if (lower_size < CRYPT_HDR_SIZE && create) {
+		/* no header (or a torn one: then no block was ever
+		 * written after it): start the file afresh */
+		ret = crypt_header_new(op->vol->master, &n->fk, hdr);
+		if (!ret)
+			ret = write_full(op, 0, sizeof(hdr), hdr);
+		n->have_key = !ret;
+	} else if (!n->have_key) {
+		ret = read_full(op, 0, sizeof(hdr), hdr, &got);
+		if (!ret)
+			ret = crypt_header_open(op->vol->master, hdr, got, &n->fk);
+		if (ret) {
+			flt_log(LOG_ERR, "crypt: file '%s' (node %" PRIu64
+				"): %s: reads and writes return EIO",
+				n->name[0] ? n->name : "?", op->file.ino,
+				ret == -EINVAL ? "no crypt header (a plaintext "
+						 "file? see fsfilter crypt "
+						 "migrate)"
+				: ret == -EPROTONOSUPPORT ? "unsupported format"
+				: "header fails authentication (corrupt, or "
+				  "another volume's key)");
+			ret = -EIO;
+		}
+		n->have_key = !ret;
+	}
+	if (!ret)
+		*fk = n->fk;
+	pthread_mutex_unlock(&n->key_mu);
+	return ret;
+}
+
+int crypt_do_read(struct crypt_op *op, uint64_t off, size_t size, void *buf,
+		  size_t *done)
+{
+	uint64_t b0 = crypt_block_of(off), b1, nb;
+	uint8_t *cbuf = NULL, plain[CRYPT_BLOCK];
+	struct crypt_fkey fk;
+	struct crypt_aead a = { 0 };
+	size_t got, out = 0;
+	int ret;
+
+	*done = 0;
+	if (!size)
+		return 0;
+	b1 = crypt_block_of(off + size - 1);
+	nb = b1 - b0 + 1;
+	cbuf = malloc(nb * CRYPT_CBLOCK);
+	if (!cbuf)
+		return -ENOMEM;
+	ret = read_full(op, crypt_block_lower_off(b0), nb * CRYPT_CBLOCK, cbuf,
+			&got);
+	if (ret || got <= CRYPT_OVERHEAD)
+		goto out;	/* error, or at/after the end */
+	ret = node_key(op, 0, false, &fk);
+	if (ret)
+		goto out;
+	ret = crypt_aead_init(&a, fk.key);
+	if (ret)
+		goto out;
+	for (uint64_t i = 0; i < nb; i++) {
+		size_t stored = got - i * CRYPT_CBLOCK, skip, take;
+		int plen;
+
+		if (i * CRYPT_CBLOCK >= got)
+			break;
+		if (stored > CRYPT_CBLOCK)
+			stored = CRYPT_CBLOCK;
+		if (stored <= CRYPT_OVERHEAD)
+			break;	/* torn trailing bytes: not part of the file */
+		plen = crypt_block_open(&a, fk.file_id, b0 + i,
+					cbuf + i * CRYPT_CBLOCK, stored, plain);
+		if (plen < 0) {
+			log_bad_block(op, b0 + i);
+			ret = -EIO;
+			goto out;
+		}
+		skip = i == 0 ? off % CRYPT_BLOCK : 0;
+		if ((size_t)plen <= skip)
+			break;
+		take = (size_t)plen - skip;
+		if (take > size - out)
+			take = size - out;
+		memcpy((char *)buf + out, plain + skip, take);
+		out += take;
+		if ((size_t)plen < CRYPT_BLOCK)
+			break;
+	}
+	*done = out;
+out:
+	crypt_aead_free(&a);
+	crypt_wipe(plain, sizeof(plain));
+	crypt_wipe(&fk, sizeof(fk));
+	free(cbuf);
+	return ret;
+}
+
+/* Read and decrypt block @b, whose plaintext is @len bytes (1..4096), into
+ * @plain. */
+static int load_block(struct crypt_op *op, struct crypt_aead *a,
+		      const struct crypt_fkey *fk, uint64_t b, size_t len,
+		      uint8_t *plain)
+{
+	uint8_t cb[CRYPT_CBLOCK];
+	size_t got;
+	int ret;
+
+	ret = read_full(op, crypt_block_lower_off(b), len + CRYPT_OVERHEAD, cb,
+			&got);
+	if (ret)
+		return ret;
+	if (got != len + CRYPT_OVERHEAD ||
+	    crypt_block_open(a, fk->file_id, b, cb, got, plain) != (int)len) {
+		log_bad_block(op, b);
+		return -EIO;
+	}
+	return 0;
+}
+
+/* Re-encrypt block @b from @old_len to @new_len plaintext bytes (zero
+ * extended or cut). */
+static int resize_block(struct crypt_op *op, struct crypt_aead *a,
+			const struct crypt_fkey *fk, uint64_t b, size_t old_len,
+			size_t new_len)
+{
+	uint8_t plain[CRYPT_BLOCK] = { 0 }, cb[CRYPT_CBLOCK];
+	int ret;
+
+	ret = load_block(op, a, fk, b, old_len, plain);
+	if (!ret)
+		ret = crypt_block_seal(a, fk->file_id, b, plain, new_len, NULL, cb);
+	if (!ret)
+		ret = write_full(op, crypt_block_lower_off(b),
+				 new_len + CRYPT_OVERHEAD, cb);
+	crypt_wipe(plain, sizeof(plain));
+	return ret;
+}
+
+static size_t min_sz(uint64_t a, uint64_t b)
+{
+	return (size_t)(a < b ? a : b);
+}
+
+/* Plaintext bytes of block @b in a file of @size bytes. */
+static size_t block_len(uint64_t b, uint64_t size)
+{
+	uint64_t start = b * CRYPT_BLOCK;
+
+	return size <= start ? 0 : min_sz(size - start, CRYPT_BLOCK);
+}
+
+int crypt_do_write(struct crypt_op *op, uint64_t off, size_t size,
+		   const void *buf)
+{
+	uint64_t end = off + size, b0, b1, nb, osize, bs;
+	uint8_t *pbuf = NULL, *cbuf = NULL;
+	struct crypt_aead a = { 0 };
+	struct crypt_fkey fk;
+	size_t cpos = 0, in = 0;
+	struct stat st;
+	int ret;
+
+	if (!size)
+		return 0;
+	ret = crypt_lower_stat(op, &st);
+	if (ret)
+		return ret;
+	osize = crypt_plain_size((uint64_t)st.st_size);
+	ret = node_key(op, (uint64_t)st.st_size, true, &fk);
+	if (ret)
+		return ret;
+	ret = crypt_aead_init(&a, fk.key);
+	if (ret)
+		goto out;
+	/* A partial last block before the written range becomes a full one
+	 * (the bytes up to the range are zeros: a hole). */
+	bs = crypt_block_of(osize);
+	if (osize % CRYPT_BLOCK && bs < crypt_block_of(off)) {
+		ret = resize_block(op, &a, &fk, bs, osize % CRYPT_BLOCK,
+				   CRYPT_BLOCK);
+		if (ret)
+			goto out;
+	}
+	b0 = crypt_block_of(off);
+	b1 = crypt_block_of(end - 1);
+	nb = b1 - b0 + 1;
+	pbuf = calloc(nb, CRYPT_BLOCK);
+	cbuf = malloc(nb * CRYPT_CBLOCK);
+	if (!pbuf || !cbuf) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (uint64_t i = 0; i < nb; i++) {
+		uint64_t b = b0 + i, bstart = b * CRYPT_BLOCK;
+		size_t olen = block_len(b, osize);
+		size_t from = off > bstart ? (size_t)(off - bstart) : 0;
+		size_t to = min_sz(end - bstart, CRYPT_BLOCK);
+		size_t nlen = olen > to ? olen : to;
+		uint8_t *p = pbuf + i * CRYPT_BLOCK;
+
+		/* read-modify-write where the range covers part of
+		 * existing data */
+		if (olen && (from > 0 || to < olen)) {
+			ret = load_block(op, &a, &fk, b, olen, p);
+			if (ret)
+				goto out;
+		}
+		memcpy(p + from, (const char *)buf + in, to - from);
+		in += to - from;
+		ret = crypt_block_seal(&a, fk.file_id, b, p, nlen, NULL,
+				       cbuf + cpos);
+		if (ret)
+			goto out;
+		cpos += nlen + CRYPT_OVERHEAD;
+	}
+	ret = write_full(op, crypt_block_lower_off(b0), cpos, cbuf);
+out:
+	crypt_aead_free(&a);
+	crypt_wipe(&fk, sizeof(fk));
+	if (pbuf) {
+		crypt_wipe(pbuf, nb * CRYPT_BLOCK);
+		free(pbuf);
+	}
+	free(cbuf);
+	return ret;
+}
+
+static int lower_truncate(struct crypt_op *op, uint64_t lsize, bool has_fh)
+{
+	struct flt_callback_data *d;
+	int ret;
+
+	ret = flt_allocate_callback_data(op->inst, FLT_OP_SETATTR, &d);
+	if (ret)
+		return ret;
+	d->ino = op->file.ino;
+	d->params.setattr.attr.st_size = (off_t)lsize;
+	d->params.setattr.to_set = FLT_SET_SIZE;
+	if (has_fh) {
+		d->params.setattr.to_set |= FLT_SET_HAS_FH;
+		d->params.setattr.fh = op->file.fh;
+	}
+	ret = flt_perform_synchronous_io(d);
+	flt_free_callback_data(d);
+	return ret;
+}
+
+int crypt_do_truncate(struct crypt_op *op, uint64_t size, bool has_fh)
+{
+	struct crypt_aead a = { 0 };
+	struct crypt_fkey fk;
+	uint64_t osize;
+	struct stat st;
+	int ret;
+
+	ret = crypt_lower_stat(op, &st);
+	if (ret)
+		return ret;
+	osize = crypt_plain_size((uint64_t)st.st_size);
+	if (!size) {
+		/* an empty file has no header: the next write makes a new
+		 * one, with a new file id and key */
+		ret = lower_truncate(op, 0, has_fh);
+		if (!ret) {
+			pthread_mutex_lock(&op->node->key_mu);
+			op->node->have_key = false;
+			crypt_wipe(&op->node->fk, sizeof(op->node->fk));
+			pthread_mutex_unlock(&op->node->key_mu);
+		}
+		return ret;
+	}
+	if (size == osize && (uint64_t)st.st_size == crypt_lower_size(size))
+		return 0;
+	ret = node_key(op, (uint64_t)st.st_size, true, &fk);
+	if (ret)
+		return ret;
+	ret = crypt_aead_init(&a, fk.key);
+	if (ret)
+		goto out;
+	if (size < osize && size % CRYPT_BLOCK) {
+		/* cut the new last block: drop what follows it first, so a
+		 * crash leaves at most that block unreadable */
+		uint64_t b = crypt_block_of(size);
+
+		ret = lower_truncate(op, crypt_block_lower_off(b) +
+					 block_len(b, osize) + CRYPT_OVERHEAD,
+				     has_fh);
+		if (!ret)
+			ret = resize_block(op, &a, &fk, b, block_len(b, osize),
+					   size % CRYPT_BLOCK);
+	} else if (size > osize && osize % CRYPT_BLOCK) {
+		/* the old partial last block grows (zeros: a hole) */
+		uint64_t b = crypt_block_of(osize);
+
+		ret = resize_block(op, &a, &fk, b, osize % CRYPT_BLOCK,
+				   block_len(b, size));
+	}
+	if (!ret)
+		ret = lower_truncate(op, crypt_lower_size(size), has_fh);
+out:
+	crypt_aead_free(&a);
+	crypt_wipe(&fk, sizeof(fk));
+	return ret;
+}
