@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "filters/builtin.h"
 #include "filters/noop/noop.h"
+#include "filters/redirect/redirect.h"
 #include "filters/crypt/crypt.h"
 
 #include <errno.h>
@@ -10,6 +11,7 @@ typedef const struct flt_registration *(*builtin_fn)(void);
 
 static const builtin_fn builtins[] = {
 	noop_filter_registration,
+	redirect_filter_registration,
 	crypt_filter_registration,
 };
 

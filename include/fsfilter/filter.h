@@ -670,6 +670,53 @@ FLT_API int flt_query_information(struct flt_instance *instance,
 /** Release the handle and the lookup reference. */
 FLT_API int flt_close(struct flt_instance *instance, struct flt_file *file);
 
+/* ---- filter-owned node ids ---------------------------------------------- */
+
+/*
+ * A filter can make objects appear that the lower layer does not have (the
+ * virtual files of `redirect`). Such an object needs a node id the kernel
+ * can name, but node ids are normally the lower layer's and FORGET for them
+ * goes to the bottom. A filter-owned id has FLT_INO_FILTER_OWNED set (never
+ * set in a lower id) and belongs to the instance that allocated it:
+ *  - the owner returns it in entries it completes itself (a LOOKUP it
+ *    completes in pre, or one it turns from -ENOENT into success in post;
+ *    readdirplus entries) and counts the lookup references it hands out;
+ *  - every operation naming the id (data->ino, a parent or newparent,
+ *    copy_file_range's ino_out) passes the filters above the owner like any
+ *    other, and the owner must complete it in its pre-callback (FORGET
+ *    included: drop the references, and free the id at zero). An operation
+ *    that reaches the bottom anyway is completed by the manager with -EIO
+ *    (FORGET: silently with 0), so the lower layer never sees such an id;
+ *  - flt_free_node_id() when the last reference is gone: every instance's
+ *    stream contexts for the id are released. Ids are never reused.
+ */
+#define FLT_INO_FILTER_OWNED ((flt_ino_t)1 << 63)
+
+/** Allocate a fresh filter-owned node id for @p instance. 0 or -EINVAL. */
+FLT_API int flt_allocate_node_id(struct flt_instance *instance,
+				 flt_ino_t *out);
+/** The id's last lookup reference is gone: release stream contexts. */
+FLT_API void flt_free_node_id(struct flt_instance *instance, flt_ino_t ino);
+
+/* ---- kernel cache invalidation ------------------------------------------- */
+
+/*
+ * When a filter changes what an inode or a name shows (a redirect rule is
+ * added or removed), the kernel's cached attributes, pages and dentries must
+ * go. These ask the host (the FUSE front end) to invalidate them. Safe from
+ * any thread, but never from inside a callback of an operation on the same
+ * inode or directory (the kernel may hold its lock while it waits for that
+ * operation): call them from a port callback or a thread of your own.
+ * Return 0, -ENOENT (the kernel did not know it), -ENOSYS (no host hook:
+ * e.g. the unit-test host), or another negative errno.
+ */
+/** Drop cached attributes and all cached pages of @p ino. */
+FLT_API int flt_invalidate_inode(struct flt_instance *instance,
+				 flt_ino_t ino);
+/** Drop the cached dentry @p name in directory @p parent. */
+FLT_API int flt_invalidate_entry(struct flt_instance *instance,
+				 flt_ino_t parent, const char *name);
+
 /* ---- communication ports ------------------------------------------------- */
 
 /*

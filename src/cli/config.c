@@ -461,13 +461,32 @@ out:
 
 /* ---- the command line ----------------------------------------------------- */
 
+/* The first @n bytes of @s are a valid filter name. */
+static bool cfg_valid_filter_name_n(const char *s, size_t n)
+{
+	char name[32];
+
+	if (n >= sizeof(name))
+		return false;
+	memcpy(name, s, n);
+	name[n] = '\0';
+	return cfg_valid_filter_name(name);
+}
+
 /* Length of the file part of a `--filter FILE.so[@ALT][:ARGS]`, or 0 if
  * @spec names a built-in filter. A file contains '/' or ends in ".so";
  * its path ends after ".so" when that is followed by '@', ':' or the end,
  * else at the first '@' or ':' after its last '/'. */
 static size_t filter_file_len(const char *spec)
 {
-	const char *slash = strrchr(spec, '/'), *so = spec;
+	const char *slash, *so = spec;
+	size_t head = strcspn(spec, "@:");
+
+	/* a built-in name first: its arguments may hold '/' and ".so"
+	 * (redirect:rule=/a=>/srv/b.so) */
+	if (head && cfg_valid_filter_name_n(spec, head))
+		return 0;
+	slash = strrchr(spec, '/');
 
 	while ((so = strstr(so, ".so"))) {
 		if (so[3] == '\0' || so[3] == '@' || so[3] == ':')

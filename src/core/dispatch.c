@@ -9,6 +9,7 @@
  * makes that possible is struct core_op.
  */
 #include "core/core_int.h"
+#include "core/core_hooks.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -265,7 +266,9 @@ static enum run_result run_pre(struct core_op *cop)
 		/* before the handle is freed below and its value reused */
 		context_forget_key(cop->vol, CTX_STREAMHANDLE,
 				   data->params.release.fh);
-	cop->vol->bottom.perform(cop->vol->bottom.ctx, data);
+	/* filter-owned node ids never reach the lower layer (nodeid.c) */
+	if (!core_guard_filter_owned(data))
+		cop->vol->bottom.perform(cop->vol->bottom.ctx, data);
 	return run_post(cop);
 }
 

@@ -2,6 +2,7 @@
 /* The FUSE session: operation table, INIT negotiation, mount options,
  * readahead tuning, the request loop and the way out. */
 #include "fuse/fuse_int.h"
+#include "core/core_hooks.h"
 
 #include <errno.h>
 #include <fuse_opt.h>
@@ -211,6 +212,22 @@ static unsigned default_threads(void)
 	return n * 2 < 4 ? 4 : (unsigned)n * 2;
 }
 
+/* Host hooks of the core (flt_invalidate_inode/entry). */
+static int hook_inval_inode(void *arg, flt_ino_t ino)
+{
+	struct fe *fe = arg;
+
+	return fuse_lowlevel_notify_inval_inode(fe->se, ino, 0, 0);
+}
+
+static int hook_inval_entry(void *arg, flt_ino_t parent, const char *name)
+{
+	struct fe *fe = arg;
+
+	return fuse_lowlevel_notify_inval_entry(fe->se, parent, name,
+						strlen(name));
+}
+
 static int run_loop(struct fuse_session *se, unsigned threads)
 {
 	struct fuse_loop_config *cfg;
@@ -259,6 +276,10 @@ int fuse_frontend_run(struct flt_volume *vol,
 		goto out_args;
 	}
 	fe.se = se;
+	core_volume_set_host_hooks(vol, &(struct core_host_hooks){
+		.inval_inode = hook_inval_inode,
+		.inval_entry = hook_inval_entry,
+		.arg = &fe });
 	if (fuse_set_signal_handlers(se)) {
 		ret = -EIO;
 		goto out_session;
@@ -300,6 +321,7 @@ out_unmount:
 out_signals:
 	fuse_remove_signal_handlers(se);
 out_session:
+	core_volume_set_host_hooks(vol, NULL);
 	fuse_session_destroy(se);
 	fe_pt_destroy(&fe);
 out_args:

@@ -1,0 +1,314 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Names and attributes: lookup (virtual names appear), getattr/setattr
+ * (the backing size and times), and the write policy for namespace
+ * operations on redirected names.
+ */
+#include "filters/redirect/redir.h"
+
+#include <errno.h>
+#include <string.h>
+#include <syslog.h>
+
+static enum flt_preop_status complete(struct flt_callback_data *d, int err)
+{
+	d->io_status.status = err;
+	d->io_status.information = 0;
+	return FLT_PREOP_COMPLETE;
+}
+
+/* (parent, name) is a name a rule makes exist (virtual): fill @e. */
+static int virtual_entry(struct redir_inst *ri, flt_ino_t parent,
+			 const char *name, struct flt_entry *e)
+{
+	char dir[4096], path[4096];
+	struct redir_rules *rules;
+	struct redir_target *t;
+	struct redir_match m;
+	struct stat st;
+	int ret;
+
+	if (!strcmp(name, ".") || !strcmp(name, ".."))
+		return -ENOENT;
+	ret = redir_dir_path(ri, parent, dir, sizeof(dir));
+	if (ret)
+		return -ENOENT;
+	ret = redir_path_join(dir, name, path, sizeof(path));
+	if (ret)
+		return ret;
+	rules = redir_rules_get(ri);
+	ret = -ENOENT;
+	if (!redir_match_path(rules, path, &m) ||
+	    m.rule->kind == REDIR_GLOB)
+		goto out;	/* globs only apply to existing files */
+	if (redir_backing_stat(m.backing, &st) ||
+	    !(S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)))
+		goto out;
+	t = redir_target_new(&m, S_ISDIR(st.st_mode));
+	if (!t) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	ret = redir_vnode_ref(ri, path, t, &st, e);
+	redir_target_put(t);
+out:
+	redir_rules_put(rules);
+	return ret;
+}
+
+REDIR_PRE(redir_pre_lookup)
+{
+	struct redir_inst *ri;
+	int ret;
+
+	(void)ctx;
+	if (!redir_is_virtual(d->params.lookup.parent))
+		return FLT_PREOP_SUCCESS_WITH_CALLBACK;
+	ri = redir_inst_get(o->instance);
+	if (!ri)
+		return complete(d, -EIO);
+	ret = virtual_entry(ri, d->params.lookup.parent, d->params.lookup.name,
+			    &d->results.entry);
+	redir_inst_put(ri);
+	return complete(d, ret);
+}
+
+REDIR_POST(redir_post_lookup)
+{
+	struct redir_inst *ri = redir_inst_get(o->instance);
+
+	(void)ctx;
+	(void)flags;
+	if (!ri)
+		return FLT_POSTOP_FINISHED_PROCESSING;
+	if (!d->io_status.status && d->results.entry.ino) {
+		redir_note_entry(ri, d->params.lookup.parent,
+				 d->params.lookup.name, &d->results.entry);
+	} else if (d->io_status.status == -ENOENT ||
+		   (!d->io_status.status && !d->results.entry.ino)) {
+		struct flt_entry e;
+
+		if (!virtual_entry(ri, d->params.lookup.parent,
+				   d->params.lookup.name, &e)) {
+			d->results.entry = e;
+			d->io_status.status = 0;
+		}
+	}
+	redir_inst_put(ri);
+	return FLT_POSTOP_FINISHED_PROCESSING;
+}
+
+REDIR_PRE(redir_pre_getattr)
+{
+	struct redir_inst *ri;
+	struct redir_vnode *v;
+	struct stat st;
+	int ret;
+
+	(void)ctx;
+	if (!redir_is_virtual(d->ino))
+		return FLT_PREOP_SUCCESS_WITH_CALLBACK;
+	ri = redir_inst_get(o->instance);
+	if (!ri)
+		return complete(d, -EIO);
+	v = redir_vnode_find(ri, d->ino);
+	ret = v ? redir_backing_stat(v->target->backing, &st) : -ENOENT;
+	if (!ret) {
+		memset(&d->results.attr, 0, sizeof(d->results.attr));
+		redir_fill_attr(ri, &d->results.attr, &st, true, v->target);
+		d->results.attr_timeout = 1.0;
+	} else {
+		ret = -EIO;	/* the backing went away under a known name */
+	}
+	redir_inst_put(ri);
+	return complete(d, ret);
+}
+
+/* Fix attributes in @attr of lower node @ino if it is redirected. */
+static void fix_attr(struct redir_inst *ri, flt_ino_t ino, struct stat *attr)
+{
+	struct redir_snode *sn = redir_snode_get(ri, ino);
+	struct stat st;
+
+	if (!sn)
+		return;
+	if (sn->target && !sn->target->is_dir &&
+	    !redir_backing_stat(sn->target->backing, &st) &&
+	    S_ISREG(st.st_mode))
+		redir_fill_attr(ri, attr, &st, false, sn->target);
+	flt_release_context(sn);
+}
+
+REDIR_POST(redir_post_getattr)
+{
+	struct redir_inst *ri;
+
+	(void)ctx;
+	(void)flags;
+	if (d->io_status.status)
+		return FLT_POSTOP_FINISHED_PROCESSING;
+	ri = redir_inst_get(o->instance);
+	if (ri) {
+		fix_attr(ri, d->ino, &d->results.attr);
+		redir_inst_put(ri);
+	}
+	return FLT_POSTOP_FINISHED_PROCESSING;
+}
+
+/* The deny errno for a name that a rule covers, or 0. A prefix rule covers
+ * only names its backing directory has (the rest of the subtree is plain
+ * lower content). */
+static int name_denied(struct redir_inst *ri, flt_ino_t parent,
+		       const char *name)
+{
+	char dir[4096], path[4096];
+	struct redir_rules *rules;
+	struct redir_match m;
+	struct stat st;
+	int err = 0;
+
+	if (redir_is_virtual(parent)) {
+		struct redir_vnode *v = redir_vnode_find(ri, parent);
+
+		return v ? v->target->deny_errno : EACCES;
+	}
+	if (redir_dir_path(ri, parent, dir, sizeof(dir)) ||
+	    redir_path_join(dir, name, path, sizeof(path)))
+		return 0;
+	rules = redir_rules_get(ri);
+	if (redir_match_path(rules, path, &m) &&
+	    (m.rule->kind != REDIR_PREFIX || !lstat(m.backing, &st)))
+		err = m.rule->deny_errno;
+	redir_rules_put(rules);
+	return err;
+}
+
+/* The deny errno if lower or virtual node @ino is a redirected file. */
+static int node_denied(struct redir_inst *ri, flt_ino_t ino)
+{
+	struct redir_snode *sn;
+	int err = 0;
+
+	if (redir_is_virtual(ino)) {
+		struct redir_vnode *v = redir_vnode_find(ri, ino);
+
+		return v ? v->target->deny_errno : EACCES;
+	}
+	sn = redir_snode_get(ri, ino);
+	if (sn) {
+		if (sn->target && !sn->target->is_dir)
+			err = sn->target->deny_errno;
+		flt_release_context(sn);
+	}
+	return err;
+}
+
+REDIR_PRE(redir_pre_namespace)
+{
+	const union flt_parameters *p = &d->params;
+	struct redir_inst *ri = redir_inst_get(o->instance);
+	int err = 0;
+
+	(void)ctx;
+	if (!ri)
+		return FLT_PREOP_SUCCESS_NO_CALLBACK;
+	switch (d->op) {
+	case FLT_OP_CREATE:
+		err = name_denied(ri, p->create.parent, p->create.name);
+		break;
+	case FLT_OP_MKNOD:
+		err = name_denied(ri, p->mknod.parent, p->mknod.name);
+		break;
+	case FLT_OP_MKDIR:
+		err = name_denied(ri, p->mkdir.parent, p->mkdir.name);
+		break;
+	case FLT_OP_SYMLINK:
+		err = name_denied(ri, p->symlink.parent, p->symlink.name);
+		break;
+	case FLT_OP_UNLINK:
+	case FLT_OP_RMDIR:
+		err = name_denied(ri, p->unlink.parent, p->unlink.name);
+		break;
+	case FLT_OP_RENAME:
+		err = name_denied(ri, p->rename.parent, p->rename.name);
+		if (!err)
+			err = name_denied(ri, p->rename.newparent,
+					  p->rename.newname);
+		break;
+	case FLT_OP_LINK:
+		err = node_denied(ri, d->ino);
+		if (!err)
+			err = name_denied(ri, p->link.newparent,
+					  p->link.newname);
+		break;
+	default:
+		break;
+	}
+	redir_inst_put(ri);
+	if (err)
+		return complete(d, -err);
+	return FLT_PREOP_SUCCESS_WITH_CALLBACK;
+}
+
+REDIR_POST(redir_post_newentry)
+{
+	const union flt_parameters *p = &d->params;
+	struct redir_inst *ri;
+
+	(void)ctx;
+	(void)flags;
+	if (d->io_status.status || !d->results.entry.ino)
+		return FLT_POSTOP_FINISHED_PROCESSING;
+	ri = redir_inst_get(o->instance);
+	if (!ri)
+		return FLT_POSTOP_FINISHED_PROCESSING;
+	switch (d->op) {
+	case FLT_OP_CREATE:
+		redir_note_entry(ri, p->create.parent, p->create.name,
+				 &d->results.entry);
+		break;
+	case FLT_OP_MKNOD:
+		redir_note_entry(ri, p->mknod.parent, p->mknod.name,
+				 &d->results.entry);
+		break;
+	case FLT_OP_MKDIR:
+		redir_note_entry(ri, p->mkdir.parent, p->mkdir.name,
+				 &d->results.entry);
+		break;
+	case FLT_OP_SYMLINK:
+		redir_note_entry(ri, p->symlink.parent, p->symlink.name,
+				 &d->results.entry);
+		break;
+	case FLT_OP_LINK:
+		redir_note_entry(ri, p->link.newparent, p->link.newname,
+				 &d->results.entry);
+		break;
+	default:
+		break;
+	}
+	redir_inst_put(ri);
+	return FLT_POSTOP_FINISHED_PROCESSING;
+}
+
+REDIR_PRE(redir_pre_setattr)
+{
+	struct redir_inst *ri = redir_inst_get(o->instance);
+	int err = 0;
+
+	(void)ctx;
+	if (!ri)
+		return FLT_PREOP_SUCCESS_NO_CALLBACK;
+	if (redir_is_virtual(d->ino))
+		err = node_denied(ri, d->ino);	/* nothing to change */
+	else if (d->params.setattr.to_set & FLT_SET_SIZE)
+		err = node_denied(ri, d->ino);
+	redir_inst_put(ri);
+	if (err)
+		return complete(d, -err);
+	return FLT_PREOP_SUCCESS_WITH_CALLBACK;
+}
+
+REDIR_POST(redir_post_setattr)
+{
+	return redir_post_getattr(d, o, ctx, flags);
+}

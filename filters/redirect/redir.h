@@ -1,0 +1,272 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * redirect: serve selected files' content from backing files outside the
+ * volume. Private header; see docs/redirect.md for the behaviour.
+ *
+ * Objects and who holds them:
+ *   struct redir_rules   an immutable rule set; the instance holds one
+ *                        reference to the current set, readers take their
+ *                        own (redir_rules_get) so a swap never frees a set
+ *                        in use.
+ *   struct redir_target  what one redirected node is served from (backing
+ *                        path, policy); refcounted, shared by the node's
+ *                        stream context / virtual node and its handles.
+ *   struct redir_snode   stream context of a *lower* node we care about:
+ *                        directories (their volume path, to name children)
+ *                        and redirected files (their target).
+ *   struct redir_vnode   a virtual node (no lower object): filter-owned
+ *                        node id, lookup count, path, target.
+ *   struct redir_handle  one open of a redirected file: the backing fd.
+ *                        Lower-backed opens keep it in a stream handle
+ *                        context; virtual opens use its address as fh.
+ *   struct redir_dir     one open directory that shows virtual names: a
+ *                        snapshot of the listing.
+ *
+ * Lock order: inst->rules_lock and inst->vlock are leaves; no lock is held
+ * across I/O of the lower layer or a backing file, except dir->lock around
+ * the snapshot build of its own directory (the kernel serialises readdir
+ * per open directory anyway).
+ */
+#ifndef FSFILTER_REDIR_H
+#define FSFILTER_REDIR_H
+
+#include <fsfilter/filter.h>
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/stat.h>
+
+#define REDIR_DEFAULT_ALTITUDE 140000u
+
+enum redir_kind { REDIR_EXACT, REDIR_PREFIX, REDIR_GLOB };
+enum redir_policy { REDIR_READONLY, REDIR_COW, REDIR_HYDRATE };
+
+struct redir_rule {
+	enum redir_kind kind;
+	enum redir_policy policy;
+	int deny_errno;			/* EACCES or EROFS (positive) */
+	char *path;			/* volume path, no leading or trailing
+					   '/'; glob: the pattern */
+	char *backing;			/* absolute; prefix: a directory, no
+					   trailing '/' */
+};
+
+struct redir_rules {
+	atomic_uint refs;
+	size_t n;
+	struct redir_rule *v;
+};
+
+/* ---- rules.c ------------------------------------------------------------ */
+
+/* Parse one clause "rule=PATH=>BACKING[,policy=P][,errno=E]" (the "rule="
+ * already stripped: @spec is "PATH=>BACKING,..."). Fills @r (strings
+ * malloc'd). On error returns -EINVAL and a message in @err. */
+int redir_rule_parse(const char *spec, struct redir_rule *r, char *err,
+		     size_t errlen);
+void redir_rule_free(struct redir_rule *r);
+
+/* Parse instance arguments: clauses separated by ';' (rule=..., rules=FILE,
+ * block=N, times=backing|lower). Rules files hold one clause per line ('#'
+ * comments). The result has one reference. */
+struct redir_config {
+	size_t block_size;		/* 0 = read exactly what is asked */
+	bool lower_times;		/* show the lower file's times */
+};
+int redir_args_parse(const char *args, struct redir_rules **out,
+		     struct redir_config *cfg, char *err, size_t errlen);
+
+struct redir_rules *redir_rules_new(void);
+/* Append a copy of @r (takes ownership of its strings). */
+int redir_rules_add(struct redir_rules *set, struct redir_rule *r);
+void redir_rules_put(struct redir_rules *set);
+
+/* Join @dir ("" = root) and @name into @buf; -ENAMETOOLONG if too long. */
+int redir_path_join(const char *dir, const char *name, char *buf,
+		    size_t len);
+
+/* What a volume path maps to. */
+struct redir_match {
+	const struct redir_rule *rule;	/* NULL: not redirected */
+	char backing[4096];		/* the backing path */
+};
+/* Match @path: exact rules first, then the longest prefix, then globs in
+ * order. Returns true and fills @m on a match. */
+bool redir_match_path(const struct redir_rules *set, const char *path,
+		      struct redir_match *m);
+
+/* Names rules make appear directly in directory @dir (exact rules whose
+ * parent is @dir, prefix rules whose root is a child of @dir) and, if @dir
+ * lies inside a prefix rule, that rule's backing directory for it.
+ * @cb(name, arg) is called per name; *@backing_dir gets the backing
+ * directory to list as well ("" if none). */
+void redir_virtual_names(const struct redir_rules *set, const char *dir,
+			 void (*cb)(const char *name, void *arg), void *arg,
+			 char *backing_dir, size_t len);
+
+/* ---- backing.c ---------------------------------------------------------- */
+
+/* Open a backing file for reading (O_RDONLY|O_CLOEXEC|O_NOFOLLOW of the
+ * last component is NOT used: backing paths are admin-chosen and may be
+ * symlinks). Returns fd or negative errno. */
+int redir_backing_open(const char *path);
+int redir_backing_stat(const char *path, struct stat *st);
+
+/* Block math for aligned reads: the aligned range [*start, *end) that
+ * covers [off, off+len) with blocks of @bs (a power of two or any
+ * positive size). */
+void redir_block_range(off_t off, size_t len, size_t bs, off_t *start,
+		       off_t *end);
+/* Read exactly [off, off+len) of @fd into @buf (short only at EOF);
+ * with @bs > 0 the file is read in whole aligned blocks through a bounce
+ * buffer. Returns bytes or negative errno. */
+ssize_t redir_backing_read(int fd, void *buf, size_t len, off_t off,
+			   size_t bs);
+
+/* ---- the instance -------------------------------------------------------- */
+
+struct redir_target {
+	atomic_uint refs;
+	enum redir_policy policy;
+	int deny_errno;
+	bool is_dir;
+	char backing[];			/* the backing path */
+};
+
+struct redir_target *redir_target_new(const struct redir_match *m,
+				      bool is_dir);
+void redir_target_get(struct redir_target *t);
+void redir_target_put(struct redir_target *t);
+
+struct redir_snode {			/* stream context */
+	struct redir_target *target;	/* NULL for a plain directory */
+	bool is_dir;
+	char path[];			/* volume path */
+};
+
+struct redir_vnode {
+	flt_ino_t id;
+	uint64_t nlookup;		/* inst->vlock */
+	struct redir_target *target;
+	mode_t type;			/* S_IFREG or S_IFDIR */
+	struct redir_vnode *next_id, *next_path;	/* inst->vlock */
+	char path[];
+};
+
+/* First member of every stream handle context: which kind it is. */
+enum redir_hkind { REDIR_H_FILE = 0x46494c45, REDIR_H_DIR = 0x44495220 };
+
+struct redir_handle {
+	enum redir_hkind kind;		/* REDIR_H_FILE */
+	int fd;				/* backing file, read-only */
+	struct redir_target *target;
+	bool is_virtual;
+};
+
+struct redir_dirent {
+	char *name;
+	unsigned type;
+	uint64_t ino;
+};
+
+struct redir_dir {
+	enum redir_hkind kind;		/* REDIR_H_DIR */
+	pthread_mutex_t lock;
+	bool is_virtual;		/* a virtual directory: no lower fh */
+	uint64_t lower_fh;
+	char *backing_dir;		/* to list as well, or NULL */
+	char *path;			/* the directory's volume path */
+	bool built;			/* lock */
+	struct redir_dirent *v;		/* lock */
+	size_t n, cap;			/* lock */
+};
+
+#define REDIR_VBUCKETS 256
+
+struct redir_inst {			/* instance context */
+	struct flt_instance *instance;
+	struct flt_filter *filter;
+	struct redir_config cfg;
+	pthread_mutex_t rules_lock;
+	struct redir_rules *rules;	/* rules_lock */
+	pthread_mutex_t vlock;
+	struct redir_vnode *by_id[REDIR_VBUCKETS];	/* vlock */
+	struct redir_vnode *by_path[REDIR_VBUCKETS];	/* vlock */
+};
+
+/* redirect.c */
+struct redir_inst *redir_inst_get(struct flt_instance *instance);
+void redir_inst_put(struct redir_inst *ri);
+struct redir_rules *redir_rules_get(struct redir_inst *ri);
+/* The volume path of lower directory @ino into @buf; -ENOENT if unknown. */
+int redir_dir_path(struct redir_inst *ri, flt_ino_t ino, char *buf,
+		   size_t len);
+
+/* vnode.c */
+/* Find or create the virtual node for @path (one more lookup reference),
+ * fill @e from @st. */
+int redir_vnode_ref(struct redir_inst *ri, const char *path,
+		    struct redir_target *t, const struct stat *st,
+		    struct flt_entry *e);
+/* The node of @id with a borrowed target reference (caller must
+ * redir_target_get it if kept past the operation): only valid while the
+ * kernel holds a reference, i.e. during an operation naming @id. */
+struct redir_vnode *redir_vnode_find(struct redir_inst *ri, flt_ino_t id);
+void redir_vnode_forget(struct redir_inst *ri, flt_ino_t id, uint64_t n);
+void redir_vnodes_destroy(struct redir_inst *ri);
+
+/* ops_file.c: cleanup of a struct redir_handle context */
+void redir_handle_cleanup(void *c, enum flt_context_type type);
+/* ops_dir.c: free what a struct redir_dir holds (not the struct) */
+void redir_dir_cleanup(struct redir_dir *dir);
+
+/* attributes */
+void redir_fill_attr(struct redir_inst *ri, struct stat *attr,
+		     const struct stat *backing, bool is_virtual,
+		     const struct redir_target *t);
+
+/* ops: pre/post callbacks (ops_entry.c, ops_file.c, ops_dir.c,
+ * ops_virtual.c) */
+#define REDIR_PRE(name) enum flt_preop_status name(struct flt_callback_data *d, \
+	const struct flt_related_objects *o, void **ctx)
+#define REDIR_POST(name) enum flt_postop_status name(struct flt_callback_data *d, \
+	const struct flt_related_objects *o, void *ctx, unsigned flags)
+
+REDIR_PRE(redir_pre_lookup);
+REDIR_POST(redir_post_lookup);
+REDIR_PRE(redir_pre_getattr);
+REDIR_POST(redir_post_getattr);
+REDIR_PRE(redir_pre_namespace);	/* create, mknod, mkdir, ... policy */
+REDIR_POST(redir_post_newentry);	/* mkdir/create: dir contexts */
+REDIR_PRE(redir_pre_open);
+REDIR_POST(redir_post_open);
+REDIR_PRE(redir_pre_read);
+REDIR_PRE(redir_pre_release);
+REDIR_PRE(redir_pre_write);
+REDIR_PRE(redir_pre_setattr);
+REDIR_POST(redir_post_setattr);
+REDIR_PRE(redir_pre_lseek);
+REDIR_PRE(redir_pre_copy_file_range);
+REDIR_PRE(redir_pre_fallocate);
+REDIR_PRE(redir_pre_opendir);
+REDIR_POST(redir_post_opendir);
+REDIR_PRE(redir_pre_readdir);
+REDIR_POST(redir_post_readdir);
+REDIR_PRE(redir_pre_releasedir);
+REDIR_PRE(redir_pre_virtual);	/* everything else on a virtual node */
+
+/* The stream context of a lower node, referenced, or NULL. */
+struct redir_snode *redir_snode_get(struct redir_inst *ri, flt_ino_t ino);
+/* Decide what the new name (@parent, @name) is and remember it for node
+ * @e->ino; fix @e->attr for redirected files. */
+void redir_note_entry(struct redir_inst *ri, flt_ino_t parent,
+		      const char *name, struct flt_entry *e);
+
+static inline bool redir_is_virtual(flt_ino_t ino)
+{
+	return (ino & FLT_INO_FILTER_OWNED) != 0;
+}
+
+#endif /* FSFILTER_REDIR_H */

@@ -1,0 +1,365 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * redirect: registration, instance set-up and teardown, the shared pieces
+ * (targets, stream contexts, attributes). Written only against the public
+ * filter API (include/fsfilter/filter.h).
+ */
+#include "filters/redirect/redirect.h"
+#include "filters/redirect/redir.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/vfs.h>
+#include <syslog.h>
+
+#define FUSE_SUPER_MAGIC 0x65735546
+
+/* ---- targets ------------------------------------------------------------- */
+
+struct redir_target *redir_target_new(const struct redir_match *m,
+				      bool is_dir)
+{
+	size_t n = strlen(m->backing) + 1;
+	struct redir_target *t = malloc(sizeof(*t) + n);
+
+	if (!t)
+		return NULL;
+	atomic_init(&t->refs, 1);
+	t->policy = m->rule->policy;
+	t->deny_errno = m->rule->deny_errno;
+	t->is_dir = is_dir;
+	memcpy(t->backing, m->backing, n);
+	return t;
+}
+
+void redir_target_get(struct redir_target *t)
+{
+	atomic_fetch_add(&t->refs, 1);
+}
+
+void redir_target_put(struct redir_target *t)
+{
+	if (t && atomic_fetch_sub(&t->refs, 1) == 1)
+		free(t);
+}
+
+/* ---- instance ------------------------------------------------------------ */
+
+struct redir_inst *redir_inst_get(struct flt_instance *instance)
+{
+	void *c;
+
+	return flt_get_instance_context(instance, &c) ? NULL : c;
+}
+
+void redir_inst_put(struct redir_inst *ri)
+{
+	if (ri)
+		flt_release_context(ri);
+}
+
+struct redir_rules *redir_rules_get(struct redir_inst *ri)
+{
+	struct redir_rules *s;
+
+	pthread_mutex_lock(&ri->rules_lock);
+	s = ri->rules;
+	atomic_fetch_add(&s->refs, 1);
+	pthread_mutex_unlock(&ri->rules_lock);
+	return s;
+}
+
+/* ---- stream contexts of lower nodes ------------------------------------- */
+
+static void snode_cleanup(void *c, enum flt_context_type type)
+{
+	struct redir_snode *sn = c;
+
+	(void)type;
+	redir_target_put(sn->target);
+}
+
+static void inst_cleanup(void *c, enum flt_context_type type)
+{
+	struct redir_inst *ri = c;
+
+	(void)type;
+	redir_vnodes_destroy(ri);
+	redir_rules_put(ri->rules);
+	pthread_mutex_destroy(&ri->rules_lock);
+	pthread_mutex_destroy(&ri->vlock);
+}
+
+
+struct redir_snode *redir_snode_get(struct redir_inst *ri, flt_ino_t ino)
+{
+	void *c;
+
+	return flt_get_stream_context(ri->instance, ino, &c) ? NULL : c;
+}
+
+int redir_dir_path(struct redir_inst *ri, flt_ino_t ino, char *buf,
+		   size_t len)
+{
+	struct redir_snode *sn;
+	int n;
+
+	if (ino == FLT_ROOT_INO) {
+		buf[0] = '\0';
+		return 0;
+	}
+	if (redir_is_virtual(ino)) {
+		struct redir_vnode *v = redir_vnode_find(ri, ino);
+
+		if (!v)
+			return -ENOENT;
+		n = snprintf(buf, len, "%s", v->path);
+		return (size_t)n < len ? 0 : -ENAMETOOLONG;
+	}
+	sn = redir_snode_get(ri, ino);
+	if (!sn)
+		return -ENOENT;
+	n = snprintf(buf, len, "%s", sn->path);
+	flt_release_context(sn);
+	return (size_t)n < len ? 0 : -ENAMETOOLONG;
+}
+
+void redir_fill_attr(struct redir_inst *ri, struct stat *attr,
+		     const struct stat *b, bool is_virtual,
+		     const struct redir_target *t)
+{
+	if (is_virtual) {
+		ino_t ino = attr->st_ino;
+
+		*attr = *b;
+		if (ino)
+			attr->st_ino = ino;
+		if (S_ISREG(b->st_mode))
+			attr->st_nlink = 1;
+		if (t->policy == REDIR_READONLY)
+			attr->st_mode &= ~(mode_t)0222;
+		return;
+	}
+	attr->st_size = b->st_size;
+	attr->st_blocks = b->st_blocks;
+	if (!ri->cfg.lower_times) {
+		attr->st_atim = b->st_atim;
+		attr->st_mtim = b->st_mtim;
+		attr->st_ctim = b->st_ctim;
+	}
+}
+
+/*
+ * A name now refers to lower node @e->ino: remember directories' paths (to
+ * name their children) and redirected files' targets, and show a
+ * redirected file with its backing attributes. A node already known keeps
+ * its context (hard links: the first name seen decides).
+ */
+void redir_note_entry(struct redir_inst *ri, flt_ino_t parent,
+		      const char *name, struct flt_entry *e)
+{
+	char dir[4096], path[4096];
+	struct redir_rules *rules;
+	struct redir_match m;
+	struct redir_snode *sn, *old = NULL;
+	struct redir_target *t = NULL;
+	bool is_dir = S_ISDIR(e->attr.st_mode);
+	struct stat st;
+	size_t n;
+
+	if (!e->ino || redir_is_virtual(e->ino) || !strcmp(name, ".") ||
+	    !strcmp(name, ".."))
+		return;
+	sn = redir_snode_get(ri, e->ino);
+	if (sn) {
+		if (sn->target && !sn->target->is_dir &&
+		    !redir_backing_stat(sn->target->backing, &st) &&
+		    S_ISREG(st.st_mode))
+			redir_fill_attr(ri, &e->attr, &st, false, sn->target);
+		flt_release_context(sn);
+		return;
+	}
+	if (redir_dir_path(ri, parent, dir, sizeof(dir)) ||
+	    redir_path_join(dir, name, path, sizeof(path)))
+		return;
+	if (!is_dir && !S_ISREG(e->attr.st_mode))
+		return;	/* symlinks, devices: never redirected */
+	rules = redir_rules_get(ri);
+	if (redir_match_path(rules, path, &m)) {
+		int r = redir_backing_stat(m.backing, &st);
+
+		if (is_dir) {
+			/* a lower directory under a prefix rule: its backing
+			 * directory adds names (ops_dir.c) */
+			if (!r && S_ISDIR(st.st_mode))
+				t = redir_target_new(&m, true);
+		} else if (!r && S_ISREG(st.st_mode)) {
+			t = redir_target_new(&m, false);
+			redir_fill_attr(ri, &e->attr, &st, false, t);
+		} else if (m.rule->kind != REDIR_PREFIX) {
+			/* exact or glob: the file is redirected even if its
+			 * backing is missing (open fails with EIO) */
+			t = redir_target_new(&m, false);
+			flt_log(LOG_WARNING, "redirect: /%s: backing file %s "
+				"%s; opens fail with EIO", path, m.backing,
+				r ? strerror(-r) : "is not a regular file");
+		}
+	}
+	redir_rules_put(rules);
+	if (!t && !is_dir)
+		return;
+	n = strlen(path) + 1;
+	if (flt_allocate_context(ri->filter, FLT_STREAM_CONTEXT,
+				 sizeof(*sn) + n, (void **)&sn)) {
+		redir_target_put(t);
+		return;
+	}
+	sn->target = t;
+	sn->is_dir = is_dir;
+	memcpy(sn->path, path, n);
+	if (flt_set_stream_context(ri->instance, e->ino,
+				   FLT_SET_CONTEXT_KEEP_IF_EXISTS, sn,
+				   (void **)&old) && old)
+		flt_release_context(old);
+	flt_release_context(sn);
+}
+
+/* ---- registration -------------------------------------------------------- */
+
+static int check_backing(const struct redir_rule *r)
+{
+	struct statfs sfs;
+	struct stat st;
+	int ret;
+
+	if (r->kind == REDIR_GLOB && r->path[0] == '\0')
+		return 0;
+	ret = redir_backing_stat(r->backing, &st);
+	if (ret) {
+		flt_log(LOG_WARNING, "redirect: rule /%s%s: backing %s: %s "
+			"(the redirected path fails until it appears)",
+			r->path, r->kind == REDIR_PREFIX ? "/" : "",
+			r->backing, strerror(-ret));
+		return 0;
+	}
+	if (!statfs(r->backing, &sfs) && sfs.f_type == FUSE_SUPER_MAGIC) {
+		flt_log(LOG_ERR, "redirect: rule /%s: backing %s is on a FUSE "
+			"file system (inside an fsfilter volume?): refused, "
+			"reading it from a callback could deadlock",
+			r->path, r->backing);
+		return -EINVAL;
+	}
+	if (r->kind == REDIR_PREFIX && !S_ISDIR(st.st_mode)) {
+		flt_log(LOG_ERR, "redirect: prefix rule /%s/ needs a backing "
+			"directory; %s is not one", r->path, r->backing);
+		return -EINVAL;
+	}
+	if (r->kind != REDIR_PREFIX && !S_ISREG(st.st_mode)) {
+		flt_log(LOG_ERR, "redirect: rule /%s needs a regular backing "
+			"file; %s is not one", r->path, r->backing);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int redir_instance_setup(const struct flt_related_objects *objs)
+{
+	struct redir_rules *rules;
+	struct redir_config cfg;
+	struct redir_inst *ri;
+	char err[1024] = "";
+	int ret;
+
+	ret = redir_args_parse(flt_instance_args(objs->instance), &rules,
+			       &cfg, err, sizeof(err));
+	if (ret) {
+		flt_log(LOG_ERR, "redirect: %s", err[0] ? err : strerror(-ret));
+		return ret;
+	}
+	for (size_t i = 0; i < rules->n; i++) {
+		ret = check_backing(&rules->v[i]);
+		if (ret)
+			goto out_rules;
+	}
+	ret = flt_allocate_context(objs->filter, FLT_INSTANCE_CONTEXT,
+				   sizeof(*ri), (void **)&ri);
+	if (ret)
+		goto out_rules;
+	ri->instance = objs->instance;
+	ri->filter = objs->filter;
+	ri->cfg = cfg;
+	ri->rules = rules;
+	pthread_mutex_init(&ri->rules_lock, NULL);
+	pthread_mutex_init(&ri->vlock, NULL);
+	ret = flt_set_instance_context(objs->instance,
+				       FLT_SET_CONTEXT_REPLACE_IF_EXISTS, ri,
+				       NULL);
+	flt_release_context(ri);	/* the manager holds it now */
+	if (!ret)
+		flt_log(LOG_INFO, "redirect: %zu rule(s), block size %zu",
+			rules->n, cfg.block_size);
+	return ret;
+out_rules:
+	redir_rules_put(rules);
+	return ret;
+}
+
+static const struct flt_context_registration redir_contexts[] = {
+	{ FLT_INSTANCE_CONTEXT, 0, inst_cleanup, sizeof(struct redir_inst) },
+	{ FLT_STREAM_CONTEXT, 0, snode_cleanup, sizeof(struct redir_snode) },
+	{ FLT_STREAMHANDLE_CONTEXT, 0, redir_handle_cleanup,
+	  sizeof(struct redir_handle) },
+	FLT_CONTEXT_END
+};
+
+static const struct flt_operation_registration redir_ops[] = {
+	{ FLT_OP_LOOKUP, 0, redir_pre_lookup, redir_post_lookup },
+	{ FLT_OP_FORGET, 0, redir_pre_virtual, NULL },
+	{ FLT_OP_GETATTR, 0, redir_pre_getattr, redir_post_getattr },
+	{ FLT_OP_SETATTR, 0, redir_pre_setattr, redir_post_setattr },
+	{ FLT_OP_READLINK, 0, redir_pre_virtual, NULL },
+	{ FLT_OP_MKNOD, 0, redir_pre_namespace, redir_post_newentry },
+	{ FLT_OP_MKDIR, 0, redir_pre_namespace, redir_post_newentry },
+	{ FLT_OP_UNLINK, 0, redir_pre_namespace, NULL },
+	{ FLT_OP_RMDIR, 0, redir_pre_namespace, NULL },
+	{ FLT_OP_SYMLINK, 0, redir_pre_namespace, redir_post_newentry },
+	{ FLT_OP_RENAME, 0, redir_pre_namespace, NULL },
+	{ FLT_OP_LINK, 0, redir_pre_namespace, redir_post_newentry },
+	{ FLT_OP_CREATE, 0, redir_pre_namespace, redir_post_newentry },
+	{ FLT_OP_OPEN, 0, redir_pre_open, redir_post_open },
+	{ FLT_OP_READ, 0, redir_pre_read, NULL },
+	{ FLT_OP_WRITE, 0, redir_pre_write, NULL },
+	{ FLT_OP_FLUSH, 0, redir_pre_virtual, NULL },
+	{ FLT_OP_RELEASE, 0, redir_pre_release, NULL },
+	{ FLT_OP_FSYNC, 0, redir_pre_virtual, NULL },
+	{ FLT_OP_OPENDIR, 0, redir_pre_opendir, redir_post_opendir },
+	{ FLT_OP_READDIR, 0, redir_pre_readdir, redir_post_readdir },
+	{ FLT_OP_RELEASEDIR, 0, redir_pre_releasedir, NULL },
+	{ FLT_OP_FSYNCDIR, 0, redir_pre_virtual, NULL },
+	{ FLT_OP_STATFS, 0, redir_pre_virtual, NULL },
+	{ FLT_OP_SETXATTR, 0, redir_pre_virtual, NULL },
+	{ FLT_OP_GETXATTR, 0, redir_pre_virtual, NULL },
+	{ FLT_OP_LISTXATTR, 0, redir_pre_virtual, NULL },
+	{ FLT_OP_REMOVEXATTR, 0, redir_pre_virtual, NULL },
+	{ FLT_OP_ACCESS, 0, redir_pre_virtual, NULL },
+	{ FLT_OP_FALLOCATE, 0, redir_pre_fallocate, NULL },
+	{ FLT_OP_COPY_FILE_RANGE, 0, redir_pre_copy_file_range, NULL },
+	{ FLT_OP_LSEEK, 0, redir_pre_lseek, NULL },
+	FLT_OPERATION_END
+};
+
+static const struct flt_registration redir_registration = {
+	FLT_REGISTRATION_INIT,
+	.name = "redirect",
+	.default_altitude = REDIR_DEFAULT_ALTITUDE,
+	.operations = redir_ops,
+	.instance_setup = redir_instance_setup,
+	.contexts = redir_contexts,
+};
+
+const struct flt_registration *redirect_filter_registration(void)
+{
+	return &redir_registration;
+}

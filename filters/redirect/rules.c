@@ -1,0 +1,441 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Rules: parsing the instance arguments and rules files, and matching
+ * volume paths. A rule set is immutable once built; the instance swaps the
+ * whole set, so matching needs no lock (callers hold a reference).
+ *
+ * Syntax (docs/redirect.md):
+ *   rule=PATH=>BACKING[,policy=readonly|copy-on-write|hydrate][,errno=EACCES|EROFS]
+ *   PATH: "/a/b.bin" exact, "/data/" prefix (BACKING a directory),
+ *         anything with * ? [ a glob (fnmatch, FNM_PATHNAME).
+ */
+#include "filters/redirect/redir.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fnmatch.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct redir_rules *redir_rules_new(void)
+{
+	struct redir_rules *s = calloc(1, sizeof(*s));
+
+	if (s)
+		atomic_init(&s->refs, 1);
+	return s;
+}
+
+void redir_rule_free(struct redir_rule *r)
+{
+	free(r->path);
+	free(r->backing);
+	r->path = r->backing = NULL;
+}
+
+void redir_rules_put(struct redir_rules *s)
+{
+	if (!s || atomic_fetch_sub(&s->refs, 1) != 1)
+		return;
+	for (size_t i = 0; i < s->n; i++)
+		redir_rule_free(&s->v[i]);
+	free(s->v);
+	free(s);
+}
+
+int redir_rules_add(struct redir_rules *s, struct redir_rule *r)
+{
+	struct redir_rule *nv = realloc(s->v, (s->n + 1) * sizeof(*nv));
+
+	if (!nv)
+		return -ENOMEM;
+	s->v = nv;
+	s->v[s->n++] = *r;
+	memset(r, 0, sizeof(*r));
+	return 0;
+}
+
+static char *trim(char *s)
+{
+	char *e;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return s;
+}
+
+/* "/a//b/" -> "a/b" (and whether it ended in '/'); rejects "." and ".." */
+static int norm_volume_path(const char *in, char *out, size_t len,
+			    bool *trailing)
+{
+	size_t o = 0;
+	const char *p = in;
+
+	if (*p != '/')
+		return -EINVAL;
+	*trailing = in[strlen(in) - 1] == '/';
+	while (*p) {
+		const char *c;
+		size_t n;
+
+		while (*p == '/')
+			p++;
+		if (!*p)
+			break;
+		c = p;
+		while (*p && *p != '/')
+			p++;
+		n = (size_t)(p - c);
+		if ((n == 1 && c[0] == '.') ||
+		    (n == 2 && c[0] == '.' && c[1] == '.'))
+			return -EINVAL;
+		if (o + n + 2 > len)
+			return -ENAMETOOLONG;
+		if (o)
+			out[o++] = '/';
+		memcpy(out + o, c, n);
+		o += n;
+	}
+	out[o] = '\0';
+	return 0;
+}
+
+int redir_rule_parse(const char *spec, struct redir_rule *r, char *err,
+		     size_t errlen)
+{
+	char *copy = strdup(spec), *arrow, *opts, *path, *backing, *tok,
+	     *save = NULL;
+	char npath[PATH_MAX];
+	bool trailing;
+	int ret = -EINVAL;
+
+	memset(r, 0, sizeof(*r));
+	r->deny_errno = EACCES;
+	if (!copy)
+		return -ENOMEM;
+	arrow = strstr(copy, "=>");
+	if (!arrow) {
+		snprintf(err, errlen, "rule '%s': expected PATH=>BACKING", spec);
+		goto out;
+	}
+	*arrow = '\0';
+	path = trim(copy);
+	backing = arrow + 2;
+	opts = strchr(backing, ',');
+	if (opts)
+		*opts++ = '\0';
+	backing = trim(backing);
+	if (norm_volume_path(path, npath, sizeof(npath), &trailing)) {
+		snprintf(err, errlen, "rule '%s': the volume path must be "
+			 "absolute (start with /), without . or ..", spec);
+		goto out;
+	}
+	if (backing[0] != '/') {
+		snprintf(err, errlen, "rule '%s': the backing path must be "
+			 "absolute", spec);
+		goto out;
+	}
+	if (strpbrk(npath, "*?["))
+		r->kind = REDIR_GLOB;
+	else if (trailing)
+		r->kind = REDIR_PREFIX;
+	else
+		r->kind = REDIR_EXACT;
+	if (r->kind != REDIR_GLOB && !npath[0] && r->kind != REDIR_PREFIX) {
+		snprintf(err, errlen, "rule '%s': the root cannot be a file",
+			 spec);
+		goto out;
+	}
+	for (tok = opts ? strtok_r(opts, ",", &save) : NULL; tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		char *k = trim(tok), *v = strchr(k, '=');
+
+		if (!v) {
+			snprintf(err, errlen, "rule '%s': option '%s' needs "
+				 "a value", spec, k);
+			goto out;
+		}
+		*v++ = '\0';
+		k = trim(k);
+		v = trim(v);
+		if (!strcmp(k, "policy")) {
+			if (!strcmp(v, "readonly"))
+				r->policy = REDIR_READONLY;
+			else if (!strcmp(v, "copy-on-write") || !strcmp(v, "cow"))
+				r->policy = REDIR_COW;
+			else if (!strcmp(v, "hydrate"))
+				r->policy = REDIR_HYDRATE;
+			else {
+				snprintf(err, errlen, "rule '%s': unknown "
+					 "policy '%s' (readonly, copy-on-write, "
+					 "hydrate)", spec, v);
+				goto out;
+			}
+		} else if (!strcmp(k, "errno")) {
+			if (!strcasecmp(v, "EACCES"))
+				r->deny_errno = EACCES;
+			else if (!strcasecmp(v, "EROFS"))
+				r->deny_errno = EROFS;
+			else {
+				snprintf(err, errlen, "rule '%s': errno must "
+					 "be EACCES or EROFS", spec);
+				goto out;
+			}
+		} else {
+			snprintf(err, errlen, "rule '%s': unknown option '%s'",
+				 spec, k);
+			goto out;
+		}
+	}
+	if (r->policy != REDIR_READONLY) {
+		snprintf(err, errlen, "rule '%s': policy not implemented yet "
+			 "(only readonly)", spec);
+		goto out;
+	}
+	r->path = strdup(npath);
+	r->backing = strdup(backing);
+	if (!r->path || !r->backing) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	/* no trailing '/' on backing directories */
+	for (size_t n = strlen(r->backing); n > 1 && r->backing[n - 1] == '/';
+	     n--)
+		r->backing[n - 1] = '\0';
+	ret = 0;
+out:
+	if (ret)
+		redir_rule_free(r);
+	free(copy);
+	return ret;
+}
+
+static int parse_clause(char *clause, struct redir_rules *set,
+			struct redir_config *cfg, char *err, size_t errlen,
+			int depth);
+
+static int parse_file(const char *file, struct redir_rules *set,
+		      struct redir_config *cfg, char *err, size_t errlen,
+		      int depth)
+{
+	FILE *f;
+	char line[8192];
+	int lineno = 0, ret = 0;
+
+	if (depth > 4) {
+		snprintf(err, errlen, "rules file %s: nested too deep", file);
+		return -ELOOP;
+	}
+	f = fopen(file, "re");
+	if (!f) {
+		ret = -errno;
+		snprintf(err, errlen, "rules file %s: %s", file,
+			 strerror(errno));
+		return ret;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		char *s = trim(line);
+		char sub[1024];
+
+		lineno++;
+		if (!*s || *s == '#')
+			continue;
+		ret = parse_clause(s, set, cfg, sub, sizeof(sub), depth + 1);
+		if (ret) {
+			snprintf(err, errlen, "%s:%d: %s", file, lineno, sub);
+			break;
+		}
+	}
+	fclose(f);
+	return ret;
+}
+
+static int parse_clause(char *clause, struct redir_rules *set,
+			struct redir_config *cfg, char *err, size_t errlen,
+			int depth)
+{
+	char *s = trim(clause);
+	struct redir_rule r;
+	int ret;
+
+	if (!*s)
+		return 0;
+	if (!strncmp(s, "rule=", 5)) {
+		ret = redir_rule_parse(s + 5, &r, err, errlen);
+		if (ret)
+			return ret;
+		ret = redir_rules_add(set, &r);
+		if (ret)
+			redir_rule_free(&r);
+		return ret;
+	}
+	if (!strncmp(s, "rules=", 6))
+		return parse_file(trim(s + 6), set, cfg, err, errlen, depth);
+	if (!strncmp(s, "block=", 6)) {
+		char *end;
+		unsigned long long v = strtoull(s + 6, &end, 0);
+
+		if (*end || v > (64u << 20)) {
+			snprintf(err, errlen, "block=%s: expected a size in "
+				 "bytes up to 64 MiB (0 = exact reads)", s + 6);
+			return -EINVAL;
+		}
+		cfg->block_size = (size_t)v;
+		return 0;
+	}
+	if (!strncmp(s, "times=", 6)) {
+		if (!strcmp(s + 6, "lower"))
+			cfg->lower_times = true;
+		else if (!strcmp(s + 6, "backing"))
+			cfg->lower_times = false;
+		else {
+			snprintf(err, errlen, "times=%s: expected backing or "
+				 "lower", s + 6);
+			return -EINVAL;
+		}
+		return 0;
+	}
+	snprintf(err, errlen, "unknown clause '%s' (expected rule=, rules=, "
+		 "block= or times=)", s);
+	return -EINVAL;
+}
+
+int redir_args_parse(const char *args, struct redir_rules **out,
+		     struct redir_config *cfg, char *err, size_t errlen)
+{
+	struct redir_rules *set = redir_rules_new();
+	char *copy = strdup(args ? args : ""), *tok, *save = NULL;
+	int ret = 0;
+
+	memset(cfg, 0, sizeof(*cfg));
+	if (!set || !copy) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (tok = strtok_r(copy, ";", &save); tok;
+	     tok = strtok_r(NULL, ";", &save)) {
+		ret = parse_clause(tok, set, cfg, err, errlen, 0);
+		if (ret)
+			goto out;
+	}
+out:
+	free(copy);
+	if (ret) {
+		redir_rules_put(set);
+		set = NULL;
+	}
+	*out = set;
+	return ret;
+}
+
+int redir_path_join(const char *dir, const char *name, char *buf,
+		    size_t len)
+{
+	int n = dir[0] ? snprintf(buf, len, "%s/%s", dir, name)
+		       : snprintf(buf, len, "%s", name);
+
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+/* @path inside prefix @pre ("" = the root): the rest, or NULL. */
+static const char *under_prefix(const char *pre, const char *path)
+{
+	size_t n = strlen(pre);
+
+	if (!n)
+		return path;
+	if (strncmp(pre, path, n))
+		return NULL;
+	if (path[n] == '\0')
+		return path + n;
+	if (path[n] == '/')
+		return path + n + 1;
+	return NULL;
+}
+
+bool redir_match_path(const struct redir_rules *s, const char *path,
+		      struct redir_match *m)
+{
+	const struct redir_rule *best = NULL;
+	const char *rest = NULL;
+	size_t best_len = 0;
+	int n;
+
+	for (size_t i = 0; i < s->n; i++)
+		if (s->v[i].kind == REDIR_EXACT && !strcmp(s->v[i].path, path)) {
+			m->rule = &s->v[i];
+			n = snprintf(m->backing, sizeof(m->backing), "%s",
+				     s->v[i].backing);
+			return n > 0 && (size_t)n < sizeof(m->backing);
+		}
+	for (size_t i = 0; i < s->n; i++) {
+		const char *r;
+
+		if (s->v[i].kind != REDIR_PREFIX)
+			continue;
+		r = under_prefix(s->v[i].path, path);
+		if (r && (!best || strlen(s->v[i].path) >= best_len)) {
+			best = &s->v[i];
+			best_len = strlen(best->path);
+			rest = r;
+		}
+	}
+	if (best) {
+		m->rule = best;
+		n = *rest ? snprintf(m->backing, sizeof(m->backing), "%s/%s",
+				     best->backing, rest)
+			  : snprintf(m->backing, sizeof(m->backing), "%s",
+				     best->backing);
+		return n > 0 && (size_t)n < sizeof(m->backing);
+	}
+	for (size_t i = 0; i < s->n; i++)
+		if (s->v[i].kind == REDIR_GLOB &&
+		    !fnmatch(s->v[i].path, path, FNM_PATHNAME | FNM_PERIOD)) {
+			m->rule = &s->v[i];
+			n = snprintf(m->backing, sizeof(m->backing), "%s",
+				     s->v[i].backing);
+			return n > 0 && (size_t)n < sizeof(m->backing);
+		}
+	m->rule = NULL;
+	return false;
+}
+
+/* The parent of volume path @p is @dir, and its last component is @name. */
+static const char *child_of(const char *dir, const char *p)
+{
+	size_t n = strlen(dir);
+	const char *slash;
+
+	if (n) {
+		if (strncmp(dir, p, n) || p[n] != '/')
+			return NULL;
+		p += n + 1;
+	}
+	slash = strchr(p, '/');
+	return *p && !slash ? p : NULL;
+}
+
+void redir_virtual_names(const struct redir_rules *s, const char *dir,
+			 void (*cb)(const char *name, void *arg), void *arg,
+			 char *backing_dir, size_t len)
+{
+	struct redir_match m;
+
+	backing_dir[0] = '\0';
+	for (size_t i = 0; i < s->n; i++) {
+		const char *name;
+
+		if (s->v[i].kind == REDIR_GLOB || !s->v[i].path[0])
+			continue;
+		name = child_of(dir, s->v[i].path);
+		if (name)
+			cb(name, arg);
+	}
+	if (redir_match_path(s, dir, &m) && m.rule->kind == REDIR_PREFIX)
+		snprintf(backing_dir, len, "%s", m.backing);
+}
