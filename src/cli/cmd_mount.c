@@ -19,7 +19,7 @@
 
 enum {
 	OPT_FILTER = 256, OPT_CONFIG, OPT_THREADS, OPT_WRITEBACK, OPT_TIMEOUT,
-	OPT_NONEMPTY,
+	OPT_NONEMPTY, OPT_NO_PASSTHROUGH,
 };
 
 static const struct option long_opts[] = {
@@ -31,6 +31,7 @@ static const struct option long_opts[] = {
 	{ "writeback", no_argument, NULL, OPT_WRITEBACK },
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 	{ "nonempty", no_argument, NULL, OPT_NONEMPTY },
+	{ "no-passthrough", no_argument, NULL, OPT_NO_PASSTHROUGH },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -41,7 +42,7 @@ struct mount_args {
 	const char *filters[CFG_MAX_FILTERS + 1];
 	size_t nfilters;
 	char *options;		/* -o, joined with ',' */
-	bool foreground, debug, writeback, nonempty;
+	bool foreground, debug, writeback, nonempty, no_passthrough;
 	bool threads_set, timeout_set;
 	unsigned threads;
 	double timeout;
@@ -117,6 +118,9 @@ static int parse_args(int argc, char **argv, struct mount_args *a)
 		case OPT_NONEMPTY:
 			a->nonempty = true;
 			break;
+		case OPT_NO_PASSTHROUGH:
+			a->no_passthrough = true;
+			break;
 		case 'h':
 			cli_usage(stdout);
 			exit(CLI_OK);
@@ -165,6 +169,8 @@ static int build_config(const struct mount_args *a, struct cfg_volume *c)
 		c->timeout = a->timeout;
 	c->writeback |= a->writeback;
 	c->nonempty |= a->nonempty;
+	if (a->no_passthrough)
+		c->passthrough = false;
 	for (size_t i = 0; i < a->nfilters; i++)
 		if (cfg_add_filter_spec(c, a->filters[i], err, sizeof(err))) {
 			fprintf(stderr, "fsfilter: %s\n", err);
@@ -282,6 +288,7 @@ static int serve(const struct cfg_volume *c, const struct mount_args *a)
 		.foreground = a->foreground,
 		.debug = a->debug,
 		.writeback = c->writeback,
+		.no_passthrough = !c->passthrough,
 		.max_threads = c->threads,
 		.extra_opts = c->options,
 		.read_ahead_kb = 1024,

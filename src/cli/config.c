@@ -22,11 +22,12 @@
 
 static const char *const volume_keys[] = {
 	"lower", "mountpoint", "options", "threads", "writeback", "timeout",
-	"nonempty",
+	"nonempty", "passthrough",
 };
 #define NVOLUME_KEYS (sizeof(volume_keys) / sizeof(volume_keys[0]))
 #define VOLUME_KEYS_TEXT \
-	"lower, mountpoint, options, threads, writeback, timeout, nonempty"
+	"lower, mountpoint, options, threads, writeback, timeout, nonempty, " \
+	"passthrough"
 
 struct parse_state {
 	struct cfg_volume *c;
@@ -65,6 +66,7 @@ void cfg_init(struct cfg_volume *c)
 {
 	memset(c, 0, sizeof(*c));
 	c->timeout = 1.0;
+	c->passthrough = true;
 }
 
 void cfg_free(struct cfg_volume *c)
@@ -366,8 +368,9 @@ static void volume_key(struct parse_state *ps, unsigned line,
 			perr(ps, line, "'timeout' must be a number of seconds "
 			     ">= 0 (e.g. 1.0), not '%s'", v);
 	} else {
-		bool *b = !strcmp(name, "writeback") ? &c->writeback
-						      : &c->nonempty;
+		bool *b = !strcmp(name, "writeback")	 ? &c->writeback
+			  : !strcmp(name, "passthrough") ? &c->passthrough
+							 : &c->nonempty;
 
 		if (cfg_parse_bool(v, b))
 			perr(ps, line, "'%s' must be true or false, not '%s'",

@@ -11,6 +11,7 @@
  *   writeback = false
  *   timeout = 1.0
  *   nonempty = false
+ *   passthrough = true         ; the kernel reads/writes unfiltered files
  *   [filter noop]
  *   altitude = 370000
  *   args = trace
@@ -46,6 +47,7 @@ struct cfg_volume {
 	bool writeback;
 	double timeout;		/* attr/entry timeout, seconds */
 	bool nonempty;
+	bool passthrough;	/* default true: offer the fast path */
 	struct cfg_filter filters[CFG_MAX_FILTERS];
 	size_t nfilters;
 };
