@@ -45,8 +45,9 @@ static bool is_stale(int dfd, const char *name)
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	int fd, ret;
 
-	snprintf(sun.sun_path, sizeof(sun.sun_path), "/proc/self/fd/%d/%s",
-		 dfd, name);
+	if (snprintf(sun.sun_path, sizeof(sun.sun_path), "/proc/self/fd/%d/%s",
+		     dfd, name) >= (int)sizeof(sun.sun_path))
+		return false;	/* not one of ours: names are short */
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return false;
