@@ -288,6 +288,7 @@ REDIR_PRE(redir_pre_opendir)
 		return complete(d, ret);
 	memset(&d->results.open, 0, sizeof(d->results.open));
 	d->results.open.fh = (uint64_t)(uintptr_t)dir;
+	d->results.open.backing_fd = -1;
 	return complete(d, 0);
 }
 

@@ -103,6 +103,8 @@ REDIR_PRE(redir_pre_open)
 		}
 		memset(&d->results.open, 0, sizeof(d->results.open));
 		d->results.open.fh = (uint64_t)(uintptr_t)h;
+		/* the fast path: the kernel reads the backing file itself */
+		d->results.open.backing_fd = ri->cfg.no_fastpath ? -1 : h->fd;
 		st = complete(d, 0);
 		goto out;
 	}
@@ -144,6 +146,15 @@ REDIR_POST(redir_post_open)
 	(void)flags;
 	if (!h)
 		return FLT_POSTOP_FINISHED_PROCESSING;
+	if (!d->io_status.status) {
+		struct redir_inst *ri = redir_inst_get(o->instance);
+
+		/* the fast path reads our backing file, never the lower one
+		 * (the fd stays open until the handle's release) */
+		d->results.open.backing_fd =
+			ri && !ri->cfg.no_fastpath ? h->fd : -1;
+		redir_inst_put(ri);
+	}
 	if (!d->io_status.status &&
 	    flt_set_streamhandle_context(o->instance, d->results.open.fh,
 					 FLT_SET_CONTEXT_REPLACE_IF_EXISTS, h,

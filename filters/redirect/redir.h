@@ -74,6 +74,7 @@ void redir_rule_free(struct redir_rule *r);
 struct redir_config {
 	size_t block_size;		/* 0 = read exactly what is asked */
 	bool lower_times;		/* show the lower file's times */
+	bool no_fastpath;		/* fastpath=off: serve every read */
 };
 int redir_args_parse(const char *args, struct redir_rules **out,
 		     struct redir_config *cfg, char *err, size_t errlen);

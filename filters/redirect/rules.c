@@ -288,6 +288,18 @@ static int parse_clause(char *clause, struct redir_rules *set,
 		cfg->block_size = (size_t)v;
 		return 0;
 	}
+	if (!strncmp(s, "fastpath=", 9)) {
+		if (!strcmp(s + 9, "off"))
+			cfg->no_fastpath = true;
+		else if (!strcmp(s + 9, "on"))
+			cfg->no_fastpath = false;
+		else {
+			snprintf(err, errlen, "fastpath=%s: expected on or "
+				 "off", s + 9);
+			return -EINVAL;
+		}
+		return 0;
+	}
 	if (!strncmp(s, "times=", 6)) {
 		if (!strcmp(s + 6, "lower"))
 			cfg->lower_times = true;
@@ -301,7 +313,7 @@ static int parse_clause(char *clause, struct redir_rules *set,
 		return 0;
 	}
 	snprintf(err, errlen, "unknown clause '%s' (expected rule=, rules=, "
-		 "block= or times=)", s);
+		 "block=, times= or fastpath=)", s);
 	return -EINVAL;
 }
 
