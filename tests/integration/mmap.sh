@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Shared mappings: data written through mmap reaches the lower file and reads
 # back with read(2) after a remount; reads through mmap return file content.
+#   mmap.sh [MOUNT ARGS...]   (passed to `fsfilter mount`)
 . "$(dirname "$0")/lib.sh"
 it_init
 [[ -x ${MMAPTEST:-} ]] || it_fail "MMAPTEST not set"
@@ -11,13 +12,13 @@ mkdir "$base/lower" "$base/mnt" "$base/native"
 "$MMAPTEST" write "$base/native" && "$MMAPTEST" verify "$base/native" ||
 	it_fail "mmaptest fails on the native file system (test bug)"
 
-it_mount "$base/lower" "$base/mnt"
+it_mount "$base/lower" "$base/mnt" "$@"
 "$MMAPTEST" write "$base/mnt" || it_fail "mmap writes/reads on the volume"
 it_unmount "$base/mnt"
 it_wait_pid "$IT_PID" 10 || it_fail "daemon exited with $?"
 
 "$MMAPTEST" verify "$base/lower" || it_fail "lower files after unmount"
-it_mount "$base/lower" "$base/mnt"
+it_mount "$base/lower" "$base/mnt" "$@"
 "$MMAPTEST" verify "$base/mnt" || it_fail "read(2) after remount"
 for f in mapped partial private big; do
 	cmp "$base/native/$f" "$base/mnt/$f" || it_fail "$f differs from the native run"
