@@ -1,0 +1,140 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* redirect: rule parsing and matching, block math, exact block reads. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "filters/redirect/redir.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static void test_parse(void **state)
+{
+	struct redir_rules *s;
+	struct redir_config cfg;
+	char err[512];
+
+	(void)state;
+	assert_int_equal(redir_args_parse("rule=/a//b.bin=>/srv/x,errno=EROFS;"
+					  "rule=/d/=>/srv/d/;rule=/*.log=>/g;"
+					  "block=4096;times=lower", &s, &cfg,
+					  err, sizeof(err)), 0);
+	assert_int_equal(s->n, 3);
+	assert_string_equal(s->v[0].path, "a/b.bin");
+	assert_int_equal(s->v[0].kind, REDIR_EXACT);
+	assert_int_equal(s->v[0].deny_errno, EROFS);
+	assert_int_equal(s->v[1].kind, REDIR_PREFIX);
+	assert_string_equal(s->v[1].backing, "/srv/d");
+	assert_int_equal(s->v[2].kind, REDIR_GLOB);
+	assert_int_equal(cfg.block_size, 4096);
+	assert_true(cfg.lower_times);
+	redir_rules_put(s);
+	assert_int_equal(redir_args_parse("rule=nope", &s, &cfg, err,
+					  sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "PATH=>BACKING"));
+	assert_int_equal(redir_args_parse("rule=a=>/b", &s, &cfg, err,
+					  sizeof(err)), -EINVAL);
+	assert_int_equal(redir_args_parse("rule=/a=>b", &s, &cfg, err,
+					  sizeof(err)), -EINVAL);
+	assert_int_equal(redir_args_parse("rule=/../a=>/b", &s, &cfg, err,
+					  sizeof(err)), -EINVAL);
+	assert_int_equal(redir_args_parse("rule=/a=>/b,policy=bogus", &s,
+					  &cfg, err, sizeof(err)), -EINVAL);
+	assert_int_equal(redir_args_parse("frob=1", &s, &cfg, err,
+					  sizeof(err)), -EINVAL);
+	assert_int_equal(redir_args_parse("rules=/nonexistent/x", &s, &cfg,
+					  err, sizeof(err)), -ENOENT);
+}
+
+static void test_match(void **state)
+{
+	struct redir_rules *s;
+	struct redir_config cfg;
+	struct redir_match m;
+	char err[512];
+
+	(void)state;
+	assert_int_equal(redir_args_parse("rule=/d/x=>/exact;rule=/d/=>/pd;"
+					  "rule=/d/e/=>/pe;rule=/*.log=>/g",
+					  &s, &cfg, err, sizeof(err)), 0);
+	assert_true(redir_match_path(s, "d/x", &m));
+	assert_string_equal(m.backing, "/exact");
+	assert_true(redir_match_path(s, "d/y/z", &m));
+	assert_string_equal(m.backing, "/pd/y/z");
+	assert_true(redir_match_path(s, "d/e/f", &m));
+	assert_string_equal(m.backing, "/pe/f");	/* longest prefix */
+	assert_true(redir_match_path(s, "d", &m));
+	assert_string_equal(m.backing, "/pd");
+	assert_false(redir_match_path(s, "dd/x", &m));
+	assert_true(redir_match_path(s, "a.log", &m));
+	assert_string_equal(m.backing, "/g");
+	assert_false(redir_match_path(s, "sub/a.log", &m)); /* FNM_PATHNAME */
+	assert_false(redir_match_path(s, ".a.log", &m));	/* FNM_PERIOD */
+	redir_rules_put(s);
+}
+
+static void test_block_math(void **state)
+{
+	off_t a, b;
+
+	(void)state;
+	redir_block_range(0, 0, 4096, &a, &b);
+	assert_true(a == 0 && b == 0);
+	redir_block_range(1, 1, 4096, &a, &b);
+	assert_true(a == 0 && b == 4096);
+	redir_block_range(4095, 2, 4096, &a, &b);
+	assert_true(a == 0 && b == 8192);
+	redir_block_range((off_t)5 << 30, 4096, 4096, &a, &b);
+	assert_true(a == (off_t)5 << 30 && b == ((off_t)5 << 30) + 4096);
+	redir_block_range(((off_t)4 << 30) - 1, 3, 1000, &a, &b);
+	assert_true(a % 1000 == 0 && b % 1000 == 0);
+	assert_true(a <= ((off_t)4 << 30) - 1 && b >= ((off_t)4 << 30) + 2);
+	redir_block_range(7, 5, 0, &a, &b);
+	assert_true(a == 7 && b == 12);
+}
+
+static void test_block_read(void **state)
+{
+	char tmpl[] = "/tmp/test_redirect.XXXXXX", data[10000], buf[12000];
+	int fd = mkstemp(tmpl);
+	size_t bss[] = { 0, 1, 512, 4096, 3000 };
+
+	(void)state;
+	assert_true(fd >= 0);
+	unlink(tmpl);
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = (char)(i * 7 + 3);
+	assert_int_equal(write(fd, data, sizeof(data)), sizeof(data));
+	for (size_t k = 0; k < sizeof(bss) / sizeof(*bss); k++)
+		for (off_t off = 0; off < 10100; off += 997)
+			for (size_t len = 0; len < 12000; len += 1499) {
+				ssize_t n = redir_backing_read(fd, buf, len, off,
+							       bss[k]);
+				ssize_t want = off >= 10000 ? 0 :
+					(ssize_t)(10000 - off < (off_t)len ?
+						  10000 - off : (off_t)len);
+
+				assert_int_equal(n, want);
+				if (n > 0)
+					assert_memory_equal(buf, data + off,
+							    (size_t)n);
+			}
+	close(fd);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_parse),
+		cmocka_unit_test(test_match),
+		cmocka_unit_test(test_block_math),
+		cmocka_unit_test(test_block_read),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
