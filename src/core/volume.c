@@ -122,6 +122,18 @@ int core_volume_attach(struct flt_volume *vol, const char *filter_name,
 	f->ninstances++;	/* keeps the filter registered meanwhile */
 	pthread_mutex_unlock(&registry_lock);
 
+	/* Refuse a duplicate before the filter sees a setup for it (checked
+	 * again below, under the same lock as the insertion). */
+	pthread_mutex_lock(&vol->lock);
+	for (i = 0; i < vol->stack->n; i++)
+		if (vol->stack->inst[i]->altitude == inst->altitude ||
+		    vol->stack->inst[i]->filter == f)
+			break;
+	ret = i < vol->stack->n ? -EEXIST : 0;
+	pthread_mutex_unlock(&vol->lock);
+	if (ret)
+		goto out_unref;
+
 	/* InstanceSetup runs before the instance is visible to anything. */
 	objs = (struct flt_related_objects){ f, inst, vol };
 	if (f->reg.instance_setup) {

@@ -627,7 +627,10 @@ static void test_attach_detach_under_load(void **state)
 	f[2] = make_filter("storm-2", count_ops);
 	for (int i = 0; i < 4; i++)
 		pthread_create(&th[i], NULL, storm_worker, &s);
-	for (int round = 0; round < 300; round++) {
+	/* 300 rounds at least, and until the workers got real work done
+	 * (on a loaded machine they may barely run during the rounds) */
+	for (int round = 0; round < 300 || atomic_load(&s.ops) < 1000;
+	     round++) {
 		struct flt_instance *inst[3];
 
 		for (int i = 0; i < 3; i++) {
