@@ -76,6 +76,7 @@ struct fe_handle {
 	bool direct_io;		/* the open was answered with direct_io */
 	bool passthrough;	/* answered with FOPEN_PASSTHROUGH */
 	bool pt_counted;	/* counted in the fast path's inode table */
+	bool drop_cache;	/* answer without keep_cache (passthrough.c) */
 	flt_ino_t ino;		/* pt_counted: the inode */
 };
 
@@ -148,6 +149,8 @@ int32_t fe_pt_open(struct fe *fe, struct fe_handle *h, flt_ino_t ino,
 		   const struct flt_open_result *o);
 /* The kernel let go of @h (RELEASE, or an open reply it did not take). */
 void fe_pt_release(struct fe *fe, struct fe_handle *h);
+/* The kernel forgot @ino (FORGET): its page cache is gone. */
+void fe_pt_forget(struct fe *fe, flt_ino_t ino);
 /* fuse_reply_open/create with FOPEN_PASSTHROUGH and @backing_id. */
 int fe_pt_reply_open(fuse_req_t req, const struct fuse_file_info *fi,
 		     int32_t backing_id);

@@ -32,6 +32,7 @@ void fe_forget_one(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
 	}
 	r->req = req;
 	r->fe = fuse_req_userdata(req);
+	fe_pt_forget(r->fe, ino);
 	r->data.params.forget.nlookup = nlookup;
 	fe_req_dispatch(r);		/* replies fuse_reply_none */
 }
@@ -41,8 +42,10 @@ void fe_forget_multi(fuse_req_t req, size_t count,
 {
 	struct fe *fe = fuse_req_userdata(req);
 
-	for (size_t i = 0; i < count; i++)
+	for (size_t i = 0; i < count; i++) {
+		fe_pt_forget(fe, forgets[i].ino);
 		fe_forget(fe, forgets[i].ino, forgets[i].nlookup);
+	}
 	fuse_reply_none(req);
 }
 

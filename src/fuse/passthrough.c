@@ -44,6 +44,12 @@ struct fe_pt_inode {
 	uint64_t opens;			/* handles the kernel holds or is
 					   about to take */
 	int32_t backing_id;		/* > 0: passthrough; 0: cached */
+	/* The inode left the fast path with pages of an earlier cached
+	 * open possibly still in the kernel's page cache, which writes
+	 * through the backing file did not update: the next cached open
+	 * must drop them (no keep_cache). Such an entry stays with
+	 * opens == 0 until then, or until the kernel forgets the inode. */
+	bool stale_cache;
 	struct fe_pt_inode *next;	/* hash chain */
 };
 
@@ -260,11 +266,21 @@ int32_t fe_pt_open(struct fe *fe, struct fe_handle *h, flt_ino_t ino,
 
 	h->pt_counted = false;
 	h->passthrough = false;
+	h->drop_cache = false;
 	if (!atomic_load_explicit(&fe->pt.on, memory_order_relaxed))
 		return 0;
 	pthread_mutex_lock(&fe->pt.lock);
 	pp = find_locked(fe, ino);
-	if (pp) {
+	if (pp && (*pp)->opens == 0) {
+		/* a marker (stale_cache): decide afresh */
+		n = *pp;
+		if (!o->no_fastpath && o->backing_fd >= 0)
+			n->backing_id = backing_open(fe, ino, o->backing_fd);
+		if (!n->backing_id) {
+			h->drop_cache = n->stale_cache;
+			n->stale_cache = false;
+		}
+	} else if (pp) {
 		n = *pp;
 	} else {
 		/* the first open: it decides for all until the last release */
@@ -309,8 +325,6 @@ void fe_pt_release(struct fe *fe, struct fe_handle *h)
 	pp = find_locked(fe, h->ino);
 	if (pp && --(*pp)->opens == 0) {
 		n = *pp;
-		*pp = n->next;
-		fe->pt.n--;
 		if (n->backing_id > 0) {
 			uint32_t id = (uint32_t)n->backing_id;
 
@@ -322,7 +336,33 @@ void fe_pt_release(struct fe *fe, struct fe_handle *h)
 					"%u (inode %llu): %s", id,
 					(unsigned long long)n->ino,
 					strerror(errno));
+			n->backing_id = 0;
+			n->stale_cache = true;
 		}
+		if (n->stale_cache) {
+			n = NULL;	/* stays as a marker */
+		} else {
+			*pp = n->next;
+			fe->pt.n--;
+		}
+	}
+	pthread_mutex_unlock(&fe->pt.lock);
+	free(n);
+}
+
+void fe_pt_forget(struct fe *fe, flt_ino_t ino)
+{
+	struct fe_pt_inode **pp, *n = NULL;
+
+	if (!atomic_load_explicit(&fe->pt.on, memory_order_relaxed))
+		return;
+	pthread_mutex_lock(&fe->pt.lock);
+	pp = find_locked(fe, ino);
+	if (pp && (*pp)->opens == 0) {
+		/* the kernel inode and its page cache are gone */
+		n = *pp;
+		*pp = n->next;
+		fe->pt.n--;
 	}
 	pthread_mutex_unlock(&fe->pt.lock);
 	free(n);

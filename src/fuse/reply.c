@@ -55,9 +55,12 @@ static void reply_open(struct fe_req *r)
 	int err;
 
 	fill_open(r, &fi);
-	if (!r->dir)
+	if (!r->dir) {
 		backing_id = fe_pt_open(r->fe, r->handle, r->data.ino,
 					&r->data.results.open);
+		if (r->handle->drop_cache)
+			fi.keep_cache = 0;
+	}
 	err = backing_id ? fe_pt_reply_open(r->req, &fi, backing_id)
 			 : fuse_reply_open(r->req, &fi);
 	if (err) {
@@ -82,6 +85,8 @@ static void reply_create(struct fe_req *r)
 	fill_open(r, &fi);
 	backing_id = fe_pt_open(r->fe, r->handle, e.ino,
 				&r->data.results.open);
+	if (r->handle->drop_cache)
+		fi.keep_cache = 0;
 	err = backing_id ? fe_pt_reply_create(r->req, &e, &fi, backing_id)
 			 : fuse_reply_create(r->req, &e, &fi);
 	if (err) {

@@ -105,7 +105,17 @@ it_log "noop attached: the daemon served $reads READ, noop saw $traced"
 "$FSFILTER" detach "$mnt" noop || it_fail "detach noop failed"
 mark=$(logline)
 [[ $(cat "$mnt/later") == "later file" ]] || it_fail "read of later failed"
-(($(served "$mark" READ) == 0)) || it_fail "no fast path after the filter left"
+# the kernel still has "other"'s pages from the cached open: a write on the
+# fast path (same size) must not leave them stale for the next cached open
+# (the kernel's own mtime check catches this case too; the front end also
+# drops the pages when an inode leaves the fast path, for mmap writes)
+printf 'OTHER FILE\n' | dd of="$mnt/other" conv=notrunc status=none
+(($(served "$mark" READ) == 0 && $(served "$mark" WRITE) == 0)) ||
+	it_fail "no fast path after the filter left"
+"$FSFILTER" attach "$mnt" noop || it_fail "second attach of noop failed"
+[[ $(cat "$mnt/other") == "OTHER FILE" ]] ||
+	it_fail "stale page cache after leaving the fast path: $(cat "$mnt/other")"
+"$FSFILTER" detach "$mnt" noop || it_fail "second detach of noop failed"
 
 it_unmount "$mnt"
 it_wait_pid "$IT_PID" 10 || it_fail "daemon exited with $?"
