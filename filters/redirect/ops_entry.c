@@ -180,6 +180,10 @@ static int name_denied(struct redir_inst *ri, flt_ino_t parent,
 	    (m.rule->kind != REDIR_PREFIX || !lstat(m.backing, &st)))
 		err = m.rule->deny_errno;
 	redir_rules_put(rules);
+	/* a materialised file is an ordinary lower file (after an unlink,
+	 * an exact or prefix rule shows the backing content again) */
+	if (err && redir_name_materialised(ri, parent, name))
+		err = 0;
 	return err;
 }
 
@@ -290,6 +294,49 @@ REDIR_POST(redir_post_newentry)
 	return FLT_POSTOP_FINISHED_PROCESSING;
 }
 
+/* truncate(2) of a copy-on-write or hydrate file: materialise it (empty
+ * for a truncate to 0) and answer -ESTALE, which makes do_sys_truncate
+ * look the path up again and truncate the new lower file. 1: not such a
+ * file. */
+static int truncate_policy(struct redir_inst *ri, struct flt_callback_data *d)
+{
+	struct redir_target *t = NULL;
+	struct redir_snode *sn = NULL;
+	const char *path = NULL;
+	int ret = 1;
+
+	if (!(d->params.setattr.to_set & FLT_SET_SIZE))
+		return 1;
+	if (redir_is_virtual(d->ino)) {
+		struct redir_vnode *v = redir_vnode_find(ri, d->ino);
+
+		if (v && S_ISREG(v->type)) {
+			t = v->target;
+			path = v->path;
+		}
+	} else {
+		sn = redir_snode_get(ri, d->ino);
+		if (sn && sn->target && !sn->target->is_dir) {
+			t = sn->target;
+			path = sn->path;
+		}
+	}
+	if (t && atomic_load(&t->materialised)) {
+		ret = -ESTALE;
+	} else if (t && t->policy != REDIR_READONLY &&
+		   !redir_scope_excluded(ri, d)) {
+		ret = redir_materialise(ri, path, t, d->ino,
+					d->params.setattr.attr.st_size == 0);
+		if (ret == -ENOENT)
+			ret = -EIO;
+		if (!ret)
+			ret = -ESTALE;
+	}
+	if (sn)
+		flt_release_context(sn);
+	return ret;
+}
+
 REDIR_PRE(redir_pre_setattr)
 {
 	struct redir_inst *ri = redir_inst_get(o->instance);
@@ -298,6 +345,12 @@ REDIR_PRE(redir_pre_setattr)
 	(void)ctx;
 	if (!ri)
 		return FLT_PREOP_SUCCESS_NO_CALLBACK;
+	err = truncate_policy(ri, d);
+	if (err <= 0) {
+		redir_inst_put(ri);
+		return complete(d, err);
+	}
+	err = 0;
 	if (redir_is_virtual(d->ino))
 		err = node_denied(ri, d->ino);	/* nothing to change */
 	else if (d->params.setattr.to_set & FLT_SET_SIZE)

@@ -74,6 +74,39 @@ static int handle_open(struct redir_inst *ri, struct redir_target *t,
 	return 0;
 }
 
+/*
+ * The write policy at open of redirected file @t (volume path @path).
+ * Returns 1: go on and serve the backing content; 0 or a negative errno:
+ * complete the open with it. copy-on-write (an open for writing) and
+ * hydrate (any open) materialise the file and answer -ESTALE, so the VFS
+ * walks the path again and opens the new lower file (materialise.c).
+ */
+static int policy_open(struct redir_inst *ri, struct redir_target *t,
+		       const char *path, struct flt_callback_data *d)
+{
+	int flags = d->params.open.flags, ret;
+	bool trunc = (flags & O_TRUNC) && (flags & O_ACCMODE) != O_RDONLY;
+
+	if (atomic_load(&t->materialised))
+		return -ESTALE;	/* an old node: look the name up again */
+	if (redir_scope_excluded(ri, d))
+		return 1;
+	switch (t->policy) {
+	case REDIR_READONLY:
+		return wants_write(flags) ? -t->deny_errno : 1;
+	case REDIR_COW:
+		if (!wants_write(flags))
+			return 1;
+		break;
+	case REDIR_HYDRATE:
+		break;
+	}
+	ret = redir_materialise(ri, path, t, d->ino, trunc);
+	if (ret == -ENOENT)
+		ret = -EIO;	/* the backing file is gone */
+	return ret ? ret : -ESTALE;
+}
+
 REDIR_PRE(redir_pre_open)
 {
 	struct redir_inst *ri = redir_inst_get(o->instance);
@@ -92,8 +125,9 @@ REDIR_PRE(redir_pre_open)
 			st = complete(d, -ENOENT);
 			goto out;
 		}
-		if (wants_write(d->params.open.flags)) {
-			st = complete(d, -v->target->deny_errno);
+		ret = policy_open(ri, v->target, v->path, d);
+		if (ret <= 0) {
+			st = complete(d, ret);
 			goto out;
 		}
 		ret = handle_open(ri, v->target, true, &h);
@@ -111,17 +145,19 @@ REDIR_PRE(redir_pre_open)
 	{
 		struct redir_snode *sn = redir_snode_get(ri, d->ino);
 
+		ret = 1;
 		if (sn && sn->target && !sn->target->is_dir) {
 			t = sn->target;
 			redir_target_get(t);
+			ret = policy_open(ri, t, sn->path, d);
 		}
 		if (sn)
 			flt_release_context(sn);
 	}
 	if (!t)
 		goto out;
-	if (wants_write(d->params.open.flags)) {
-		st = complete(d, -t->deny_errno);
+	if (ret <= 0) {
+		st = complete(d, ret);
 		goto out;
 	}
 	/* open the backing first: if it fails, the lower file is never

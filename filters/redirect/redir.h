@@ -75,6 +75,8 @@ struct redir_config {
 	size_t block_size;		/* 0 = read exactly what is asked */
 	bool lower_times;		/* show the lower file's times */
 	bool no_fastpath;		/* fastpath=off: serve every read */
+	unsigned copy_delay_us;		/* copy_delay_us=N: sleep per MiB
+					   materialised (crash tests) */
 };
 int redir_args_parse(const char *args, struct redir_rules **out,
 		     struct redir_config *cfg, char *err, size_t errlen);
@@ -130,6 +132,9 @@ ssize_t redir_backing_read(int fd, void *buf, size_t len, off_t off,
 
 struct redir_target {
 	atomic_uint refs;
+	/* copied into the lower file (materialise.c): opens of the node
+	 * that still shows this target answer -ESTALE */
+	atomic_bool materialised;
 	enum redir_policy policy;
 	int deny_errno;
 	bool is_dir;
@@ -195,7 +200,55 @@ struct redir_inst {			/* instance context */
 	pthread_mutex_t vlock;
 	struct redir_vnode *by_id[REDIR_VBUCKETS];	/* vlock */
 	struct redir_vnode *by_path[REDIR_VBUCKETS];	/* vlock */
+	/* materialise.c */
+	pthread_mutex_t mat_lock;	/* one materialisation at a time */
+	unsigned mat_delay_us;
+	atomic_bool mat_active;
+	atomic_uint_fast64_t mat_done, mat_total, mat_count;
+	/* inval.c */
+	pthread_mutex_t inval_lock;
+	pthread_cond_t inval_cond;
+	pthread_t inval_tid;
+	bool inval_running;
+	bool inval_stop;		/* inval_lock */
+	struct redir_inval *inval_head, **inval_tail;	/* inval_lock */
+	uint64_t inval_queued, inval_done;		/* inval_lock */
 };
+
+/* The marker of a materialised lower file: value "v1 cow|hydrate
+ * lower|virtual" (what the name was before). Hidden from the volume. */
+#define REDIR_XATTR "trusted.fsfilter.redirect"
+
+/* materialise.c */
+/* Copy @t's backing content (nothing if @empty: an O_TRUNC open) into the
+ * lower file at volume path @path, crash-safely; @kernel_ino is the node
+ * the kernel has for it now (its caches get invalidated). 0 if done now or
+ * earlier. */
+int redir_materialise(struct redir_inst *ri, const char *path,
+		      struct redir_target *t, flt_ino_t kernel_ino,
+		      bool empty);
+/* Is lower name (@parent, @name) a materialised file? */
+bool redir_name_materialised(struct redir_inst *ri, flt_ino_t parent,
+			     const char *name);
+/* Does lower node @ino carry the marker? */
+bool redir_is_materialised(struct redir_inst *ri, flt_ino_t ino);
+int redir_marker_get(struct redir_inst *ri, flt_ino_t ino, char *buf,
+		     size_t len);
+
+/* scope.c: does the rule of this operation's file leave its requestor
+ * out (per-process scope)? */
+bool redir_scope_excluded(struct redir_inst *ri,
+			  const struct flt_callback_data *d);
+
+/* inval.c: kernel cache invalidation from the instance's own thread */
+struct redir_inval;
+int redir_inval_start(struct redir_inst *ri);
+void redir_inval_stop(struct redir_inst *ri);
+/* Queue: entry (@parent, @name) if @name, inode @ino if nonzero. */
+void redir_inval_queue(struct redir_inst *ri, flt_ino_t parent,
+		       const char *name, flt_ino_t ino);
+/* Wait until everything queued so far was sent. */
+void redir_inval_flush(struct redir_inst *ri);
 
 /* redirect.c */
 struct redir_inst *redir_inst_get(struct flt_instance *instance);
@@ -257,6 +310,7 @@ REDIR_PRE(redir_pre_readdir);
 REDIR_POST(redir_post_readdir);
 REDIR_PRE(redir_pre_releasedir);
 REDIR_PRE(redir_pre_virtual);	/* everything else on a virtual node */
+REDIR_POST(redir_post_listxattr);	/* hides REDIR_XATTR */
 
 /* The stream context of a lower node, referenced, or NULL. */
 struct redir_snode *redir_snode_get(struct redir_inst *ri, flt_ino_t ino);

@@ -27,6 +27,7 @@ struct redir_target *redir_target_new(const struct redir_match *m,
 	if (!t)
 		return NULL;
 	atomic_init(&t->refs, 1);
+	atomic_init(&t->materialised, false);
 	t->policy = m->rule->policy;
 	t->deny_errno = m->rule->deny_errno;
 	t->is_dir = is_dir;
@@ -86,10 +87,14 @@ static void inst_cleanup(void *c, enum flt_context_type type)
 	struct redir_inst *ri = c;
 
 	(void)type;
+	redir_inval_stop(ri);
+	pthread_mutex_destroy(&ri->inval_lock);
+	pthread_cond_destroy(&ri->inval_cond);
 	redir_vnodes_destroy(ri);
 	redir_rules_put(ri->rules);
 	pthread_mutex_destroy(&ri->rules_lock);
 	pthread_mutex_destroy(&ri->vlock);
+	pthread_mutex_destroy(&ri->mat_lock);
 }
 
 
@@ -166,6 +171,7 @@ void redir_note_entry(struct redir_inst *ri, flt_ino_t parent,
 	struct redir_snode *sn, *old = NULL;
 	struct redir_target *t = NULL;
 	bool is_dir = S_ISDIR(e->attr.st_mode);
+	bool matched;
 	struct stat st;
 	size_t n;
 
@@ -195,6 +201,10 @@ void redir_note_entry(struct redir_inst *ri, flt_ino_t parent,
 			 * directory adds names (ops_dir.c) */
 			if (!r && S_ISDIR(st.st_mode))
 				t = redir_target_new(&m, true);
+		} else if (redir_is_materialised(ri, e->ino)) {
+			/* copied by copy-on-write or hydrate: an ordinary
+			 * lower file for good (an snode without target
+			 * remembers that, so this is asked once) */
 		} else if (!r && S_ISREG(st.st_mode)) {
 			t = redir_target_new(&m, false);
 			redir_fill_attr(ri, &e->attr, &st, false, t);
@@ -207,8 +217,9 @@ void redir_note_entry(struct redir_inst *ri, flt_ino_t parent,
 				r ? strerror(-r) : "is not a regular file");
 		}
 	}
+	matched = m.rule != NULL;
 	redir_rules_put(rules);
-	if (!t && !is_dir)
+	if (!t && !is_dir && !matched)
 		return;
 	n = strlen(path) + 1;
 	if (flt_allocate_context(ri->filter, FLT_STREAM_CONTEXT,
@@ -293,6 +304,13 @@ static int redir_instance_setup(const struct flt_related_objects *objs)
 	ri->rules = rules;
 	pthread_mutex_init(&ri->rules_lock, NULL);
 	pthread_mutex_init(&ri->vlock, NULL);
+	pthread_mutex_init(&ri->mat_lock, NULL);
+	ri->mat_delay_us = cfg.copy_delay_us;
+	ret = redir_inval_start(ri);
+	if (ret) {
+		flt_release_context(ri);	/* cleanup frees the rules */
+		return ret;
+	}
 	ret = flt_set_instance_context(objs->instance,
 				       FLT_SET_CONTEXT_REPLACE_IF_EXISTS, ri,
 				       NULL);
@@ -304,6 +322,16 @@ static int redir_instance_setup(const struct flt_related_objects *objs)
 out_rules:
 	redir_rules_put(rules);
 	return ret;
+}
+
+static void redir_teardown_start(const struct flt_related_objects *objs)
+{
+	struct redir_inst *ri = redir_inst_get(objs->instance);
+
+	if (ri) {
+		redir_inval_stop(ri);
+		redir_inst_put(ri);
+	}
 }
 
 static const struct flt_context_registration redir_contexts[] = {
@@ -342,7 +370,7 @@ static const struct flt_operation_registration redir_ops[] = {
 	{ FLT_OP_STATFS, 0, redir_pre_virtual, NULL },
 	{ FLT_OP_SETXATTR, 0, redir_pre_virtual, NULL },
 	{ FLT_OP_GETXATTR, 0, redir_pre_virtual, NULL },
-	{ FLT_OP_LISTXATTR, 0, redir_pre_virtual, NULL },
+	{ FLT_OP_LISTXATTR, 0, redir_pre_virtual, redir_post_listxattr },
 	{ FLT_OP_REMOVEXATTR, 0, redir_pre_virtual, NULL },
 	{ FLT_OP_ACCESS, 0, redir_pre_virtual, NULL },
 	{ FLT_OP_FALLOCATE, 0, redir_pre_fallocate, NULL },
@@ -357,6 +385,7 @@ static const struct flt_registration redir_registration = {
 	.default_altitude = REDIR_DEFAULT_ALTITUDE,
 	.operations = redir_ops,
 	.instance_setup = redir_instance_setup,
+	.instance_teardown_start = redir_teardown_start,
 	.contexts = redir_contexts,
 };
 

@@ -192,11 +192,6 @@ int redir_rule_parse(const char *spec, struct redir_rule *r, char *err,
 			goto out;
 		}
 	}
-	if (r->policy != REDIR_READONLY) {
-		snprintf(err, errlen, "rule '%s': policy not implemented yet "
-			 "(only readonly)", spec);
-		goto out;
-	}
 	r->path = strdup(npath);
 	r->backing = strdup(backing);
 	if (!r->path || !r->backing) {
@@ -286,6 +281,18 @@ static int parse_clause(char *clause, struct redir_rules *set,
 			return -EINVAL;
 		}
 		cfg->block_size = (size_t)v;
+		return 0;
+	}
+	if (!strncmp(s, "copy_delay_us=", 14)) {
+		char *end;
+		unsigned long v = strtoul(s + 14, &end, 0);
+
+		if (*end || v > 10000000) {
+			snprintf(err, errlen, "copy_delay_us=%s: expected "
+				 "microseconds up to 10 s", s + 14);
+			return -EINVAL;
+		}
+		cfg->copy_delay_us = (unsigned)v;
 		return 0;
 	}
 	if (!strncmp(s, "fastpath=", 9)) {

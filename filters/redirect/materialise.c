@@ -1,0 +1,462 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Materialisation (copy-on-write and hydrate): copy a redirected file's
+ * backing content into the lower file, so that from then on it is an
+ * ordinary lower file.
+ *
+ * Crash safety. Everything happens below the filter (filter-initiated I/O,
+ * never through the volume) in the lower directory of the file:
+ *   1. create a temp file ".fsfilter-redirect-<hash of name>.tmp" next to it
+ *      (O_EXCL; a leftover of an earlier crash is removed first: the name
+ *      is a pure function of the file name, so there is at most one),
+ *   2. copy the backing content into it, set the marker xattr
+ *      REDIR_XATTR on it, fsync it,
+ *   3. rename it over the name, fsync the directory.
+ * The rename is the commit point: a crash before it leaves the old lower
+ * file (or no file, for a virtual one) and at most a temp file, and the
+ * rule still applies; after it the name is the complete copy with its
+ * marker. The marker is what makes the rule stop applying, persistently:
+ * a lower file carrying it is never redirected again (redir_note_entry).
+ * Neither "newer than the backing" nor "different from the backing" would
+ * do: a lower file that a rule shadows from the start may be either.
+ *
+ * The file then is a *new* lower inode, while the kernel still has the old
+ * node (the shadowed lower inode or the virtual node) under that name. The
+ * operation that asked (open for writing, truncate; for hydrate any open)
+ * is answered -ESTALE: the VFS retries the whole path walk once with
+ * LOOKUP_REVAL (do_filp_open, do_sys_truncate), FUSE revalidates the
+ * dentry with a LOOKUP, sees another node id, and the retry opens the new
+ * file. Other cached dentries and the old node's attributes/pages are
+ * invalidated from the instance's invalidation thread (inval.c): never from
+ * here, the kernel may hold locks of the very inode while it waits for us.
+ *
+ * Materialisations of one instance are serialised by ri->mat_lock (they
+ * are rare; a large copy delays other materialisations, never reads of
+ * other files). Progress is in ri->mat_done/mat_total for status.
+ */
+#include "filters/redirect/redir.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#define COPY_CHUNK (1u << 20)
+
+static struct flt_callback_data *io_new(struct redir_inst *ri, enum flt_op op,
+					flt_ino_t ino)
+{
+	struct flt_callback_data *d;
+
+	if (flt_allocate_callback_data(ri->instance, op, &d))
+		return NULL;
+	d->ino = ino;
+	return d;
+}
+
+/* Run @d, free it, return its status. */
+static int io_run(struct flt_callback_data *d)
+{
+	int ret;
+
+	if (!d)
+		return -ENOMEM;
+	ret = flt_perform_synchronous_io(d);
+	flt_free_callback_data(d);
+	return ret;
+}
+
+static int lookup_child(struct redir_inst *ri, flt_ino_t parent,
+			const char *name, struct flt_entry *e)
+{
+	struct flt_callback_data *d = io_new(ri, FLT_OP_LOOKUP, parent);
+	int ret;
+
+	if (!d)
+		return -ENOMEM;
+	d->params.lookup.parent = parent;
+	d->params.lookup.name = name;
+	ret = flt_perform_synchronous_io(d);
+	if (!ret && !d->results.entry.ino)
+		ret = -ENOENT;
+	if (!ret)
+		*e = d->results.entry;
+	flt_free_callback_data(d);
+	return ret;
+}
+
+static void forget(struct redir_inst *ri, flt_ino_t ino)
+{
+	if (ino && ino != FLT_ROOT_INO)
+		flt_forget(ri->instance, ino, 1);
+}
+
+int redir_marker_get(struct redir_inst *ri, flt_ino_t ino, char *buf,
+		     size_t len)
+{
+	struct flt_callback_data *d = io_new(ri, FLT_OP_GETXATTR, ino);
+	int ret;
+
+	if (!d)
+		return -ENOMEM;
+	d->params.getxattr.name = REDIR_XATTR;
+	d->params.getxattr.buf = buf;
+	d->params.getxattr.size = len - 1;
+	ret = flt_perform_synchronous_io(d);
+	if (!ret)
+		buf[d->io_status.information < len ? d->io_status.information
+						   : len - 1] = '\0';
+	flt_free_callback_data(d);
+	return ret;
+}
+
+bool redir_is_materialised(struct redir_inst *ri, flt_ino_t ino)
+{
+	char buf[64];
+
+	return !redir_marker_get(ri, ino, buf, sizeof(buf));
+}
+
+bool redir_name_materialised(struct redir_inst *ri, flt_ino_t parent,
+			     const char *name)
+{
+	struct flt_entry e;
+	bool done;
+
+	if (redir_is_virtual(parent) || lookup_child(ri, parent, name, &e))
+		return false;
+	done = S_ISREG(e.attr.st_mode) && redir_is_materialised(ri, e.ino);
+	forget(ri, e.ino);
+	return done;
+}
+
+/* The lower directory @dir ("" = root) with one lookup reference (none for
+ * the root); missing components are created (a virtual directory of a
+ * prefix rule becomes a real one) with the mode of the backing directory
+ * they stand for, or 0755. */
+static int lower_dir(struct redir_inst *ri, const char *dir, flt_ino_t *out)
+{
+	char *copy = strdup(dir), *save = NULL, *comp;
+	char sofar[4096] = "";
+	flt_ino_t cur = FLT_ROOT_INO;
+	int ret = 0;
+
+	if (!copy)
+		return -ENOMEM;
+	for (comp = strtok_r(copy, "/", &save); comp;
+	     comp = strtok_r(NULL, "/", &save)) {
+		struct flt_entry e;
+		char tmp[4096];
+
+		if (redir_path_join(sofar, comp, tmp, sizeof(tmp))) {
+			ret = -ENAMETOOLONG;
+			break;
+		}
+		memcpy(sofar, tmp, sizeof(sofar));
+		ret = lookup_child(ri, cur, comp, &e);
+		if (ret == -ENOENT) {
+			struct flt_callback_data *d =
+				io_new(ri, FLT_OP_MKDIR, cur);
+			struct redir_rules *rules = redir_rules_get(ri);
+			struct redir_match m;
+			struct stat st;
+			mode_t mode = 0755;
+
+			if (redir_match_path(rules, sofar, &m) &&
+			    !redir_backing_stat(m.backing, &st) &&
+			    S_ISDIR(st.st_mode))
+				mode = st.st_mode & 07777;
+			redir_rules_put(rules);
+			if (!d) {
+				ret = -ENOMEM;
+				break;
+			}
+			d->params.mkdir.parent = cur;
+			d->params.mkdir.name = comp;
+			d->params.mkdir.mode = S_IFDIR | mode;
+			ret = flt_perform_synchronous_io(d);
+			if (!ret)
+				e = d->results.entry;
+			flt_free_callback_data(d);
+			if (ret == -EEXIST)	/* a racing mkdir */
+				ret = lookup_child(ri, cur, comp, &e);
+			if (!ret)
+				redir_inval_queue(ri, cur, comp, 0);
+		}
+		forget(ri, cur);
+		cur = 0;
+		if (ret)
+			break;
+		if (!S_ISDIR(e.attr.st_mode)) {
+			forget(ri, e.ino);
+			ret = -ENOTDIR;
+			break;
+		}
+		cur = e.ino;
+	}
+	free(copy);
+	if (!ret)
+		*out = cur;
+	return ret;
+}
+
+static int unlink_child(struct redir_inst *ri, flt_ino_t parent,
+			const char *name)
+{
+	struct flt_callback_data *d = io_new(ri, FLT_OP_UNLINK, parent);
+
+	if (!d)
+		return -ENOMEM;
+	d->params.unlink.parent = parent;
+	d->params.unlink.name = name;
+	return io_run(d);
+}
+
+static int release(struct redir_inst *ri, flt_ino_t ino, uint64_t fh,
+		   bool dir)
+{
+	struct flt_callback_data *d =
+		io_new(ri, dir ? FLT_OP_RELEASEDIR : FLT_OP_RELEASE, ino);
+
+	if (!d)
+		return -ENOMEM;
+	d->params.release.fh = fh;
+	return io_run(d);
+}
+
+/* Copy the backing file into (@ino, @fh). */
+static int copy_backing(struct redir_inst *ri, const char *backing,
+			flt_ino_t ino, uint64_t fh)
+{
+	char *buf = malloc(COPY_CHUNK);
+	off_t off = 0;
+	struct stat st;
+	int fd, ret = 0;
+
+	if (!buf)
+		return -ENOMEM;
+	fd = redir_backing_open(backing);
+	if (fd < 0) {
+		free(buf);
+		return fd;
+	}
+	if (!fstat(fd, &st))
+		atomic_store(&ri->mat_total, (uint64_t)st.st_size);
+	for (;;) {
+		ssize_t n = redir_backing_read(fd, buf, COPY_CHUNK, off, 0);
+		size_t done = 0;
+
+		if (n <= 0) {
+			ret = (int)n;
+			break;
+		}
+		while (!ret && done < (size_t)n) {
+			struct flt_callback_data *d =
+				io_new(ri, FLT_OP_WRITE, ino);
+
+			if (!d) {
+				ret = -ENOMEM;
+				break;
+			}
+			d->params.write.fh = fh;
+			d->params.write.offset = off + (off_t)done;
+			d->params.write.size = (size_t)n - done;
+			d->params.write.buf = buf + done;
+			ret = flt_perform_synchronous_io(d);
+			if (!ret && !d->io_status.information)
+				ret = -EIO;
+			done += (size_t)d->io_status.information;
+			flt_free_callback_data(d);
+		}
+		if (ret)
+			break;
+		off += n;
+		atomic_store(&ri->mat_done, (uint64_t)off);
+		if (ri->mat_delay_us)	/* tests: a window for kill -9 */
+			usleep(ri->mat_delay_us);
+	}
+	close(fd);
+	free(buf);
+	return ret;
+}
+
+static uint64_t name_hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ull;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ull;
+	return h;
+}
+
+/* Steps 1-3 with the directory @parent and @name resolved. */
+static int replace(struct redir_inst *ri, flt_ino_t parent, const char *name,
+		   struct redir_target *t, const struct stat *shown,
+		   bool empty, const char *marker)
+{
+	char tmp[64];
+	struct flt_callback_data *d;
+	flt_ino_t ino = 0;
+	uint64_t fh = 0;
+	int ret;
+
+	snprintf(tmp, sizeof(tmp), ".fsfilter-redirect-%016llx.tmp",
+		 (unsigned long long)name_hash(name));
+	ret = unlink_child(ri, parent, tmp);
+	if (ret && ret != -ENOENT)
+		return ret;
+	d = io_new(ri, FLT_OP_CREATE, parent);
+	if (!d)
+		return -ENOMEM;
+	d->params.create.parent = parent;
+	d->params.create.name = tmp;
+	d->params.create.mode = S_IFREG | (shown->st_mode & 07777);
+	d->params.create.flags = O_WRONLY | O_CREAT | O_EXCL;
+	/* the copy belongs to whoever owned what the name showed */
+	d->requestor.uid = shown->st_uid;
+	d->requestor.gid = shown->st_gid;
+	d->requestor.umask = 0;
+	ret = flt_perform_synchronous_io(d);
+	if (!ret) {
+		ino = d->results.entry.ino;
+		fh = d->results.open.fh;
+	}
+	flt_free_callback_data(d);
+	if (ret)
+		return ret;
+	if (!empty)
+		ret = copy_backing(ri, t->backing, ino, fh);
+	if (!ret) {
+		d = io_new(ri, FLT_OP_SETXATTR, ino);
+		if (d) {
+			d->params.setxattr.name = REDIR_XATTR;
+			d->params.setxattr.value = marker;
+			d->params.setxattr.size = strlen(marker);
+		}
+		ret = io_run(d);
+		if (ret)
+			flt_log(LOG_ERR, "redirect: cannot set %s in the lower "
+				"directory (%s): materialising needs xattrs",
+				REDIR_XATTR, strerror(-ret));
+	}
+	if (!ret) {
+		d = io_new(ri, FLT_OP_FSYNC, ino);
+		if (d)
+			d->params.fsync.fh = fh;
+		ret = io_run(d);
+	}
+	release(ri, ino, fh, false);
+	if (!ret) {
+		d = io_new(ri, FLT_OP_RENAME, parent);
+		if (d) {
+			d->params.rename.parent = parent;
+			d->params.rename.name = tmp;
+			d->params.rename.newparent = parent;
+			d->params.rename.newname = name;
+		}
+		ret = io_run(d);	/* the commit point */
+	}
+	forget(ri, ino);
+	if (ret) {
+		unlink_child(ri, parent, tmp);
+		return ret;
+	}
+	/* make the rename durable (best effort: the data already is) */
+	d = io_new(ri, FLT_OP_OPENDIR, parent);
+	if (d && !flt_perform_synchronous_io(d)) {
+		fh = d->results.open.fh;
+		flt_free_callback_data(d);
+		d = io_new(ri, FLT_OP_FSYNCDIR, parent);
+		if (d)
+			d->params.fsync.fh = fh;
+		io_run(d);
+		release(ri, parent, fh, true);
+	} else if (d) {
+		flt_free_callback_data(d);
+	}
+	return 0;
+}
+
+int redir_materialise(struct redir_inst *ri, const char *path,
+		      struct redir_target *t, flt_ino_t kernel_ino, bool empty)
+{
+	char dir[4096], marker[64];
+	const char *name, *slash = strrchr(path, '/');
+	flt_ino_t parent = 0;
+	struct flt_entry e;
+	struct stat shown;
+	bool is_virtual = true;
+	int ret;
+
+	if (atomic_load(&t->materialised))
+		return 0;
+	if (slash) {
+		if ((size_t)(slash - path) >= sizeof(dir))
+			return -ENAMETOOLONG;
+		memcpy(dir, path, (size_t)(slash - path));
+		dir[slash - path] = '\0';
+		name = slash + 1;
+	} else {
+		dir[0] = '\0';
+		name = path;
+	}
+	pthread_mutex_lock(&ri->mat_lock);
+	if (atomic_load(&t->materialised)) {
+		ret = 0;
+		goto out_unlock;
+	}
+	ret = redir_backing_stat(t->backing, &shown);
+	if (ret)
+		goto out_unlock;
+	ret = lower_dir(ri, dir, &parent);
+	if (ret)
+		goto out_unlock;
+	ret = lookup_child(ri, parent, name, &e);
+	if (!ret) {
+		bool done = redir_is_materialised(ri, e.ino);
+
+		forget(ri, e.ino);
+		if (done) {	/* by an earlier run, or another target */
+			atomic_store(&t->materialised, true);
+			goto out_parent;
+		}
+		if (!S_ISREG(e.attr.st_mode)) {
+			ret = -EISDIR;
+			goto out_parent;
+		}
+		/* a lower file: keep its owner and mode */
+		shown.st_mode = e.attr.st_mode;
+		shown.st_uid = e.attr.st_uid;
+		shown.st_gid = e.attr.st_gid;
+		is_virtual = false;
+	} else if (ret != -ENOENT) {
+		goto out_parent;
+	}
+	snprintf(marker, sizeof(marker), "v1 %s %s",
+		 t->policy == REDIR_HYDRATE ? "hydrate" : "cow",
+		 is_virtual ? "virtual" : "lower");
+	atomic_store(&ri->mat_done, 0);
+	atomic_store(&ri->mat_total, empty ? 0 : (uint64_t)shown.st_size);
+	atomic_store(&ri->mat_active, true);
+	ret = replace(ri, parent, name, t, &shown, empty, marker);
+	atomic_store(&ri->mat_active, false);
+	if (ret) {
+		flt_log(LOG_ERR, "redirect: materialising /%s from %s failed: "
+			"%s", path, t->backing, strerror(-ret));
+		goto out_parent;
+	}
+	atomic_store(&t->materialised, true);
+	atomic_fetch_add(&ri->mat_count, 1);
+	flt_log(LOG_INFO, "redirect: /%s is now an ordinary lower file "
+		"(%s of %s)", path, marker, t->backing);
+	/* other dentries and the old node's caches */
+	redir_inval_queue(ri, parent, name, kernel_ino);
+out_parent:
+	forget(ri, parent);
+out_unlock:
+	pthread_mutex_unlock(&ri->mat_lock);
+	return ret;
+}
