@@ -3,6 +3,7 @@
 #include "filters/noop/noop.h"
 #include "filters/redirect/redirect.h"
 #include "filters/crypt/crypt.h"
+#include "filters/monitor/monitor.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -13,6 +14,7 @@ static const builtin_fn builtins[] = {
 	noop_filter_registration,
 	redirect_filter_registration,
 	crypt_filter_registration,
+	monitor_filter_registration,
 };
 
 static pthread_mutex_t builtin_lock = PTHREAD_MUTEX_INITIALIZER;

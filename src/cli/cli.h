@@ -29,6 +29,8 @@ int cmd_load(int argc, char **argv);
 int cmd_attach(int argc, char **argv);
 int cmd_detach(int argc, char **argv);
 int cmd_unload(int argc, char **argv);
+/* cmd_spy.c: live events of the monitor filter */
+int cmd_spy(int argc, char **argv);
 
 /* mounts.c: mount points of fuse.fsfilter mounts (mountinfo order) */
 int cli_fsfilter_mounts(char ***out, size_t *n);

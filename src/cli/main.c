@@ -18,6 +18,7 @@ static const struct {
 	{ "attach", cmd_attach },
 	{ "detach", cmd_detach },
 	{ "unload", cmd_unload },
+	{ "spy", cmd_spy },
 };
 
 int main(int argc, char **argv)
@@ -41,7 +42,7 @@ int main(int argc, char **argv)
 		if (!strcmp(cmd, commands[i].name))
 			return commands[i].fn(argc - 1, argv + 1);
 	fprintf(stderr, "fsfilter: unknown command '%s' (expected mount, "
-		"unmount, check, status, load, attach, detach, unload, help; "
+		"unmount, check, status, load, attach, detach, unload, spy, help; "
 		"see fsfilter --help)\n", cmd);
 	return CLI_USAGE;
 }
