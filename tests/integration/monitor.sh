@@ -1,0 +1,321 @@
+#!/usr/bin/env bash
+# The monitor filter, mounted: monitor.sh CASE, CASE one of
+#   events    events of each operation with the right fields (fsfilter spy --json)
+#   filters   process-name and path filtering
+#   verdict   allow/deny of opens (examples/scanner), timeout default both
+#             ways, a verdict client killed while 32 opens wait, self-exclusion
+#   paging    mmap-heavy reads with a verdict client that sleeps
+#   drops     dropped-event accounting with a client that never reads
+# Environment: FSFILTER, MONTEST, SCANNER (set by CTest).
+. "$(dirname "$0")/lib.sh"
+it_init
+[[ -x ${MONTEST:-} && -x ${SCANNER:-} ]] || it_fail "MONTEST/SCANNER not set"
+CASE=${1:?case}
+IT_NAME=monitor_$CASE
+
+it_tmpdir base
+mkdir "$base/lower" "$base/mnt"
+L=$base/lower M=$base/mnt
+IT_LOG=$base/daemon.log
+BGPIDS=()
+
+bg_cleanup() {
+	local p
+	for p in "${BGPIDS[@]}"; do
+		kill -0 "$p" 2>/dev/null && kill -KILL "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
+	BGPIDS=()
+}
+trap '_rc=$?; bg_cleanup; (exit $_rc); it_cleanup' EXIT
+
+# wait_line FILE PATTERN [SECONDS]: until FILE has a line matching PATTERN
+wait_line() {
+	local i
+	for ((i = 0; i < ${3:-10} * 20; i++)); do
+		grep -q -- "$2" "$1" 2>/dev/null && return 0
+		sleep 0.05
+	done
+	it_log "no '$2' in $1:"
+	tail -n 20 "$1" >&2
+	return 1
+}
+
+# spy_start OUT ARGS...: a JSON spy in the background, ready when it says so
+spy_start() {
+	local out=$1
+	shift
+	"$FSFILTER" spy "$M" --json "$@" >"$out" 2>"$out.err" &
+	SPY=$!
+	BGPIDS+=("$SPY")
+	wait_line "$out.err" "listening" || it_fail "spy did not start"
+}
+spy_stop() {
+	sleep 0.3
+	kill -INT "$SPY"
+	it_wait_pid "$SPY" 10 || true
+	grep -q "dropped" "$1.err" || it_fail "spy printed no summary on exit"
+}
+
+# has OUT FIELD... : a JSON line containing every fixed string given
+has() {
+	local out=$1 line
+	shift
+	while IFS= read -r line; do
+		local ok=1 f
+		for f in "$@"; do [[ $line == *"$f"* ]] || { ok=0; break; }; done
+		((ok)) && return 0
+	done <"$out"
+	return 1
+}
+need() {
+	local out=$1
+	has "$@" || { head -n 60 "$out" >&2; it_fail "no event with: ${*:2}"; }
+}
+
+case_events() {
+	it_mount "$L" "$M" --filter monitor
+	printf 'hello\n' >"$L/old.txt"
+	spy_start "$base/ev" --ops all --pre --post
+	printf '0123456789' >"$M/new.txt"
+	dd if="$M/new.txt" of=/dev/null bs=4096 iflag=direct 2>/dev/null
+	mkdir "$M/dir"
+	mv "$M/new.txt" "$M/dir/moved.txt"
+	truncate -s 3 "$M/dir/moved.txt"
+	ln "$M/dir/moved.txt" "$M/hard"
+	ln -s target "$M/sym"
+	setfattr -n user.k -v v "$M/old.txt" 2>/dev/null || true
+	cat "$M/old.txt" >/dev/null
+	rm "$M/hard" "$M/sym"
+	mv "$M/dir" "$M/dir2"
+	cat "$M/dir2/moved.txt" >/dev/null
+	rm -r "$M/dir2"
+	cat "$M/absent" 2>/dev/null
+	spy_stop "$base/ev"
+	local me=$$ ev=$base/ev
+	need "$ev" '"phase":"pre","op":"create"' '"path":"/new.txt"'
+	need "$ev" '"phase":"post","op":"create"' '"path":"/new.txt"' '"result":0' "\"pid\":$me" '"comm":"bash"'
+	need "$ev" '"phase":"post","op":"write"' '"path":"/new.txt"' '"offset":0,"length":10' '"information":10'
+	need "$ev" '"phase":"post","op":"read"' '"comm":"dd"' '"path":"/new.txt"' '"offset":0,"length":4096' '"information":10'
+	need "$ev" '"phase":"post","op":"release"' '"path":"/new.txt"'
+	need "$ev" '"op":"mkdir"' '"path":"/dir"' '"result":0'
+	need "$ev" '"op":"rename"' '"path":"/new.txt"' '"path2":"/dir/moved.txt"'
+	need "$ev" '"op":"setattr"' '"path":"/dir/moved.txt"' '"length":3'
+	need "$ev" '"op":"link"' '"path":"/dir/moved.txt"' '"path2":"/hard"'
+	need "$ev" '"op":"symlink"' '"path":"/sym"' '"path2":"target"'
+	need "$ev" '"op":"open"' '"path":"/old.txt"' '"comm":"cat"' '"result":0'
+	need "$ev" '"op":"unlink"' '"path":"/hard"'
+	need "$ev" '"op":"rename"' '"path":"/dir"' '"path2":"/dir2"'
+	# after the directory rename, names below it follow
+	need "$ev" '"op":"open"' '"path":"/dir2/moved.txt"'
+	need "$ev" '"op":"rmdir"' '"path":"/dir2"'
+	has "$ev" '"phase":"post","op":"lookup"' '"path":"/absent"' && it_fail "a lookup miss was reported without --misses"
+	# every post has a duration, sequence numbers increase
+	grep '"phase":"post"' "$ev" | grep -vq '"duration_ns":' && it_fail "post event without duration"
+	awk -F'"seq":' '{ split($2, a, ","); if (a[1] + 0 <= last) bad = 1; last = a[1] + 0 } END { exit bad }' "$ev" ||
+		it_fail "sequence numbers do not increase"
+	# the human format has the columns
+	"$FSFILTER" spy "$M" --ops open --count 1 >"$base/human" 2>"$base/human.err" &
+	SPY=$!
+	BGPIDS+=("$SPY")
+	wait_line "$base/human.err" listening || it_fail "spy (human) did not start"
+	cat "$M/old.txt" >/dev/null
+	it_wait_pid "$SPY" 10 || it_fail "spy --count 1 failed"
+	grep -q 'PROCESS' "$base/human" && grep -Eq 'cat +[0-9]+ post open +/old.txt +SUCCESS' "$base/human" ||
+		{ cat "$base/human" >&2; it_fail "human columns wrong"; }
+	it_log "ok: events"
+}
+
+case_filters() {
+	it_mount "$L" "$M" --filter monitor
+	mkdir -p "$L/sub/deep" "$L/other"
+	echo a >"$L/sub/a.txt"
+	echo b >"$L/sub/b.log"
+	echo c >"$L/sub/deep/c.txt"
+	echo d >"$L/other/d.txt"
+	cp /bin/cat "$base/mycat"
+	spy_start "$base/comm" --ops open --comm mycat
+	spy_start "$base/glob" --ops open --path '/sub/*.txt'
+	SPY_GLOB=$SPY
+	spy_start "$base/prefix" --ops open --path /sub
+	SPY_PREFIX=$SPY
+	spy_start "$base/pid" --ops open --pid $$
+	SPY_PID=$SPY
+	for f in sub/a.txt sub/b.log sub/deep/c.txt other/d.txt; do
+		"$base/mycat" "$M/$f" >/dev/null
+		cat "$M/$f" >/dev/null
+	done
+	spy_stop "$base/pid"
+	SPY=$SPY_PREFIX spy_stop "$base/prefix"
+	SPY=$SPY_GLOB spy_stop "$base/glob"
+	SPY=${BGPIDS[0]} spy_stop "$base/comm"
+	[[ $(grep -c '"op":"open"' "$base/comm") == 4 ]] || { cat "$base/comm" >&2; it_fail "--comm mycat: expected 4 opens"; }
+	grep -q '"comm":"cat"' "$base/comm" && it_fail "--comm mycat showed cat"
+	[[ $(grep -c '"op":"open"' "$base/glob") == 2 ]] || { cat "$base/glob" >&2; it_fail "--path /sub/*.txt: expected 2 opens"; }
+	grep -q '/sub/deep/c.txt\|b.log' "$base/glob" && it_fail "glob * crossed / or matched .log"
+	[[ $(grep -c '"op":"open"' "$base/prefix") == 6 ]] || { cat "$base/prefix" >&2; it_fail "--path /sub: expected 6 opens"; }
+	grep -q '/other/' "$base/prefix" && it_fail "prefix matched /other"
+	# cat and mycat are children, not this shell
+	grep -q '"op":"open"' "$base/pid" && it_fail "--pid \$\$ showed other processes"
+	it_log "ok: filters"
+}
+
+stat_of() { "$MONTEST" stats "$M" | awk -v k="$1" '$1 == k { print $2 }'; }
+
+case_verdict() {
+	echo clean >"$L/clean.txt"
+	printf 'xx EICAR-MARK yy' >"$L/bad.txt"
+	head -c 3000000 /dev/zero >"$L/big.bin"
+	printf 'EICAR-MARK' >>"$L/big.bin"
+	it_mount "$L" "$M" --filter monitor:verdict_timeout_ms=3000
+	# allow/deny through the scanner example, which reads the lower dir
+	"$SCANNER" "$M" "$L" EICAR-MARK >"$base/scan" 2>&1 &
+	BGPIDS+=($!)
+	wait_line "$base/scan" ready || it_fail "scanner did not start"
+	cat "$M/clean.txt" >/dev/null || it_fail "clean file denied"
+	cat "$M/bad.txt" >/dev/null 2>&1 && it_fail "infected file allowed"
+	cat "$M/big.bin" >/dev/null 2>&1 && it_fail "string at 3 MB not found"
+	local err
+	err=$(cat "$M/bad.txt" 2>&1 >/dev/null)
+	[[ $err == *"Permission denied"* ]] || it_fail "deny gave '$err', expected EACCES"
+	echo new >"$M/created.txt" || it_fail "create denied"
+	bg_cleanup
+	it_unmount "$M"
+	it_wait_pid "$IT_PID" 10
+
+	# timeout, default deny then allow; counted
+	local t0 t1 mode
+	for mode in deny allow; do
+		it_mount "$L" "$M" --filter "monitor:verdict_timeout_ms=300,default=$mode"
+		"$MONTEST" verdict "$M" --sleep-ms 5000 >"$base/v.$mode" &
+		BGPIDS+=($!)
+		wait_line "$base/v.$mode" ready || it_fail "verdict client"
+		t0=$(date +%s%N)
+		if cat "$M/clean.txt" >/dev/null 2>&1; then r=allow; else r=deny; fi
+		t1=$(date +%s%N)
+		[[ $r == "$mode" ]] || it_fail "timeout with default=$mode gave $r"
+		(((t1 - t0) / 1000000 >= 250 && (t1 - t0) / 1000000 < 3000)) ||
+			it_fail "default=$mode after $(((t1 - t0) / 1000000)) ms, expected ~300"
+		[[ $(stat_of timeouts) -ge 1 ]] || it_fail "timeout not counted"
+		bg_cleanup
+		it_unmount "$M"
+		it_wait_pid "$IT_PID" 10
+	done
+	it_log "ok: timeouts (deny, allow)"
+
+	# 32 opens wait on a client that never answers; kill -9 it: all go at once
+	it_mount "$L" "$M" --filter monitor:verdict_timeout_ms=60000,max_clients=40
+	for i in $(seq 32); do echo "$i" >"$L/f$i"; done
+	"$MONTEST" verdict "$M" --sleep-ms 600000 >"$base/v.kill" &
+	local vc=$!
+	BGPIDS+=("$vc")
+	wait_line "$base/v.kill" ready || it_fail "verdict client"
+	local pids=()
+	for i in $(seq 32); do
+		cat "$M/f$i" >"$base/out$i" 2>&1 &
+		pids+=($!)
+	done
+	for ((i = 0; i < 200; i++)); do
+		[[ $(stat_of requests) -ge 32 ]] && break
+		sleep 0.05
+	done
+	[[ $(stat_of requests) -ge 32 ]] || it_fail "32 opens did not reach the verdict client"
+	for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null || it_fail "an open did not wait"; done
+	t0=$(date +%s%N)
+	kill -KILL "$vc"
+	for p in "${pids[@]}"; do
+		it_wait_pid "$p" 5 || it_fail "an open failed after the client died"
+	done
+	t1=$(date +%s%N)
+	it_log "32 waiting opens released $(((t1 - t0) / 1000000)) ms after kill -9"
+	(((t1 - t0) / 1000000 < 2000)) || it_fail "release took $(((t1 - t0) / 1000000)) ms"
+	[[ $(cat "$base/out7") == 7 ]] || it_fail "released open read wrong data"
+	[[ $(stat_of released) -ge 32 ]] || it_fail "released not counted"
+	bg_cleanup
+
+	# self-exclusion: the client opens a file in the volume (from another
+	# thread) before answering; it must not wait for itself
+	"$MONTEST" verdict "$M" --open "$M/f1" >"$base/v.self" &
+	BGPIDS+=($!)
+	wait_line "$base/v.self" ready || it_fail "verdict client"
+	t0=$(date +%s%N)
+	timeout 20 cat "$M/f2" >/dev/null || it_fail "open with a self-opening client failed"
+	t1=$(date +%s%N)
+	(((t1 - t0) / 1000000 < 3000)) || it_fail "self-exclusion: open took $(((t1 - t0) / 1000000)) ms"
+	[[ $(stat_of excluded) -ge 1 ]] || it_fail "the client's own open was not excluded"
+	grep -q "req open /f1" "$base/v.self" && it_fail "the client was asked about its own open"
+	bg_cleanup
+
+	# long verdicts: extend past the timeout, bounded by max_verdict_ms
+	it_unmount "$M"
+	it_wait_pid "$IT_PID" 10
+	it_mount "$L" "$M" --filter monitor:verdict_timeout_ms=300,max_verdict_ms=1500,default=deny
+	"$MONTEST" verdict "$M" --extend-ms 800 --sleep-ms 600 >"$base/v.ext" &
+	BGPIDS+=($!)
+	wait_line "$base/v.ext" ready || it_fail "verdict client"
+	cat "$M/clean.txt" >/dev/null || it_fail "extended verdict (600 ms > timeout 300) did not allow"
+	bg_cleanup
+	"$MONTEST" verdict "$M" --extend-ms 10000 --sleep-ms 4000 >"$base/v.ext2" &
+	BGPIDS+=($!)
+	wait_line "$base/v.ext2" ready || it_fail "verdict client"
+	t0=$(date +%s%N)
+	cat "$M/clean.txt" >/dev/null 2>&1 && it_fail "extension past max_verdict_ms allowed"
+	t1=$(date +%s%N)
+	(((t1 - t0) / 1000000 < 2500)) || it_fail "max_verdict_ms not enforced: $(((t1 - t0) / 1000000)) ms"
+	it_log "ok: verdicts"
+}
+
+case_paging() {
+	head -c $((32 << 20)) /dev/urandom >"$L/big"
+	it_mount "$L" "$M" --filter monitor:verdict_timeout_ms=10000
+	# verdicts on reads, the client sleeps 2 s per request: paging reads
+	# (every mmap fault) must not wait for it
+	"$MONTEST" verdict "$M" --ops read --sleep-ms 2000 >"$base/v" &
+	BGPIDS+=($!)
+	wait_line "$base/v" ready || it_fail "verdict client"
+	local ms
+	ms=$("$MONTEST" mmapread "$M/big") || it_fail "mmapread"
+	it_log "mmap read of 32 MiB with a sleeping verdict client: $ms ms"
+	((ms < 5000)) || it_fail "page faults waited for the verdict client ($ms ms)"
+	grep -q "req read /big paging async" "$base/v" || it_fail "no async paging notification"
+	[[ $(stat_of paging_async) -ge 1 ]] || it_fail "paging_async not counted"
+	bg_cleanup
+	it_unmount "$M"
+	it_wait_pid "$IT_PID" 10
+	# bounded mode: each paging read waits at most paging_bound_ms
+	it_mount "$L" "$M" --filter monitor:verdict_timeout_ms=10000,paging_bound_ms=20
+	"$MONTEST" verdict "$M" --ops read --sleep-ms 2000 >"$base/v2" &
+	BGPIDS+=($!)
+	wait_line "$base/v2" ready || it_fail "verdict client"
+	head -c $((4 << 20)) /dev/urandom >"$L/small"
+	ms=$("$MONTEST" mmapread "$M/small") || it_fail "mmapread"
+	it_log "mmap read of 4 MiB, paging_bound_ms=20: $ms ms"
+	# 4 MiB = at most 1024 faults of one page; in practice readahead
+	# makes it ~32 requests: 32 x 20 ms
+	((ms < 8000)) || it_fail "paging bound not enforced ($ms ms)"
+	[[ $(stat_of timeouts) -ge 1 ]] || it_fail "bounded paging waits not counted as timeouts"
+	it_log "ok: paging"
+}
+
+case_drops() {
+	it_mount "$L" "$M" --filter monitor:queue_kb=64
+	"$MONTEST" noread "$M" "$base/go" >"$base/nr" &
+	local nr=$!
+	BGPIDS+=("$nr")
+	wait_line "$base/nr" ready || it_fail "noread client"
+	mkdir "$M/d"
+	touch "$M"/d/f{1..3000}
+	rm -r "$M/d"
+	# the volume was not slowed down by the client that never reads
+	touch "$base/go"
+	it_wait_pid "$nr" 30
+	local rc=$?
+	cat "$base/nr" >&2
+	((rc == 0)) || it_fail "dropped-event accounting wrong"
+	it_log "ok: drops"
+}
+
+case "$CASE" in
+events | filters | verdict | paging | drops) "case_$CASE" ;;
+*) it_fail "unknown case $CASE" ;;
+esac
