@@ -80,6 +80,76 @@ static bool ev_in_process(struct mon_evinfo *ev, pid_t pid)
 	return mon_tid_in_process(ev->tid, pid);
 }
 
+/*
+ * release (and releasedir) come from the kernel with no requestor (pid 0):
+ * the file is closed when its last reference goes, maybe in another
+ * process. When some client wants release events, each open remembers
+ * who opened it in a stream handle context, and the release event names
+ * that process.
+ */
+struct mon_opener {
+	pid_t pid;
+	uid_t uid;
+	gid_t gid;
+	char comm[MON_COMM_LEN];
+};
+
+/* The completion context of a release with a known opener. */
+struct mon_relctx {
+	uint64_t start;
+	bool have_who;
+	struct mon_opener who = { 0 };
+};
+
+static bool is_release(enum flt_op op)
+{
+	return op == FLT_OP_RELEASE || op == FLT_OP_RELEASEDIR;
+}
+
+static bool is_open(enum flt_op op)
+{
+	return op == FLT_OP_OPEN || op == FLT_OP_OPENDIR ||
+	       op == FLT_OP_CREATE;
+}
+
+static bool wants_release(struct mon_inst *mi)
+{
+	const uint64_t rel = MON_OP_BIT(FLT_OP_RELEASE) |
+			     MON_OP_BIT(FLT_OP_RELEASEDIR);
+
+	return (atomic_load(&mi->want_pre) | atomic_load(&mi->want_post)) &
+	       rel;
+}
+
+static void remember_opener(struct mon_inst *mi, struct flt_callback_data *d)
+{
+	struct mon_opener *o;
+
+	if (flt_allocate_context(mi->filter, FLT_STREAMHANDLE_CONTEXT,
+				 sizeof(*o), (void **)&o))
+		return;
+	o->pid = d->requestor.pid;
+	o->uid = d->requestor.uid;
+	o->gid = d->requestor.gid;
+	mon_comm_cached(o->pid, o->comm, sizeof(o->comm));
+	flt_set_streamhandle_context(mi->instance, d->results.open.fh,
+				     FLT_SET_CONTEXT_REPLACE_IF_EXISTS, o, NULL);
+	flt_release_context(o);
+}
+
+/* The opener of the handle a release closes, if remembered. */
+static bool opener_of(struct mon_inst *mi, const struct flt_callback_data *d,
+		      struct mon_opener *out)
+{
+	void *c;
+
+	if (flt_get_streamhandle_context(mi->instance, d->params.release.fh, &c))
+		return false;
+	*out = *(struct mon_opener *)c;
+	flt_release_context(c);
+	return true;
+}
+
 /* The paths of @d, in the caller's buffers. */
 static void event_paths(struct mon_inst *mi, const struct flt_callback_data *d,
 			char *p1, char *p2, size_t len, bool *has2)
@@ -218,7 +288,7 @@ struct ev_build {
 };
 
 static void build(struct mon_inst *mi, const struct flt_callback_data *d,
-		  struct ev_build *b)
+		  struct ev_build *b, const struct mon_opener *who)
 {
 	static _Thread_local char p1[MON_PATH_MAX], p2[MON_PATH_MAX];
 	bool has2;
@@ -244,15 +314,25 @@ static void build(struct mon_inst *mi, const struct flt_callback_data *d,
 	b->f.gid = d->requestor.gid;
 	b->f.ino = d->ino;
 	op_fields(d, &b->f);
+	if (who) {
+		b->x.pid = who->pid;
+		b->x.have_comm = true;
+		memcpy(b->x.comm, who->comm, sizeof(b->x.comm));
+		b->ev.tid = who->pid;
+		b->ev.uid = who->uid;
+		b->f.pid = who->pid;
+		b->f.uid = who->uid;
+		b->f.gid = who->gid;
+	}
 }
 
 static void emit_post(struct mon_inst *mi, struct flt_callback_data *d,
-		      uint64_t start_ns)
+		      uint64_t start_ns, const struct mon_opener *who)
 {
 	struct ev_build b;
 	uint64_t now = mon_now_ns();
 
-	build(mi, d, &b);
+	build(mi, d, &b, who);
 	b.ev.result = d->io_status.status;
 	b.f.result = d->io_status.status;
 	b.f.information = d->io_status.information;
@@ -271,7 +351,7 @@ void mon_emit_completed(struct mon_inst *mi, struct flt_callback_data *d,
 			uint64_t start_ns)
 {
 	if (atomic_load(&mi->want_post) & MON_OP_BIT(d->op))
-		emit_post(mi, d, start_ns);
+		emit_post(mi, d, start_ns, NULL);
 }
 
 /* ---- callbacks ----------------------------------------------------------- */
@@ -324,6 +404,8 @@ static enum flt_preop_status mon_pre(struct flt_callback_data *d,
 	uint64_t bit = MON_OP_BIT(d->op);
 	bool pre, post, verdict, data, track = names_inode(d->op);
 	enum flt_preop_status go, st;
+	struct mon_opener who = { 0 };
+	bool have_who = false;
 	struct ev_build b;
 	uint64_t start;
 
@@ -335,13 +417,17 @@ static enum flt_preop_status mon_pre(struct flt_callback_data *d,
 	verdict = atomic_load(&mi->want_verdict) & bit;
 	data = (d->op == FLT_OP_OPEN || d->op == FLT_OP_CREATE) &&
 	       atomic_load(&mi->want_data);
+	if (is_open(d->op) && wants_release(mi))
+		track = true;	/* remember the opener in post */
 	if (!pre && !post && !verdict && !data) {
 		flt_release_context(mi);
 		return track ? FLT_PREOP_SUCCESS_WITH_CALLBACK :
 			       FLT_PREOP_SUCCESS_NO_CALLBACK;
 	}
 	start = mon_now_ns();
-	build(mi, d, &b);
+	if (is_release(d->op))
+		have_who = opener_of(mi, d, &who);
+	build(mi, d, &b, have_who ? &who : NULL);
 	if (pre) {
 		b.f.time_ns = mon_realtime_ns();
 		mon_emit(mi, MON_PRE, &b.ev, &b.f);
@@ -350,14 +436,25 @@ static enum flt_preop_status mon_pre(struct flt_callback_data *d,
 		flt_disallow_fastpath(d);
 	go = post || track ? FLT_PREOP_SUCCESS_WITH_CALLBACK :
 			     FLT_PREOP_SUCCESS_NO_CALLBACK;
-	if (post)
+	if (post && is_release(d->op)) {
+		struct mon_relctx *rc = malloc(sizeof(*rc));
+
+		if (rc) {
+			rc->start = start;
+			rc->have_who = have_who;
+			rc->who = who;
+		}
+		*ctx = rc;
+		go = rc ? go : FLT_PREOP_SUCCESS_NO_CALLBACK;
+	} else if (post) {
 		*ctx = (void *)(uintptr_t)start;
+	}
 	st = go;
 	if (verdict) {
 		b.f.time_ns = mon_realtime_ns();
 		st = mon_verdict_begin(mi, d, &b.ev, &b.f, go, *ctx);
 		if (st == FLT_PREOP_COMPLETE && post)
-			emit_post(mi, d, start);
+			emit_post(mi, d, start, NULL);
 	}
 	flt_release_context(mi);
 	return st;
@@ -402,9 +499,19 @@ static enum flt_postop_status mon_post(struct flt_callback_data *d,
 		default:
 			break;
 		}
+		if (is_open(d->op) && wants_release(mi))
+			remember_opener(mi, d);
 	}
-	if (ctx && (atomic_load(&mi->want_post) & MON_OP_BIT(d->op)))
-		emit_post(mi, d, (uint64_t)(uintptr_t)ctx);
+	if (is_release(d->op) && ctx) {
+		struct mon_relctx *rc = ctx;
+
+		if (atomic_load(&mi->want_post) & MON_OP_BIT(d->op))
+			emit_post(mi, d, rc->start,
+				  rc->have_who ? &rc->who : NULL);
+		free(rc);
+	} else if (ctx && (atomic_load(&mi->want_post) & MON_OP_BIT(d->op))) {
+		emit_post(mi, d, (uint64_t)(uintptr_t)ctx, NULL);
+	}
 	/* after the event: it names the old path */
 	if (d->op == FLT_OP_RENAME && !d->io_status.status)
 		mon_path_renamed(mi, d);
@@ -511,6 +618,7 @@ static void mon_teardown_complete(const struct flt_related_objects *objs)
 static const struct flt_context_registration mon_contexts[] = {
 	{ FLT_INSTANCE_CONTEXT, 0, inst_cleanup, sizeof(struct mon_inst) },
 	{ FLT_STREAM_CONTEXT, 0, mon_path_node_cleanup, 0 },
+	{ FLT_STREAMHANDLE_CONTEXT, 0, NULL, sizeof(struct mon_opener) },
 	FLT_CONTEXT_END
 };
 

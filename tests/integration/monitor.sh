@@ -98,6 +98,8 @@ case_events() {
 	need "$ev" '"phase":"post","op":"write"' '"path":"/new.txt"' '"offset":0,"length":10' '"information":10'
 	need "$ev" '"phase":"post","op":"read"' '"comm":"dd"' '"path":"/new.txt"' '"offset":0,"length":4096' '"information":10'
 	need "$ev" '"phase":"post","op":"release"' '"path":"/new.txt"'
+	# release comes with no requestor: it names the process that opened
+	need "$ev" '"phase":"post","op":"release"' '"comm":"cat"' '"path":"/old.txt"'
 	need "$ev" '"op":"mkdir"' '"path":"/dir"' '"result":0'
 	need "$ev" '"op":"rename"' '"path":"/new.txt"' '"path2":"/dir/moved.txt"'
 	need "$ev" '"op":"setattr"' '"path":"/dir/moved.txt"' '"length":3'
