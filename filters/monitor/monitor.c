@@ -98,7 +98,7 @@ struct mon_opener {
 struct mon_relctx {
 	uint64_t start;
 	bool have_who;
-	struct mon_opener who = { 0 };
+	struct mon_opener who;
 };
 
 static bool is_release(enum flt_op op)
