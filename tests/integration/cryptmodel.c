@@ -9,6 +9,10 @@
  *   cryptmodel slots FILE ID NSLOTS         concurrent writer ID (0 or 1)
  *                                           writes slots i % 2 == ID
  *   cryptmodel checkslots FILE NSLOTS       after both: every slot intact
+ *   cryptmodel durable FILE LOG             write+fsync chunks until killed
+ *                                           or failing; LOG gets the count
+ *                                           of chunks whose fsync returned
+ *   cryptmodel checkdurable FILE N          chunks 0..N-1 read back intact
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -219,8 +223,59 @@ static int checkslots(const char *path, unsigned n)
 	return bad ? 1 : 0;
 }
 
+#define CHUNK (100u * 1000u)	/* not block aligned */
+
+static void chunk_data(uint8_t *p, unsigned c)
+{
+	for (unsigned j = 0; j < CHUNK; j++)
+		p[j] = (uint8_t)(c * 131 + j * 3 + (j >> 9));
+}
+
+static int durable(const char *path, const char *log)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	uint8_t *buf = malloc(CHUNK);
+	FILE *lf = fopen(log, "w");
+
+	if (fd < 0 || !buf || !lf)
+		die("open", -1);
+	for (unsigned c = 0;; c++) {
+		chunk_data(buf, c);
+		if (pwrite(fd, buf, CHUNK, (off_t)c * CHUNK) != CHUNK ||
+		    fsync(fd))
+			break;	/* the daemon is gone */
+		fprintf(lf, "%u\n", c + 1);
+		fflush(lf);
+	}
+	fclose(lf);
+	return 0;
+}
+
+static int checkdurable(const char *path, unsigned n)
+{
+	uint8_t *buf = malloc(CHUNK), *want = malloc(CHUNK);
+	int fd = open(path, O_RDONLY);
+
+	if (fd < 0 || !buf || !want)
+		die("open", -1);
+	for (unsigned c = 0; c < n; c++) {
+		chunk_data(want, c);
+		if (pread(fd, buf, CHUNK, (off_t)c * CHUNK) != CHUNK ||
+		    memcmp(buf, want, CHUNK)) {
+			fprintf(stderr, "cryptmodel: fsync'ed chunk %u of %u "
+				"lost or corrupt (%s)\n", c, n, strerror(errno));
+			return 1;
+		}
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc == 4 && !strcmp(argv[1], "durable"))
+		return durable(argv[2], argv[3]);
+	if (argc == 4 && !strcmp(argv[1], "checkdurable"))
+		return checkdurable(argv[2], (unsigned)atoi(argv[3]));
 	if (argc >= 5 && !strcmp(argv[1], "model")) {
 		rng = strtoull(argv[3], NULL, 0) * 2654435761u + 88172645463325252ull;
 		return model(argv[2], atol(argv[4]),
