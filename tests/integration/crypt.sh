@@ -146,4 +146,24 @@ it_wait_pid "$IT_PID" 10
 "$FSFILTER" mount "$plower" "$mnt" -f --filter "crypt:passfile=$base/badpass" 2>"$base/wrong2.log" &&
 	it_fail "mounted with a wrong passphrase"
 grep -q "wrong passphrase" "$base/wrong2.log" || it_fail "no clear wrong-passphrase message"
+
+# --- the same model with the kernel's writeback cache (the kernel owns size
+# and append offsets, writes back pages from any writable handle)
+wlower=$base/wlower
+mkdir "$wlower"
+"$FSFILTER" crypt init "$wlower" --keyfile "$base/key" -q || it_fail "init wlower"
+it_mount "$wlower" "$mnt" --writeback --filter "crypt:keyfile=$base/key"
+timeout 200 "$CRYPTMODEL" model "$mnt/wb" 7 3000 || it_fail "writeback model run"
+timeout 200 "$CRYPTMODEL" model "$mnt/wbmmap" 8 2000 mmap || it_fail "writeback mmap model run"
+"$CRYPTMODEL" slots "$mnt/wslots" 0 600 & p0=$!
+"$CRYPTMODEL" slots "$mnt/wslots" 1 600 || it_fail "writeback writer 1"
+wait $p0 || it_fail "writeback writer 0"
+"$CRYPTMODEL" checkslots "$mnt/wslots" 600 || it_fail "writeback: concurrent writers lost data"
+sha_wb=$(cat "$mnt/wb" "$mnt/wbmmap" | sha256sum)
+it_unmount "$mnt"
+it_wait_pid "$IT_PID" 10 || it_fail "daemon exit status $?"
+it_mount "$wlower" "$mnt" --filter "crypt:keyfile=$base/key"
+[[ $(cat "$mnt/wb" "$mnt/wbmmap" | sha256sum) == "$sha_wb" ]] || it_fail "writeback content after remount"
+it_unmount "$mnt"
+it_wait_pid "$IT_PID" 10
 it_log "ok"
