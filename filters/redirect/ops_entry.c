@@ -323,8 +323,7 @@ static int truncate_policy(struct redir_inst *ri, struct flt_callback_data *d)
 	}
 	if (t && atomic_load(&t->materialised)) {
 		ret = -ESTALE;
-	} else if (t && t->policy != REDIR_READONLY &&
-		   !redir_scope_excluded(ri, d)) {
+	} else if (t && t->policy != REDIR_READONLY) {
 		ret = redir_materialise(ri, path, t, d->ino,
 					d->params.setattr.attr.st_size == 0);
 		if (ret == -ENOENT)

@@ -89,8 +89,6 @@ static int policy_open(struct redir_inst *ri, struct redir_target *t,
 
 	if (atomic_load(&t->materialised))
 		return -ESTALE;	/* an old node: look the name up again */
-	if (redir_scope_excluded(ri, d))
-		return 1;
 	switch (t->policy) {
 	case REDIR_READONLY:
 		return wants_write(flags) ? -t->deny_errno : 1;

@@ -55,6 +55,7 @@ struct redir_rule {
 
 struct redir_rules {
 	atomic_uint refs;
+	uint64_t gen;			/* set when installed (port.c) */
 	size_t n;
 	struct redir_rule *v;
 };
@@ -93,6 +94,7 @@ int redir_path_join(const char *dir, const char *name, char *buf,
 /* What a volume path maps to. */
 struct redir_match {
 	const struct redir_rule *rule;	/* NULL: not redirected */
+	uint64_t gen;			/* of the rule set */
 	char backing[4096];		/* the backing path */
 };
 /* Match @path: exact rules first, then the longest prefix, then globs in
@@ -135,6 +137,7 @@ struct redir_target {
 	/* copied into the lower file (materialise.c): opens of the node
 	 * that still shows this target answer -ESTALE */
 	atomic_bool materialised;
+	uint64_t gen;			/* rule set it was made from */
 	enum redir_policy policy;
 	int deny_errno;
 	bool is_dir;
@@ -147,6 +150,8 @@ void redir_target_get(struct redir_target *t);
 void redir_target_put(struct redir_target *t);
 
 struct redir_snode {			/* stream context */
+	uint64_t gen;			/* rule set it was decided with: a
+					   newer set decides again */
 	struct redir_target *target;	/* NULL for a plain directory */
 	bool is_dir;
 	char path[];			/* volume path */
@@ -197,6 +202,10 @@ struct redir_inst {			/* instance context */
 	struct redir_config cfg;
 	pthread_mutex_t rules_lock;
 	struct redir_rules *rules;	/* rules_lock */
+	atomic_uint_fast64_t gen;	/* rules->gen, readable unlocked */
+	/* port.c: run-time rules */
+	struct flt_port *port;
+	atomic_bool closing;
 	pthread_mutex_t vlock;
 	struct redir_vnode *by_id[REDIR_VBUCKETS];	/* vlock */
 	struct redir_vnode *by_path[REDIR_VBUCKETS];	/* vlock */
@@ -235,10 +244,16 @@ bool redir_is_materialised(struct redir_inst *ri, flt_ino_t ino);
 int redir_marker_get(struct redir_inst *ri, flt_ino_t ino, char *buf,
 		     size_t len);
 
-/* scope.c: does the rule of this operation's file leave its requestor
- * out (per-process scope)? */
-bool redir_scope_excluded(struct redir_inst *ri,
-			  const struct flt_callback_data *d);
+/* port.c: the "redirect" port (fsfilter redirect add|remove|list|
+ * dehydrate) */
+int redir_port_open(struct redir_inst *ri);
+void redir_port_close(struct redir_inst *ri);
+/* redirect.c: refuse backing files on FUSE, wrong types (logged) */
+int redir_check_backing(const struct redir_rule *r);
+/* rules.c */
+int redir_rule_dup(const struct redir_rule *r, struct redir_rule *out);
+/* "PATH=>BACKING,policy=...,errno=..." of @r into @buf */
+void redir_rule_format(const struct redir_rule *r, char *buf, size_t len);
 
 /* inval.c: kernel cache invalidation from the instance's own thread */
 struct redir_inval;
@@ -270,6 +285,12 @@ int redir_vnode_ref(struct redir_inst *ri, const char *path,
 struct redir_vnode *redir_vnode_find(struct redir_inst *ri, flt_ino_t id);
 void redir_vnode_forget(struct redir_inst *ri, flt_ino_t id, uint64_t n);
 void redir_vnodes_destroy(struct redir_inst *ri);
+/* Ids of the virtual nodes of @path / of every path under @prefix
+ * (at most @max). */
+size_t redir_vnode_ids(struct redir_inst *ri, const char *path,
+		       flt_ino_t *ids, size_t max);
+size_t redir_vnode_ids_under(struct redir_inst *ri, const char *prefix,
+			     flt_ino_t *ids, size_t max);
 
 /* ops_file.c: cleanup of a struct redir_handle context */
 void redir_handle_cleanup(void *c, enum flt_context_type type);

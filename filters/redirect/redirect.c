@@ -28,6 +28,7 @@ struct redir_target *redir_target_new(const struct redir_match *m,
 		return NULL;
 	atomic_init(&t->refs, 1);
 	atomic_init(&t->materialised, false);
+	t->gen = m->gen;
 	t->policy = m->rule->policy;
 	t->deny_errno = m->rule->deny_errno;
 	t->is_dir = is_dir;
@@ -98,13 +99,6 @@ static void inst_cleanup(void *c, enum flt_context_type type)
 }
 
 
-struct redir_snode *redir_snode_get(struct redir_inst *ri, flt_ino_t ino)
-{
-	void *c;
-
-	return flt_get_stream_context(ri->instance, ino, &c) ? NULL : c;
-}
-
 int redir_dir_path(struct redir_inst *ri, flt_ino_t ino, char *buf,
 		   size_t len)
 {
@@ -157,57 +151,38 @@ void redir_fill_attr(struct redir_inst *ri, struct stat *attr,
 }
 
 /*
- * A name now refers to lower node @e->ino: remember directories' paths (to
- * name their children) and redirected files' targets, and show a
- * redirected file with its backing attributes. A node already known keeps
- * its context (hard links: the first name seen decides).
+ * What lower node @ino at volume path @path is under the current rules: a
+ * new stream context (one reference), or NULL when there is nothing to
+ * remember (a regular file no rule matches). Directories are remembered
+ * for their paths; a matched file gets its target, or none once it is
+ * materialised (so the marker is read once per node and rule set).
  */
-void redir_note_entry(struct redir_inst *ri, flt_ino_t parent,
-		      const char *name, struct flt_entry *e)
+static struct redir_snode *snode_decide(struct redir_inst *ri, flt_ino_t ino,
+					const char *path, bool is_dir)
 {
-	char dir[4096], path[4096];
-	struct redir_rules *rules;
-	struct redir_match m;
-	struct redir_snode *sn, *old = NULL;
+	struct redir_rules *rules = redir_rules_get(ri);
 	struct redir_target *t = NULL;
-	bool is_dir = S_ISDIR(e->attr.st_mode);
-	bool matched;
+	struct redir_snode *sn;
+	struct redir_match m;
+	bool matched = false;
+	uint64_t gen = rules->gen;
 	struct stat st;
 	size_t n;
 
-	if (!e->ino || redir_is_virtual(e->ino) || !strcmp(name, ".") ||
-	    !strcmp(name, ".."))
-		return;
-	sn = redir_snode_get(ri, e->ino);
-	if (sn) {
-		if (sn->target && !sn->target->is_dir &&
-		    !redir_backing_stat(sn->target->backing, &st) &&
-		    S_ISREG(st.st_mode))
-			redir_fill_attr(ri, &e->attr, &st, false, sn->target);
-		flt_release_context(sn);
-		return;
-	}
-	if (redir_dir_path(ri, parent, dir, sizeof(dir)) ||
-	    redir_path_join(dir, name, path, sizeof(path)))
-		return;
-	if (!is_dir && !S_ISREG(e->attr.st_mode))
-		return;	/* symlinks, devices: never redirected */
-	rules = redir_rules_get(ri);
 	if (redir_match_path(rules, path, &m)) {
 		int r = redir_backing_stat(m.backing, &st);
 
+		matched = true;
 		if (is_dir) {
 			/* a lower directory under a prefix rule: its backing
 			 * directory adds names (ops_dir.c) */
 			if (!r && S_ISDIR(st.st_mode))
 				t = redir_target_new(&m, true);
-		} else if (redir_is_materialised(ri, e->ino)) {
+		} else if (redir_is_materialised(ri, ino)) {
 			/* copied by copy-on-write or hydrate: an ordinary
-			 * lower file for good (an snode without target
-			 * remembers that, so this is asked once) */
+			 * lower file for good */
 		} else if (!r && S_ISREG(st.st_mode)) {
 			t = redir_target_new(&m, false);
-			redir_fill_attr(ri, &e->attr, &st, false, t);
 		} else if (m.rule->kind != REDIR_PREFIX) {
 			/* exact or glob: the file is redirected even if its
 			 * backing is missing (open fails with EIO) */
@@ -217,29 +192,89 @@ void redir_note_entry(struct redir_inst *ri, flt_ino_t parent,
 				r ? strerror(-r) : "is not a regular file");
 		}
 	}
-	matched = m.rule != NULL;
 	redir_rules_put(rules);
 	if (!t && !is_dir && !matched)
-		return;
+		return NULL;
 	n = strlen(path) + 1;
 	if (flt_allocate_context(ri->filter, FLT_STREAM_CONTEXT,
 				 sizeof(*sn) + n, (void **)&sn)) {
 		redir_target_put(t);
-		return;
+		return NULL;
 	}
+	sn->gen = gen;
 	sn->target = t;
 	sn->is_dir = is_dir;
 	memcpy(sn->path, path, n);
-	if (flt_set_stream_context(ri->instance, e->ino,
-				   FLT_SET_CONTEXT_KEEP_IF_EXISTS, sn,
-				   (void **)&old) && old)
-		flt_release_context(old);
+	return sn;
+}
+
+struct redir_snode *redir_snode_get(struct redir_inst *ri, flt_ino_t ino)
+{
+	struct redir_snode *sn, *ns;
+	void *c;
+
+	if (flt_get_stream_context(ri->instance, ino, &c))
+		return NULL;
+	sn = c;
+	if (sn->gen == atomic_load(&ri->gen))
+		return sn;
+	/* the rules changed since: decide again (a racing thread may do
+	 * the same; the last replacement wins, both are equal) */
+	ns = snode_decide(ri, ino, sn->path, sn->is_dir);
+	flt_release_context(sn);
+	if (!ns) {
+		flt_delete_stream_context(ri->instance, ino);
+		return NULL;
+	}
+	flt_set_stream_context(ri->instance, ino,
+			       FLT_SET_CONTEXT_REPLACE_IF_EXISTS, ns, NULL);
+	return ns;
+}
+
+/*
+ * A name now refers to lower node @e->ino: remember directories' paths (to
+ * name their children) and redirected files' targets, and show a
+ * redirected file with its backing attributes. A node already known keeps
+ * its context (hard links: the first name seen decides).
+ */
+void redir_note_entry(struct redir_inst *ri, flt_ino_t parent,
+		      const char *name, struct flt_entry *e)
+{
+	char dir[4096], path[4096];
+	struct redir_snode *sn, *old = NULL;
+	bool is_dir = S_ISDIR(e->attr.st_mode);
+	struct stat st;
+
+	if (!e->ino || redir_is_virtual(e->ino) || !strcmp(name, ".") ||
+	    !strcmp(name, ".."))
+		return;
+	sn = redir_snode_get(ri, e->ino);
+	if (!sn) {
+		if (!is_dir && !S_ISREG(e->attr.st_mode))
+			return;	/* symlinks, devices: never redirected */
+		if (redir_dir_path(ri, parent, dir, sizeof(dir)) ||
+		    redir_path_join(dir, name, path, sizeof(path)))
+			return;
+		sn = snode_decide(ri, e->ino, path, is_dir);
+		if (!sn)
+			return;
+		if (flt_set_stream_context(ri->instance, e->ino,
+					   FLT_SET_CONTEXT_KEEP_IF_EXISTS, sn,
+					   (void **)&old) && old) {
+			flt_release_context(sn);
+			sn = old;	/* a racing lookup was first */
+		}
+	}
+	if (sn->target && !sn->target->is_dir &&
+	    !redir_backing_stat(sn->target->backing, &st) &&
+	    S_ISREG(st.st_mode))
+		redir_fill_attr(ri, &e->attr, &st, false, sn->target);
 	flt_release_context(sn);
 }
 
 /* ---- registration -------------------------------------------------------- */
 
-static int check_backing(const struct redir_rule *r)
+int redir_check_backing(const struct redir_rule *r)
 {
 	struct statfs sfs;
 	struct stat st;
@@ -290,7 +325,7 @@ static int redir_instance_setup(const struct flt_related_objects *objs)
 		return ret;
 	}
 	for (size_t i = 0; i < rules->n; i++) {
-		ret = check_backing(&rules->v[i]);
+		ret = redir_check_backing(&rules->v[i]);
 		if (ret)
 			goto out_rules;
 	}
@@ -301,7 +336,9 @@ static int redir_instance_setup(const struct flt_related_objects *objs)
 	ri->instance = objs->instance;
 	ri->filter = objs->filter;
 	ri->cfg = cfg;
+	rules->gen = 1;
 	ri->rules = rules;
+	atomic_init(&ri->gen, 1);
 	pthread_mutex_init(&ri->rules_lock, NULL);
 	pthread_mutex_init(&ri->vlock, NULL);
 	pthread_mutex_init(&ri->mat_lock, NULL);
@@ -314,6 +351,8 @@ static int redir_instance_setup(const struct flt_related_objects *objs)
 	ret = flt_set_instance_context(objs->instance,
 				       FLT_SET_CONTEXT_REPLACE_IF_EXISTS, ri,
 				       NULL);
+	if (!ret)
+		ret = redir_port_open(ri);	/* logs its errors */
 	flt_release_context(ri);	/* the manager holds it now */
 	if (!ret)
 		flt_log(LOG_INFO, "redirect: %zu rule(s), block size %zu",
@@ -329,6 +368,8 @@ static void redir_teardown_start(const struct flt_related_objects *objs)
 	struct redir_inst *ri = redir_inst_get(objs->instance);
 
 	if (ri) {
+		atomic_store(&ri->closing, true);
+		redir_port_close(ri);
 		redir_inval_stop(ri);
 		redir_inst_put(ri);
 	}

@@ -388,6 +388,7 @@ bool redir_match_path(const struct redir_rules *s, const char *path,
 	for (size_t i = 0; i < s->n; i++)
 		if (s->v[i].kind == REDIR_EXACT && !strcmp(s->v[i].path, path)) {
 			m->rule = &s->v[i];
+			m->gen = s->gen;
 			n = snprintf(m->backing, sizeof(m->backing), "%s",
 				     s->v[i].backing);
 			return n > 0 && (size_t)n < sizeof(m->backing);
@@ -406,6 +407,7 @@ bool redir_match_path(const struct redir_rules *s, const char *path,
 	}
 	if (best) {
 		m->rule = best;
+		m->gen = s->gen;
 		n = *rest ? snprintf(m->backing, sizeof(m->backing), "%s/%s",
 				     best->backing, rest)
 			  : snprintf(m->backing, sizeof(m->backing), "%s",
@@ -416,6 +418,7 @@ bool redir_match_path(const struct redir_rules *s, const char *path,
 		if (s->v[i].kind == REDIR_GLOB &&
 		    !fnmatch(s->v[i].path, path, FNM_PATHNAME | FNM_PERIOD)) {
 			m->rule = &s->v[i];
+			m->gen = s->gen;
 			n = snprintf(m->backing, sizeof(m->backing), "%s",
 				     s->v[i].backing);
 			return n > 0 && (size_t)n < sizeof(m->backing);
@@ -457,4 +460,26 @@ void redir_virtual_names(const struct redir_rules *s, const char *dir,
 	}
 	if (redir_match_path(s, dir, &m) && m.rule->kind == REDIR_PREFIX)
 		snprintf(backing_dir, len, "%s", m.backing);
+}
+
+int redir_rule_dup(const struct redir_rule *r, struct redir_rule *out)
+{
+	*out = *r;
+	out->path = strdup(r->path);
+	out->backing = strdup(r->backing);
+	if (!out->path || !out->backing) {
+		redir_rule_free(out);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+void redir_rule_format(const struct redir_rule *r, char *buf, size_t len)
+{
+	static const char *const pol[] = { "readonly", "copy-on-write",
+					   "hydrate" };
+
+	snprintf(buf, len, "/%s%s=>%s,policy=%s,errno=%s", r->path,
+		 r->kind == REDIR_PREFIX && r->path[0] ? "/" : "", r->backing,
+		 pol[r->policy], r->deny_errno == EROFS ? "EROFS" : "EACCES");
 }

@@ -44,9 +44,12 @@ int redir_vnode_ref(struct redir_inst *ri, const char *path,
 	for (v = ri->by_path[hp]; v; v = v->next_path)
 		if (!strcmp(v->path, path))
 			break;
-	if (v && (v->type & S_IFMT) != (st->st_mode & S_IFMT)) {
-		/* the backing changed type: a stale node; keep it for its
-		 * holders but do not hand it out again */
+	if (v && ((v->type & S_IFMT) != (st->st_mode & S_IFMT) ||
+		  v->target->gen != t->gen ||
+		  atomic_load(&v->target->materialised))) {
+		/* the backing changed type, the rules changed, or it was
+		 * materialised: a stale node; keep it for its holders but
+		 * do not hand it out again */
 		v = NULL;
 	}
 	if (v) {
@@ -146,4 +149,34 @@ void redir_vnodes_destroy(struct redir_inst *ri)
 		}
 		ri->by_id[b] = ri->by_path[b] = NULL;
 	}
+}
+
+size_t redir_vnode_ids(struct redir_inst *ri, const char *path,
+		       flt_ino_t *ids, size_t max)
+{
+	struct redir_vnode *v;
+	size_t n = 0;
+
+	pthread_mutex_lock(&ri->vlock);
+	for (v = ri->by_path[hash_str(path)]; v && n < max; v = v->next_path)
+		if (!strcmp(v->path, path))
+			ids[n++] = v->id;
+	pthread_mutex_unlock(&ri->vlock);
+	return n;
+}
+
+size_t redir_vnode_ids_under(struct redir_inst *ri, const char *prefix,
+			     flt_ino_t *ids, size_t max)
+{
+	size_t len = strlen(prefix), n = 0;
+
+	pthread_mutex_lock(&ri->vlock);
+	for (size_t b = 0; b < REDIR_VBUCKETS && n < max; b++)
+		for (struct redir_vnode *v = ri->by_id[b]; v && n < max;
+		     v = v->next_id)
+			if (!len || (!strncmp(v->path, prefix, len) &&
+				     (v->path[len] == '/' || !v->path[len])))
+				ids[n++] = v->id;
+	pthread_mutex_unlock(&ri->vlock);
+	return n;
 }

@@ -31,6 +31,8 @@ int cmd_detach(int argc, char **argv);
 int cmd_unload(int argc, char **argv);
 /* cmd_spy.c: live events of the monitor filter */
 int cmd_spy(int argc, char **argv);
+/* cmd_redirect.c: run-time rules of the redirect filter */
+int cmd_redirect(int argc, char **argv);
 
 /* mounts.c: mount points of fuse.fsfilter mounts (mountinfo order) */
 int cli_fsfilter_mounts(char ***out, size_t *n);

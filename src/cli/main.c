@@ -19,6 +19,7 @@ static const struct {
 	{ "detach", cmd_detach },
 	{ "unload", cmd_unload },
 	{ "spy", cmd_spy },
+	{ "redirect", cmd_redirect },
 };
 
 int main(int argc, char **argv)
@@ -42,7 +43,7 @@ int main(int argc, char **argv)
 		if (!strcmp(cmd, commands[i].name))
 			return commands[i].fn(argc - 1, argv + 1);
 	fprintf(stderr, "fsfilter: unknown command '%s' (expected mount, "
-		"unmount, check, status, load, attach, detach, unload, spy, help; "
+		"unmount, check, status, load, attach, detach, unload, spy, redirect, help; "
 		"see fsfilter --help)\n", cmd);
 	return CLI_USAGE;
 }
