@@ -555,9 +555,10 @@ static int mon_instance_setup(const struct flt_related_objects *objs)
 	mi->cfg = cfg;
 	pthread_rwlock_init(&mi->clients_lock, NULL);
 	pthread_mutex_init(&mi->slock, NULL);
-	pthread_cond_init(&mi->scond, NULL);
+	/* both threads compute deadlines on CLOCK_MONOTONIC */
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&mi->scond, &ca);
 	pthread_cond_init(&mi->vcond, &ca);
 	pthread_condattr_destroy(&ca);
 	ret = flt_set_instance_context(objs->instance,

@@ -308,7 +308,14 @@ case_drops() {
 	mkdir "$M/d"
 	touch "$M"/d/f{1..3000}
 	rm -r "$M/d"
-	# the volume was not slowed down by the client that never reads
+	# a stalled client costs no CPU while nothing happens (the sender
+	# retries it every few ms, it does not spin)
+	local t0 t1
+	t0=$(awk '{ print $14 + $15 }' "/proc/$IT_PID/stat")
+	sleep 1
+	t1=$(awk '{ print $14 + $15 }' "/proc/$IT_PID/stat")
+	it_log "daemon CPU with a stalled client, idle volume: $((t1 - t0)) ticks in 1 s"
+	((t1 - t0 < 20)) || it_fail "the daemon spins with a stalled client ($((t1 - t0)) ticks/s)"
 	touch "$base/go"
 	it_wait_pid "$nr" 30
 	local rc=$?
