@@ -231,6 +231,10 @@ static int cmd_compare(const char *cfrdst, long iters, uint64_t seed)
 	}
 	printf("compare: %ld iterations ok (size %jd)\n", iters,
 	       (intmax_t)fsize);
+	close(vf);
+	close(bf);
+	free(a);
+	free(b);
 	return 0;
 }
 
@@ -282,6 +286,8 @@ static int cmd_threads(int n, long iters)
 	for (int i = 0; i < n; i++)
 		pthread_join(th[i], NULL);
 	printf("threads: %d x %ld ok\n", n, iters);
+	free(th);
+	free(ta);
 	return 0;
 }
 
