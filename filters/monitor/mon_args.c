@@ -25,7 +25,7 @@ int mon_args_parse(const char *args, struct mon_config *cfg, char *err,
 		   size_t errlen)
 {
 	char buf[1024], *save = NULL, *tok;
-	unsigned long v;
+	unsigned long v = 0;
 
 	*cfg = (struct mon_config){
 		.verdict_timeout_ms = 1000,

@@ -248,6 +248,23 @@ case_verdict() {
 	grep -q "req open /f1" "$base/v.self" && it_fail "the client was asked about its own open"
 	bg_cleanup
 
+	# a waiting open whose process is killed: FUSE INTERRUPT reaches the
+	# cancel routine, the operation completes (EINTR) and is counted
+	"$MONTEST" verdict "$M" --sleep-ms 600000 >"$base/v.intr" &
+	BGPIDS+=($!)
+	wait_line "$base/v.intr" ready || it_fail "verdict client"
+	cat "$M/f3" >/dev/null 2>&1 &
+	local victim=$!
+	wait_line "$base/v.intr" "req open /f3" || it_fail "open did not reach the client"
+	kill -KILL "$victim"
+	wait "$victim" 2>/dev/null
+	for ((i = 0; i < 40; i++)); do
+		[[ $(stat_of cancelled) -ge 1 ]] && break
+		sleep 0.05
+	done
+	[[ $(stat_of cancelled) -ge 1 ]] || it_fail "interrupted open not cancelled"
+	bg_cleanup
+
 	# long verdicts: extend past the timeout, bounded by max_verdict_ms
 	it_unmount "$M"
 	it_wait_pid "$IT_PID" 10
