@@ -59,8 +59,10 @@ grep -Eq "^ +320000 +hello +deny +$HELLO_SO" <<<"$out" ||
 	it_fail "status lacks hello@320000 with its args and source: $out"
 grep -Eq 'hello@320000:.* open [0-9]+/[0-9]+' <<<"$out" || it_fail "no open counter for hello: $out"
 # without MOUNTPOINT: every volume, this one included
+# other tests' volumes may come and go meanwhile (ctest -j): a volume that
+# vanished between the mount table and its socket makes the exit code 1,
+# so only our own volume's entry is checked here
 run "$FSFILTER" status
-((rc == 0)) || it_fail "status (all) failed: $out"
 [[ $out == *"Volume $mnt "* ]] || it_fail "status (all) lacks $mnt: $out"
 
 # --- status, JSON --------------------------------------------------------------
