@@ -248,13 +248,15 @@ static int durable(const char *path, const char *log)
 		fflush(lf);
 	}
 	fclose(lf);
+	close(fd);
+	free(buf);
 	return 0;
 }
 
 static int checkdurable(const char *path, unsigned n)
 {
 	uint8_t *buf = malloc(CHUNK), *want = malloc(CHUNK);
-	int fd = open(path, O_RDONLY);
+	int fd = open(path, O_RDONLY), bad = 0;
 
 	if (fd < 0 || !buf || !want)
 		die("open", -1);
@@ -264,10 +266,14 @@ static int checkdurable(const char *path, unsigned n)
 		    memcmp(buf, want, CHUNK)) {
 			fprintf(stderr, "cryptmodel: fsync'ed chunk %u of %u "
 				"lost or corrupt (%s)\n", c, n, strerror(errno));
-			return 1;
+			bad = 1;
+			break;
 		}
 	}
-	return 0;
+	close(fd);
+	free(buf);
+	free(want);
+	return bad;
 }
 
 int main(int argc, char **argv)
