@@ -61,17 +61,6 @@ bool mon_tid_in_process(pid_t tid, pid_t pid)
 	return access(p, F_OK) == 0;
 }
 
-bool mon_is_client_process(struct mon_inst *mi, pid_t tid)
-{
-	bool yes = false;
-
-	pthread_rwlock_rdlock(&mi->clients_lock);
-	for (struct mon_client *c = mi->clients; c && !yes; c = c->next)
-		yes = mon_tid_in_process(tid, c->pid);
-	pthread_rwlock_unlock(&mi->clients_lock);
-	return yes;
-}
-
 /* ---- queues and the sender ------------------------------------------- */
 
 static void kick_sender(struct mon_inst *mi)

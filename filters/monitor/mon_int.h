@@ -182,8 +182,7 @@ void mon_sender_stop(struct mon_inst *mi);
  * and the paths of @ev are encoded once, on the first match. */
 void mon_emit(struct mon_inst *mi, int phase, struct mon_evinfo *ev,
 	      const struct mon_event *fields);
-/* Is @tid a thread of a connected client's process? */
-bool mon_is_client_process(struct mon_inst *mi, pid_t tid);
+/* Is @tid (a thread id, as FUSE reports it) a thread of process @pid? */
 bool mon_tid_in_process(pid_t tid, pid_t pid);
 uint64_t mon_now_ns(void);
 uint64_t mon_realtime_ns(void);

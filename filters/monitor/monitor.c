@@ -534,6 +534,7 @@ static void inst_cleanup(void *c, enum flt_context_type type)
 
 static int mon_instance_setup(const struct flt_related_objects *objs)
 {
+	pthread_rwlockattr_t ra;
 	pthread_condattr_t ca;
 	struct mon_config cfg;
 	struct mon_inst *mi;
@@ -553,7 +554,13 @@ static int mon_instance_setup(const struct flt_related_objects *objs)
 	mi->filter = objs->filter;
 	mi->instance = objs->instance;
 	mi->cfg = cfg;
-	pthread_rwlock_init(&mi->clients_lock, NULL);
+	/* workers read-lock it for every event; a subscribe or disconnect
+	 * must not starve behind them (nobody read-locks it recursively) */
+	pthread_rwlockattr_init(&ra);
+	pthread_rwlockattr_setkind_np(&ra,
+		PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(&mi->clients_lock, &ra);
+	pthread_rwlockattr_destroy(&ra);
 	pthread_mutex_init(&mi->slock, NULL);
 	/* both threads compute deadlines on CLOCK_MONOTONIC */
 	pthread_condattr_init(&ca);
