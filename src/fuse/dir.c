@@ -90,7 +90,7 @@ void fe_reply_readdir(struct fe_req *r)
 		pos += need;
 	}
 	forget_from(r, i);
-	if (fuse_reply_buf(r->req, buf, pos)) {
+	if (fuse_reply_buf(r->req, pos ? buf : NULL, pos)) {
 		/* the entries never reached the kernel */
 		for (size_t j = 0; plus && j < i; j++)
 			if (de->v[j].entry.ino)

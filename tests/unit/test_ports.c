@@ -132,7 +132,9 @@ static struct flt_port *make_port(const char *name, struct srv_state *st,
 
 static void port_path(const char *name, char *buf, size_t len)
 {
-	snprintf(buf, len, "%s/%s", rundir, name);
+	int n = snprintf(buf, len, "%s/%s", rundir, name);
+
+	assert_true(n > 0 && (size_t)n < len);	/* a socket path fits */
 }
 
 static int connect_slot(const char *name, int slot, struct fltc_port **out)
