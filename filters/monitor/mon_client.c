@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #define MON_STALL_NS (5ull * 1000 * 1000)
+#define MON_COALESCE_NS (1000 * 1000)
 
 uint64_t mon_now_ns(void)
 {
@@ -212,6 +213,11 @@ static void *sender_main(void *arg)
 			break;
 		}
 		pthread_mutex_unlock(&mi->slock);
+		/* coalesce: a storm of events costs one wake-up and one send
+		 * per MON_COALESCE_NS instead of one per event (the kick stays
+		 * set meanwhile, so producers do not wake us again). Verdict
+		 * requests do not go through here. */
+		nanosleep(&(struct timespec){ 0, MON_COALESCE_NS }, NULL);
 		atomic_store(&mi->kick, 0);
 		stalled = false;
 		now = mon_now_ns();
