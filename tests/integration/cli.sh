@@ -58,6 +58,7 @@ grep -q mount "$base/help" && grep -q unmount "$base/help" || it_fail "--help do
 # --- daemon mode: returns once mounted ------------------------------------
 "$FSFILTER" mount "$lower" "$mnt" 2>>"$IT_LOG" </dev/null || it_fail "daemon mount failed"
 IT_MOUNTS+=("$mnt")
+it_note_mount "$mnt"
 it_is_mounted "$mnt" || it_fail "mount returned before the volume was mounted"
 [[ $(cat "$mnt/file") == data ]] || it_fail "daemon volume does not show the lower file"
 grep -E " $mnt fuse" /proc/mounts | grep -q allow_other || it_fail "root mount without allow_other: $(grep " $mnt " /proc/mounts)"

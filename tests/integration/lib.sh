@@ -27,8 +27,37 @@ it_require_fuse() {
 it_init() {
 	trap it_cleanup EXIT
 	trap 'exit 130' INT
-	trap 'exit 143' TERM
+	trap 'it_log "terminated"; exit 143' TERM
 	it_require_fuse
+	IT_STATE=$(mktemp "${TMPDIR:-/tmp}/fsfilter-it-state.XXXXXX") || it_fail "mktemp"
+	[[ -n ${IT_TIMEOUT:-} ]] && it_watchdog "$((IT_TIMEOUT > 20 ? IT_TIMEOUT - 10 : IT_TIMEOUT / 2))"
+}
+
+# A watchdog that fires before CTest's own timeout (which SIGKILLs the whole
+# tree, so no trap could run and a dead mount would stay behind). It aborts
+# the FUSE connections of this test's mounts (unblocking anything stuck on
+# them), then sends TERM so the EXIT trap cleans up. It exits by itself
+# once the test's shell is gone.
+it_watchdog() {
+	local limit=$1 main=$$
+	(
+		trap - EXIT TERM INT
+		for ((t = 0; t < limit; t++)); do
+			sleep 1
+			kill -0 "$main" 2>/dev/null || exit 0
+		done
+		it_log "TIMEOUT: still running after ${limit}s; aborting its mounts"
+		# the connection files live in fusectl, often not mounted
+		grep -q ' /sys/fs/fuse/connections fusectl ' /proc/mounts ||
+			mount -t fusectl fusectl /sys/fs/fuse/connections 2>/dev/null
+		while read -r m dev; do
+			[[ -n $dev && -w /sys/fs/fuse/connections/${dev#*:}/abort ]] &&
+				echo 1 >"/sys/fs/fuse/connections/${dev#*:}/abort"
+			umount -l "$m" 2>/dev/null
+		done <"$IT_STATE"
+		kill -TERM "$main" 2>/dev/null
+	) &
+	IT_WATCHDOG=$!
 }
 
 # it_tmpdir VAR: a fresh world-searchable temp dir, removed at exit.
@@ -70,6 +99,12 @@ it_mount() {
 	IT_PIDS+=("$IT_PID")
 	IT_MOUNTS+=("$mnt")
 	it_wait_mounted "$mnt" "$IT_PID"
+	it_note_mount "$mnt"
+}
+
+# Record a mounted MNT and its FUSE connection (device) for the watchdog.
+it_note_mount() {
+	echo "$1 $(awk -v m="$1" '$5 == m { print $3 }' /proc/self/mountinfo | tail -n1)" >>"$IT_STATE"
 }
 
 # it_unmount MNT: clean unmount through the CLI; fail if it stays mounted.
@@ -100,6 +135,10 @@ it_wait_pid() {
 it_cleanup() {
 	local rc=$? m p d
 	trap - EXIT
+	if [[ -n ${IT_WATCHDOG:-} ]]; then
+		kill "$IT_WATCHDOG" 2>/dev/null
+		wait "$IT_WATCHDOG" 2>/dev/null
+	fi
 	for m in "${IT_MOUNTS[@]}"; do
 		if it_is_mounted "$m"; then
 			"$FSFILTER" unmount "$m" >/dev/null 2>&1 ||
@@ -127,6 +166,7 @@ it_cleanup() {
 		it_log "daemon log ($IT_LOG), last lines:"
 		tail -n 40 "$IT_LOG" >&2
 	fi
+	[[ -n ${IT_STATE:-} ]] && rm -f "$IT_STATE"
 	for d in "${IT_TMPDIRS[@]}"; do
 		[[ -n $d && -d $d ]] && rm -rf --one-file-system "$d"
 	done
