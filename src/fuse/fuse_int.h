@@ -68,6 +68,8 @@ struct fe {
 	bool want_writeback;	/* asked for with --writeback */
 	struct fe_canceller canceller;
 	struct fe_pt pt;
+	pthread_mutex_t handles_lock;	/* leaf */
+	struct fe_handle *handles;	/* handles_lock */
 };
 
 /* One open regular file as the kernel knows it (fuse_file_info.fh). */
@@ -78,6 +80,9 @@ struct fe_handle {
 	bool pt_counted;	/* counted in the fast path's inode table */
 	bool drop_cache;	/* answer without keep_cache (passthrough.c) */
 	flt_ino_t ino;		/* pt_counted: the inode */
+	/* every handle the kernel holds, so the ones it never releases (a
+	 * lazy unmount with files open) are freed at the end; fe.handles_lock */
+	struct fe_handle *prev, *next;
 };
 
 struct fe_req {
@@ -115,6 +120,12 @@ void fe_req_abort(struct fe_req *r, int err);
 void fe_req_dispatch(struct fe_req *r);
 /* Drop a reference; the last one frees @r. */
 void fe_req_put(struct fe_req *r);
+
+/* handles.c: the list of handles the kernel holds */
+void fe_handle_track(struct fe *fe, struct fe_handle *h);
+void fe_handle_untrack(struct fe *fe, struct fe_handle *h);
+/* Session end: free what the kernel will never release. */
+void fe_handles_free_all(struct fe *fe);
 
 /* cancel.c */
 int fe_canceller_start(struct fe *fe);

@@ -123,6 +123,7 @@ void fe_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct fe_req *r;
 
 	/* the kernel is done with it: the inode may leave the fast path */
+	fe_handle_untrack(fuse_req_userdata(req), h);
 	fe_pt_release(fuse_req_userdata(req), h);
 	r = fe_req_new(req, FLT_OP_RELEASE, ino, 0);
 	if (!r)
@@ -181,7 +182,19 @@ void fe_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 void fe_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
 	      struct fuse_file_info *fi)
 {
-	struct fe_req *r = fe_req_new(req, FLT_OP_LSEEK, ino, 0);
+	struct fe *fe = fuse_req_userdata(req);
+	struct fe_req *r;
+
+	/* With the writeback cache, written data may still sit in the
+	 * kernel's dirty pages, which the layers below cannot see: their
+	 * SEEK_DATA would answer ENXIO for data that exists (and a sparse
+	 * copy would lose it). ENOSYS makes the kernel seek by itself, with
+	 * its own size: the whole file counts as data, which is correct. */
+	if (fe->writeback) {
+		fuse_reply_err(req, ENOSYS);
+		return;
+	}
+	r = fe_req_new(req, FLT_OP_LSEEK, ino, 0);
 
 	if (!r)
 		return;

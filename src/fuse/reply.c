@@ -60,13 +60,17 @@ static void reply_open(struct fe_req *r)
 					&r->data.results.open);
 		if (r->handle->drop_cache)
 			fi.keep_cache = 0;
+		/* before the reply: RELEASE may follow it at once */
+		fe_handle_track(r->fe, r->handle);
 	}
 	err = backing_id ? fe_pt_reply_open(r->req, &fi, backing_id)
 			 : fuse_reply_open(r->req, &fi);
 	if (err) {
 		/* no RELEASE will ever come for it */
-		if (!r->dir)
+		if (!r->dir) {
+			fe_handle_untrack(r->fe, r->handle);
 			fe_pt_release(r->fe, r->handle);
+		}
 		fe_release_lost(r->fe, r->data.ino, r->data.results.open.fh,
 				r->dir);
 		return;
@@ -87,9 +91,11 @@ static void reply_create(struct fe_req *r)
 				&r->data.results.open);
 	if (r->handle->drop_cache)
 		fi.keep_cache = 0;
+	fe_handle_track(r->fe, r->handle);
 	err = backing_id ? fe_pt_reply_create(r->req, &e, &fi, backing_id)
 			 : fuse_reply_create(r->req, &e, &fi);
 	if (err) {
+		fe_handle_untrack(r->fe, r->handle);
 		fe_pt_release(r->fe, r->handle);
 		fe_release_lost(r->fe, e.ino, r->data.results.open.fh, false);
 		if (e.ino)

@@ -260,7 +260,8 @@ int fuse_frontend_run(struct flt_volume *vol,
 {
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
 	struct fe fe = { .vol = vol, .want_writeback = !!o->writeback,
-			 .pt.lock = PTHREAD_MUTEX_INITIALIZER };
+			 .pt.lock = PTHREAD_MUTEX_INITIALIZER,
+			 .handles_lock = PTHREAD_MUTEX_INITIALIZER };
 	struct fuse_session *se;
 	int ret, loop;
 
@@ -316,6 +317,7 @@ int fuse_frontend_run(struct flt_volume *vol,
 	core_volume_detach_all(vol);
 	wait_idle(vol);
 	fe_canceller_stop(&fe);
+	fe_handles_free_all(&fe);
 out_unmount:
 	fuse_session_unmount(se);
 out_signals:

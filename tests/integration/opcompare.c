@@ -1567,6 +1567,28 @@ static void fmt_res(char *out, size_t sz, const struct rec *r)
 		snprintf(out, sz, "%lld", r->ret);
 }
 
+/*
+ * With the kernel writeback cache (--writeback, OPCOMPARE_WRITEBACK=1) the
+ * kernel keeps written data in its own dirty pages and owns size and times
+ * of open files, so three things are known to differ from a native file
+ * system, by design of that mode (documented in README, "writeback"):
+ *  - st_blocks of data not yet written back is not counted;
+ *  - SEEK_DATA/SEEK_HOLE are answered by the kernel itself with "the whole
+ *    file is data" (the POSIX-permitted answer; the front end declines
+ *    LSEEK so unwritten data is never reported as a hole);
+ *  - truncate to the same size does not touch mtime/ctime (POSIX only
+ *    requires it when the size changes).
+ * Everything else must match. Tolerated steps are still printed.
+ */
+static bool g_writeback;
+
+static bool writeback_tolerated(const char *desc)
+{
+	return g_writeback &&
+	       (strstr(desc, "SEEK_DATA") || strstr(desc, "SEEK_HOLE") ||
+		strstr(desc, "truncate to same size"));
+}
+
 static int compare(const struct recording *a, const struct recording *b)
 {
 	int bad = 0, n = a->n > b->n ? a->n : b->n;
@@ -1583,8 +1605,11 @@ static int compare(const struct recording *a, const struct recording *b)
 		fmt_res(ra, sizeof(ra), x);
 		fmt_res(rb, sizeof(rb), y);
 		if (x->ret != y->ret || x->err != y->err || x->val != y->val) {
-			fprintf(stderr, "step %d %s: native=%s volume=%s\n", i + 1, x->desc, ra, rb);
-			bad++;
+			bool ok = writeback_tolerated(x->desc);
+
+			fprintf(stderr, "step %d %s: native=%s volume=%s%s\n", i + 1,
+				x->desc, ra, rb, ok ? " (tolerated: writeback)" : "");
+			bad += !ok;
 			continue;
 		}
 		if (x->kind != K_STAT || x->ret < 0)
@@ -1600,7 +1625,8 @@ static int compare(const struct recording *a, const struct recording *b)
 		FIELD(uid, "%u")
 		FIELD(gid, "%u")
 		FIELD(size, "%lld")
-		FIELD(blocks, "%lld")
+		if (!g_writeback)
+			FIELD(blocks, "%lld")
 		FIELD(rdev, "0x%llx")
 #undef FIELD
 	}
@@ -1627,6 +1653,8 @@ int main(int argc, char **argv)
 	}
 	a = run_in(argv[1]);
 	b = run_in(argv[2]);
+	g_writeback = getenv("OPCOMPARE_WRITEBACK") &&
+		      !strcmp(getenv("OPCOMPARE_WRITEBACK"), "1");
 	if (getenv("OPCOMPARE_DUMP")) {
 		/* every native step, to review what the script exercises */
 		for (int i = 0; i < a->n; i++) {
