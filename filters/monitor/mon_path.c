@@ -86,7 +86,7 @@ void mon_path_note(struct mon_inst *mi, flt_ino_t parent, const char *name,
 	size_t n;
 	void *c;
 
-	if (!ino || ino == FLT_ROOT_INO || (ino & FLT_INO_FILTER_OWNED) ||
+	if (!ino || ino == FLT_ROOT_INO ||
 	    !name || !strcmp(name, ".") || !strcmp(name, ".."))
 		return;
 	if (!replace && !flt_get_stream_context(mi->instance, ino, &c)) {

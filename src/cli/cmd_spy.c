@@ -369,8 +369,9 @@ int cmd_spy(int argc, char **argv)
 			if (off + sizeof(*e) > m.len || e->size < sizeof(*e) ||
 			    off + e->size > m.len)
 				break;
-			if (!o.count || shown < (uint64_t)o.count)
-				print_event(e, o.json);
+			if (o.count && shown >= (uint64_t)o.count)
+				break;
+			print_event(e, o.json);
 			shown++;
 			off += e->size;
 		}
