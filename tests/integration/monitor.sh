@@ -297,6 +297,13 @@ case_paging() {
 	it_log "mmap read of 32 MiB with a sleeping verdict client: $ms ms"
 	((ms < 5000)) || it_fail "page faults waited for the verdict client ($ms ms)"
 	grep -q "req read /big paging async" "$base/v" || it_fail "no async paging notification"
+	# a read that is not paging I/O (O_DIRECT) does wait for the verdict
+	local t0 t1
+	t0=$(date +%s%N)
+	dd if="$M/big" of=/dev/null bs=4096 count=1 iflag=direct 2>/dev/null || it_fail "direct read failed"
+	t1=$(date +%s%N)
+	(((t1 - t0) / 1000000 >= 1500)) || it_fail "a direct read did not wait for its verdict ($(((t1 - t0) / 1000000)) ms)"
+	grep -Eq "^req read /big$" "$base/v" || it_fail "no verdict request for the direct read"
 	[[ $(stat_of paging_async) -ge 1 ]] || it_fail "paging_async not counted"
 	bg_cleanup
 	it_unmount "$M"
