@@ -26,12 +26,12 @@ run() { # run CMD...: output in $out, status in $rc
 if command -v nm >/dev/null; then
 	# a sanitizer build adds its runtime's own interface (__asan_*, ...)
 	extra=$(nm -D --defined-only "$FSFILTER" | awk '$2 ~ /^[TDRBW]$/ && $3 !~ /@/ && $3 !~ /^flt_/ &&
-		$3 !~ /^__(asan|lsan|ubsan|tsan|sanitizer)_/ { print $3 }')
+		$3 !~ /^__(asan|lsan|ubsan|tsan|sanitizer)_|^__odr_asan/ { print $3 }')
 	[[ -z $extra ]] || it_fail "fsfilter exports more than flt_*: $extra"
 	nm -D --defined-only "$FSFILTER" | grep -q ' T flt_read_file$' ||
 		it_fail "fsfilter does not export flt_read_file (unused by the binary itself)"
 	extra=$(nm -D --defined-only "$HELLO_SO" | awk '$2 ~ /^[TDRBW]$/ && $3 != "fsfilter_registration" &&
-		$3 !~ /^__(asan|lsan|ubsan|tsan|sanitizer)_/ { print $3 }')
+		$3 !~ /^__(asan|lsan|ubsan|tsan|sanitizer)_|^__odr_asan/ { print $3 }')
 	[[ -z $extra ]] || it_fail "hello.so exports more than its registration: $extra"
 fi
 
