@@ -176,6 +176,8 @@ struct mon_inst {
 int mon_port_open(struct mon_inst *mi);
 /* Stop listening, disconnect every client (teardown). */
 void mon_port_close(struct mon_inst *mi);
+/* `fsfilter status` figures (flt_registration.instance_status). */
+int mon_status(struct mon_inst *mi, struct flt_status_writer *w);
 int mon_sender_start(struct mon_inst *mi);
 void mon_sender_stop(struct mon_inst *mi);
 /* Queue the event for every client whose subscription matches. @fields

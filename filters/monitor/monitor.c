@@ -652,6 +652,19 @@ static const struct flt_operation_registration mon_ops[] = {
 	FLT_OPERATION_END
 };
 
+static int mon_instance_status(const struct flt_related_objects *objs,
+			       struct flt_status_writer *w)
+{
+	struct mon_inst *mi = inst_of(objs);
+	int ret;
+
+	if (!mi)
+		return -ENOENT;
+	ret = mon_status(mi, w);
+	flt_release_context(mi);
+	return ret;
+}
+
 static const struct flt_registration mon_registration = {
 	FLT_REGISTRATION_INIT,
 	.name = "monitor",
@@ -659,6 +672,7 @@ static const struct flt_registration mon_registration = {
 	.operations = mon_ops,
 	.instance_setup = mon_instance_setup,
 	.instance_teardown_start = mon_teardown_start,
+	.instance_status = mon_instance_status,
 	.instance_teardown_complete = mon_teardown_complete,
 	.contexts = mon_contexts,
 };

@@ -459,6 +459,29 @@ typedef int (*flt_instance_query_teardown_callback)(
  *  the instance runs any more; its contexts are released after it. */
 typedef void (*flt_instance_teardown_callback)(
 	const struct flt_related_objects *objects);
+/**
+ * The filter's own figures for `fsfilter status` (queue drops, verdict
+ * counts, progress of long work). Called on the control thread with no
+ * manager lock held, while the instance is guaranteed attached (the caller
+ * holds a reference to the instance stack: do not block for long, since a
+ * detach waits for it). Add key/value pairs with flt_status_add_u64() and
+ * flt_status_add_str(); they appear under the instance in the status JSON
+ * ("figures": {key: value}, in the order added) and in the human output.
+ * Keys: [A-Za-z0-9_.-], at most 63 bytes; a dotted key ("client.12.dropped")
+ * is just a name. Return 0 or a negative errno (reported as "error").
+ */
+struct flt_status_writer;
+typedef int (*flt_instance_status_callback)(
+	const struct flt_related_objects *objects,
+	struct flt_status_writer *w);
+/** Add a number. Pairs beyond 256 per instance, or with an invalid key,
+ *  are dropped (and counted in "figures_dropped"). */
+FLT_API void flt_status_add_u64(struct flt_status_writer *w, const char *key,
+				uint64_t value);
+/** Add a string (copied; at most 255 bytes are kept). */
+FLT_API void flt_status_add_str(struct flt_status_writer *w, const char *key,
+				const char *value);
+
 /** FilterUnload: the filter is about to be unregistered (fsfilter unload).
  *  Return 0, or a negative errno to refuse a non-forced unload. Its
  *  instances are detached after it returns 0. */
@@ -484,6 +507,8 @@ struct flt_registration {
 	const struct flt_context_registration *contexts;
 	flt_instance_query_teardown_callback instance_query_teardown;
 	flt_instance_teardown_callback instance_teardown_start;
+	/** Optional: the instance's figures for `fsfilter status`. */
+	flt_instance_status_callback instance_status;
 };
 
 /** The symbol a filter shared object exports: a pointer to its

@@ -14,6 +14,9 @@
  *   Operations (pre/post, non-zero):
  *     noop@370000   lookup 12/12  open 3/3  read 40/40
  *
+ *   Figures of monitor@385100:         (filters' own, if they report any)
+ *     clients                                  1
+ *
  *   In flight (1):
  *     read ino 5  cat[1234] uid 0  age 12.3 ms  pre  paging
  *       pended by: hello
@@ -59,6 +62,28 @@ static void print_volume(FILE *f, struct json_object *vol)
 		fprintf(f, ",\n  lower inodes %llu, open handles %llu",
 			num(vol, "lower_inodes"), num(vol, "lower_handles"));
 	fprintf(f, "\n");
+}
+
+/* The filters' own figures (flt_status_add_*), one per line. */
+static void print_figures(FILE *f, struct json_object *insts)
+{
+	size_t n = json_object_array_length(insts);
+
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *in = json_object_array_get_idx(insts, i);
+		struct json_object *figs;
+
+		if (!json_object_object_get_ex(in, "figures", &figs))
+			continue;
+		fprintf(f, "\nFigures of %s@%llu:\n", str(in, "filter"),
+			num(in, "altitude"));
+		json_object_object_foreach(figs, key, v)
+			fprintf(f, "  %-40s %s\n", key,
+				json_object_get_string(v));
+		if (str(in, "figures_error"))
+			fprintf(f, "  (incomplete: %s)\n",
+				str(in, "figures_error"));
+	}
 }
 
 static void print_instances(FILE *f, struct json_object *insts)
@@ -114,6 +139,7 @@ static void print_instances(FILE *f, struct json_object *insts)
 		}
 		fprintf(f, "%s\n", any ? "" : " none yet");
 	}
+	print_figures(f, insts);
 }
 
 static void print_op(FILE *f, struct json_object *op)

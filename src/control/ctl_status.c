@@ -162,8 +162,50 @@ static struct json_object *op_json(const struct core_op_status *os)
 	return o;
 }
 
+/* The filters' own figures, added to their instance's object (matched by
+ * filter name and altitude: the stack may have changed between the two
+ * snapshots, and a filter has at most one instance per volume). */
+struct figs_arg {
+	struct json_object *insts;
+};
+
+static void figures_cb(const char *filter, uint32_t altitude, int ret,
+		       const struct core_figure *figs, size_t nfigs,
+		       size_t dropped, void *arg)
+{
+	struct figs_arg *fa = arg;
+	struct json_object *in = NULL, *o;
+
+	for (size_t i = 0; i < json_object_array_length(fa->insts); i++) {
+		struct json_object *c = json_object_array_get_idx(fa->insts, i);
+
+		if (!strcmp(json_object_get_string(json_object_object_get(
+				    c, "filter")), filter) &&
+		    json_object_get_uint64(json_object_object_get(
+			    c, "altitude")) == altitude)
+			in = c;
+	}
+	if (!in)
+		return;
+	o = json_object_new_object();
+	for (size_t i = 0; i < nfigs; i++)
+		json_object_object_add(o, figs[i].key,
+				       figs[i].is_str
+					       ? json_object_new_string(
+							 figs[i].str)
+					       : json_object_new_uint64(
+							 figs[i].u64));
+	json_object_object_add(in, "figures", o);
+	if (dropped)
+		add_u64(in, "figures_dropped", dropped);
+	if (ret)
+		json_object_object_add(in, "figures_error",
+				       json_object_new_string(strerror(-ret)));
+}
+
 struct json_object *ctl_status(const struct ctl_volume *v)
 {
+	struct figs_arg fa;
 	struct json_object *resp, *vol, *insts, *ops;
 	struct snap *s = calloc(1, sizeof(*s));
 
@@ -196,6 +238,8 @@ struct json_object *ctl_status(const struct ctl_volume *v)
 	for (size_t i = 0; i < s->ninst; i++)
 		json_object_array_add(insts,
 				      instance_json(&s->inst[i], s->args[i]));
+	fa.insts = insts;
+	core_volume_figures(v->vol, figures_cb, &fa);
 	json_object_object_add(resp, "instances", insts);
 
 	ops = json_object_new_array();

@@ -154,6 +154,25 @@ void core_volume_status(struct flt_volume *vol,
 			void *arg);
 uint64_t core_volume_dispatched(struct flt_volume *vol);
 
+/* One figure a filter reported (flt_status_add_u64/_str). */
+struct core_figure {
+	const char *key;
+	bool is_str;
+	uint64_t u64;
+	const char *str;
+};
+
+/* The filters' own figures (flt_registration.instance_status), instance by
+ * instance, top first: @fn is called once per instance that has the
+ * callback, with its figures (valid during the call) and the callback's
+ * return value. No manager lock is held while the filters' callbacks or
+ * @fn run; the stack is referenced, so a detach waits for this to finish. */
+void core_volume_figures(struct flt_volume *vol,
+			 void (*fn)(const char *filter, uint32_t altitude,
+				    int ret, const struct core_figure *figs,
+				    size_t nfigs, size_t dropped, void *arg),
+			 void *arg);
+
 /* ---- filters in shared objects (loader.c) ---- */
 
 /* Load the filter .so at @path (dlopen; the symbol FLT_REGISTRATION_SYMBOL

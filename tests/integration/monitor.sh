@@ -163,6 +163,15 @@ case_filters() {
 }
 
 stat_of() { "$MONTEST" stats "$M" | awk -v k="$1" '$1 == k { print $2 }'; }
+# fig KEY: the monitor instance's figure KEY in `fsfilter status --json`
+fig() {
+	"$FSFILTER" status "$M" --json | python3 -c '
+import json, sys
+st = json.load(sys.stdin)
+for i in st["instances"]:
+    if i["filter"] == "monitor":
+        print(i.get("figures", {}).get(sys.argv[1], "missing"))' "$1"
+}
 
 case_verdict() {
 	echo clean >"$L/clean.txt"
@@ -181,6 +190,8 @@ case_verdict() {
 	err=$(cat "$M/bad.txt" 2>&1 >/dev/null)
 	[[ $err == *"Permission denied"* ]] || it_fail "deny gave '$err', expected EACCES"
 	echo new >"$M/created.txt" || it_fail "create denied"
+	[[ $(fig verdicts.allowed) -ge 2 && $(fig verdicts.denied) -ge 3 ]] ||
+		it_fail "status: allowed $(fig verdicts.allowed), denied $(fig verdicts.denied)"
 	bg_cleanup
 	it_unmount "$M"
 	it_wait_pid "$IT_PID" 10
@@ -199,6 +210,8 @@ case_verdict() {
 		(((t1 - t0) / 1000000 >= 250 && (t1 - t0) / 1000000 < 3000)) ||
 			it_fail "default=$mode after $(((t1 - t0) / 1000000)) ms, expected ~300"
 		[[ $(stat_of timeouts) -ge 1 ]] || it_fail "timeout not counted"
+		[[ $(fig verdicts.timed_out) -ge 1 && $(fig clients) == 1 ]] ||
+			it_fail "status: timed_out $(fig verdicts.timed_out), clients $(fig clients)"
 		bg_cleanup
 		it_unmount "$M"
 		it_wait_pid "$IT_PID" 10
@@ -233,6 +246,9 @@ case_verdict() {
 	(((t1 - t0) / 1000000 < 2000)) || it_fail "release took $(((t1 - t0) / 1000000)) ms"
 	[[ $(cat "$base/out7") == 7 ]] || it_fail "released open read wrong data"
 	[[ $(stat_of released) -ge 32 ]] || it_fail "released not counted"
+	# the same counts in `fsfilter status`
+	[[ $(fig verdicts.released) -ge 32 && $(fig verdicts.defaulted) -ge 32 ]] ||
+		it_fail "status: released $(fig verdicts.released), defaulted $(fig verdicts.defaulted)"
 	bg_cleanup
 
 	# self-exclusion: the client opens a file in the volume (from another
@@ -340,6 +356,15 @@ case_drops() {
 	t1=$(awk '{ print $14 + $15 }' "/proc/$IT_PID/stat")
 	it_log "daemon CPU with a stalled client, idle volume: $((t1 - t0)) ticks in 1 s"
 	((t1 - t0 < 20)) || it_fail "the daemon spins with a stalled client ($((t1 - t0)) ticks/s)"
+	# the drops are reported in `fsfilter status` (JSON and human output)
+	local d
+	d=$(fig events.dropped)
+	[[ $d =~ ^[0-9]+$ ]] && ((d > 0)) || it_fail "status: events.dropped '$d'"
+	[[ $(fig clients) == 1 ]] || it_fail "status: clients $(fig clients)"
+	"$FSFILTER" status "$M" >"$base/st.txt"
+	grep -Eq '^  client\.[0-9]+\.dropped +[1-9]' "$base/st.txt" ||
+		{ cat "$base/st.txt" >&2; it_fail "status: no client dropped count"; }
+	it_log "status reports $d dropped events"
 	touch "$base/go"
 	it_wait_pid "$nr" 30
 	local rc=$?
