@@ -69,4 +69,15 @@ uint64_t lower_inode_count(struct lower_fs *fs);
 /* Number of open handles; for tests and status. */
 uint64_t lower_handle_count(struct lower_fs *fs);
 
+/*
+ * Fault injection (fault.c has the spec): replace the armed rules with
+ * @spec, "OP:N:WHAT[:TIMES],..." e.g. "pwrite:1:EIO,pread:2:short"; NULL
+ * or "" disarms. Counters start at zero. -EINVAL for a bad spec (nothing
+ * changes). Process-wide; lower_open() arms $FSFILTER_FAULT.
+ */
+int lower_fault_arm(const char *spec);
+void lower_fault_disarm(void);
+/* Calls failed (or shortened) since the last arm. */
+uint64_t lower_fault_fired(void);
+
 #endif /* FSFILTER_LOWER_H */

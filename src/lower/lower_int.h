@@ -189,6 +189,15 @@ void lower_op_removexattr(struct lower_fs *fs, struct flt_callback_data *data);
 
 /* ---- sys.c: the syscall choke point ------------------------------------ */
 
+/* ---- fault.c: fault injection at the choke point ------------------------ */
+
+/* What lower_fault returns for "short" (a pread/pwrite moves at most half). */
+#define LOWER_FAULT_SHORT (-100000)
+/* 0, a negative errno the wrapper of @op must return, or LOWER_FAULT_SHORT. */
+int lower_fault(const char *op);
+/* Arm from $FSFILTER_FAULT if set (lower_open). */
+int lower_fault_arm_from_env(void);
+
 int lower_sys_openat(int dirfd, const char *name, int flags, mode_t mode);
 int lower_sys_close(int fd);
 int lower_sys_dup(int fd);
