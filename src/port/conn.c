@@ -9,7 +9,54 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
+
+static atomic_uint hs_timeout_ms = PORT_HANDSHAKE_TIMEOUT_MS;
+/* Connections still in CONN_HANDSHAKE (or refused and flushing), oldest
+ * first when the timeout does not change. I/O thread only. */
+static struct port_conn *hs_head;
+
+void port_set_handshake_timeout(unsigned ms)
+{
+	atomic_store(&hs_timeout_ms, ms);
+}
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void hs_list(struct port_conn *c)
+{
+	unsigned ms = atomic_load(&hs_timeout_ms);
+
+	if (!ms)
+		return;
+	c->hs_deadline = mono_ms() + ms;
+	c->hs_prev = NULL;
+	c->hs_next = hs_head;
+	if (hs_head)
+		hs_head->hs_prev = c;
+	hs_head = c;
+	c->hs_listed = true;
+}
+
+static void hs_unlist(struct port_conn *c)
+{
+	if (!c->hs_listed)
+		return;
+	if (c->hs_prev)
+		c->hs_prev->hs_next = c->hs_next;
+	else
+		hs_head = c->hs_next;
+	if (c->hs_next)
+		c->hs_next->hs_prev = c->hs_prev;
+	c->hs_listed = false;
+}
 
 void port_server_put(struct port_server *srv)
 {
@@ -173,6 +220,7 @@ static void teardown(struct port_conn *c)
 {
 	enum conn_state st;
 
+	hs_unlist(c);
 	pthread_mutex_lock(&c->lock);
 	if (c->fd_closed) {
 		pthread_mutex_unlock(&c->lock);
@@ -223,6 +271,7 @@ static int handle_frame(struct port_conn *c, const struct port_frame *f,
 			break;
 		}
 		c->state = CONN_CONNECTING;
+		hs_unlist(c);	/* the connect callback decides now */
 		ret = port_cb_queue(CB_CONNECT, c, 0, 0, payload, f->len);
 		if (ret)
 			refuse_locked(c, ret);
@@ -405,5 +454,39 @@ void port_accept(struct port_server *srv)
 			srv->nconns++;
 		}
 		pthread_mutex_unlock(&c->lock);
+		/* refused ones too: a client that never reads its refusal
+		   must not keep the fd */
+		hs_list(c);
+	}
+}
+
+int port_hs_wait_ms(void)
+{
+	int64_t first = INT64_MAX, now;
+
+	if (!hs_head)
+		return -1;
+	for (struct port_conn *c = hs_head; c; c = c->hs_next)
+		if (c->hs_deadline < first)
+			first = c->hs_deadline;
+	now = mono_ms();
+	if (first <= now)
+		return 0;
+	return first - now > 60000 ? 60000 : (int)(first - now);
+}
+
+void port_hs_expire(void)
+{
+	int64_t now = mono_ms();
+	struct port_conn *c, *next;
+
+	for (c = hs_head; c; c = next) {
+		next = c->hs_next;
+		if (c->hs_deadline > now)
+			continue;
+		flt_log(LOG_INFO, "port %s: pid %d uid %u sent no CONNECT "
+			"within %u ms: closed", c->srv->name, (int)c->peer.pid,
+			(unsigned)c->peer.uid, atomic_load(&hs_timeout_ms));
+		teardown(c);	/* unlists it */
 	}
 }

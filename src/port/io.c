@@ -66,7 +66,7 @@ static void *io_main(void *unused)
 	struct epoll_event ev[64];
 
 	for (;;) {
-		int n = epoll_wait(epfd, ev, 64, -1);
+		int n = epoll_wait(epfd, ev, 64, port_hs_wait_ms());
 
 		for (int i = 0; i < n; i++) {
 			struct port_ep *ep = ev[i].data.ptr;
@@ -83,6 +83,7 @@ static void *io_main(void *unused)
 		for (int i = 0; i < n; i++)
 			if (((struct port_ep *)ev[i].data.ptr)->kind == EP_WAKE)
 				run_jobs();
+		port_hs_expire();
 		while (graveyard) {
 			struct port_conn *c = graveyard;
 

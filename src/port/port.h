@@ -49,6 +49,13 @@ struct port_callbacks {
 #define PORT_MAX_INFLIGHT_SENDS 8u	/* client -> filter sends in the
 					   callback queue; more: stop reading */
 
+/* A client must send its CONNECT frame within this many ms of being
+ * accepted, or it is closed: a client that connects and stays silent does
+ * not keep a connection slot (max_connections) and an fd forever. */
+#define PORT_HANDSHAKE_TIMEOUT_MS 5000u
+/* Change it for connections accepted from now on (tests); 0: no limit. */
+void port_set_handshake_timeout(unsigned ms);
+
 /* Create and start listening on <runtime dir>/<name>. @sec NULL: owner
  * and group of the daemon, mode 0600. -ENOENT: no runtime directory set;
  * -EEXIST: the name is in use (here or by a live process); -EINVAL. */

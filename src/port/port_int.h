@@ -99,6 +99,10 @@ struct port_conn {
 	unsigned char *in;
 	size_t in_len;
 	struct port_conn *grave_next;	/* put after the epoll batch */
+	/* I/O thread only: on the handshake list until the CONNECT frame */
+	bool hs_listed;
+	int64_t hs_deadline;		/* CLOCK_MONOTONIC ms */
+	struct port_conn *hs_prev, *hs_next;
 };
 
 extern pthread_mutex_t port_lock;
@@ -125,6 +129,10 @@ int port_conn_queue_locked(struct port_conn *c, const struct port_frame *f,
 void port_conn_kill_locked(struct port_conn *c);
 void port_conn_resume_locked(struct port_conn *c);
 void port_conn_put(struct port_conn *c);
+/* I/O thread: ms until the next handshake deadline (-1: none), and close
+ * every connection past its deadline. */
+int port_hs_wait_ms(void);
+void port_hs_expire(void);
 void port_server_put(struct port_server *srv);
 
 /* callback.c: the callback thread */

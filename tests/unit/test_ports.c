@@ -884,6 +884,57 @@ static void test_malformed(void **unused)
 	flt_close_communication_port(port);
 }
 
+/* Clients that connect and never finish the CONNECT frame (nothing, or
+ * half a header) are closed at the handshake deadline and give their
+ * connection slots back; a connected client is not affected by it. */
+static void test_handshake_deadline(void **unused)
+{
+	struct srv_state st = { 0 };
+	struct flt_port *port;
+	struct fltc_port *good, *c = NULL;
+	unsigned char hdr[PORT_HDR_SIZE];
+	struct port_frame f = { .type = PORT_F_CONNECT };
+	int64_t start, took;
+	int silent, half;
+
+	port_set_handshake_timeout(400);
+	port = make_port("p_hs", &st, NULL, 3);
+	assert_int_equal(connect_slot("p_hs", 1, &good), 0);
+	start = now_ms();
+	silent = raw_connect("p_hs");
+	half = raw_connect("p_hs");
+	port_frame_encode(&f, hdr);
+	assert_int_equal(write(half, hdr, 10), 10);
+	/* both hold a slot: a third client is refused for now */
+	assert_int_equal(connect_slot("p_hs", 2, &c), -EBUSY);
+	assert_closed(silent);
+	assert_closed(half);
+	took = now_ms() - start;
+	assert_true(took >= 350 && took < 2500);
+	/* the slots are free again; the good client is still there */
+	assert_int_equal(connect_slot("p_hs", 2, &c), 0);
+	usleep(600 * 1000);	/* past the deadline of c too */
+	{
+		struct fltc_message m;
+		char out[64];
+
+		assert_int_equal(flt_send_message(filter, client_of(&st, 2),
+						  "x", 1, NULL, NULL, 1000),
+				 0);
+		assert_int_equal(fltc_get_message(c, out, sizeof(out), &m,
+						  2000),
+				 0);
+		assert_int_equal(m.len, 1);
+	}
+	assert_int_equal(atomic_load(&st.disconnects), 0);
+	assert_int_equal(atomic_load(&st.connects), 2);
+	fltc_close(good);
+	fltc_close(c);
+	wait_for(&st.disconnects, 2);
+	flt_close_communication_port(port);
+	port_set_handshake_timeout(PORT_HANDSHAKE_TIMEOUT_MS);
+}
+
 /* ---- runtime directory --------------------------------------------------- */
 
 static void test_runtime_dir(void **unused)
@@ -994,6 +1045,7 @@ int main(void)
 		cmocka_unit_test(test_16_clients),
 		cmocka_unit_test(test_stalled_client),
 		cmocka_unit_test(test_malformed),
+		cmocka_unit_test(test_handshake_deadline),
 		cmocka_unit_test(test_runtime_dir),
 	};
 
