@@ -438,18 +438,29 @@ int redir_materialise(struct redir_inst *ri, const char *path,
 	snprintf(marker, sizeof(marker), "v1 %s %s",
 		 t->policy == REDIR_HYDRATE ? "hydrate" : "cow",
 		 is_virtual ? "virtual" : "lower");
+	pthread_mutex_lock(&ri->mat_info_lock);
+	snprintf(ri->mat_path, sizeof(ri->mat_path), "/%s", path);
+	ri->mat_policy = t->policy;
 	atomic_store(&ri->mat_done, 0);
 	atomic_store(&ri->mat_total, empty ? 0 : (uint64_t)shown.st_size);
 	atomic_store(&ri->mat_active, true);
+	pthread_mutex_unlock(&ri->mat_info_lock);
 	ret = replace(ri, parent, name, t, &shown, empty, marker);
+	pthread_mutex_lock(&ri->mat_info_lock);
+	ri->mat_path[0] = '\0';
 	atomic_store(&ri->mat_active, false);
+	pthread_mutex_unlock(&ri->mat_info_lock);
 	if (ret) {
+		atomic_fetch_add(&ri->mat_failed, 1);
 		flt_log(LOG_ERR, "redirect: materialising /%s from %s failed: "
 			"%s", path, t->backing, strerror(-ret));
 		goto out_parent;
 	}
 	atomic_store(&t->materialised, true);
 	atomic_fetch_add(&ri->mat_count, 1);
+	atomic_fetch_add(t->policy == REDIR_HYDRATE ? &ri->mat_hydrations
+						    : &ri->mat_cows, 1);
+	atomic_fetch_add(&ri->mat_bytes, atomic_load(&ri->mat_done));
 	flt_log(LOG_INFO, "redirect: /%s is now an ordinary lower file "
 		"(%s of %s)", path, marker, t->backing);
 	/* other dentries and the old node's caches */

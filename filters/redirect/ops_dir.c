@@ -71,6 +71,7 @@ static int add(struct redir_dir *dir, const char *name, unsigned type,
 struct names_arg {
 	struct redir_dir *dir;
 	const struct redir_rules *rules;
+	const struct flt_callback_data *d;	/* who lists (scope) */
 	int err;
 };
 
@@ -85,6 +86,7 @@ static void rule_name(const char *name, void *arg)
 		return;
 	/* listed only if a lookup would find it */
 	if (!redir_match_path(a->rules, path, &m) ||
+	    !redir_scope_applies(&m.rule->scope, a->d) ||
 	    redir_backing_stat(m.backing, &st) ||
 	    !(S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)))
 		return;
@@ -154,9 +156,13 @@ static int by_name(const void *a, const void *b)
 		      ((const struct redir_dirent *)b)->name);
 }
 
+/* The snapshot is taken for the requestor of @d (the readdir at offset
+ * 0): names of scoped rules that do not apply to it are left out. */
 static int build(struct redir_inst *ri, struct redir_dir *dir,
-		 struct flt_instance *inst, flt_ino_t ino)
+		 struct flt_instance *inst, flt_ino_t ino,
+		 const struct flt_callback_data *d)
 {
+	struct redir_match dm;
 	struct redir_rules *rules;
 	struct names_arg a;
 	char bdir[4096];
@@ -180,9 +186,14 @@ static int build(struct redir_inst *ri, struct redir_dir *dir,
 		return ret;
 	lower_n = dir->n;
 	rules = redir_rules_get(ri);
-	a = (struct names_arg){ dir, rules, 0 };
+	a = (struct names_arg){ dir, rules, d, 0 };
 	redir_virtual_names(rules, dir->path, rule_name, &a, bdir,
 			    sizeof(bdir));
+	/* inside a prefix rule that is not for this process: only the
+	 * lower entries */
+	if (bdir[0] && redir_match_path(rules, dir->path, &dm) &&
+	    !redir_scope_applies(&dm.rule->scope, d))
+		bdir[0] = '\0';
 	redir_rules_put(rules);
 	ret = a.err;
 	if (!ret && bdir[0])
@@ -226,7 +237,7 @@ static enum flt_preop_status serve(struct redir_inst *ri,
 
 	pthread_mutex_lock(&dir->lock);
 	if (off == 0 || !dir->built)
-		ret = build(ri, dir, inst, d->ino);
+		ret = build(ri, dir, inst, d->ino, d);
 	for (size_t i = (size_t)off; !ret && i < dir->n; i++) {
 		struct redir_dirent *e = &dir->v[i];
 		size_t need = flt_dirent_size(strlen(e->name), plus);
@@ -380,7 +391,7 @@ REDIR_POST(redir_post_readdir)
 	for (size_t i = 0; i < de->n; i++)
 		if (de->v[i].entry.ino)
 			redir_note_entry(ri, d->ino, de->v[i].name,
-					 &de->v[i].entry);
+					 &de->v[i].entry, d);
 	redir_inst_put(ri);
 	return FLT_POSTOP_FINISHED_PROCESSING;
 }

@@ -19,7 +19,8 @@ static enum flt_preop_status complete(struct flt_callback_data *d, int err)
 
 /* (parent, name) is a name a rule makes exist (virtual): fill @e. */
 static int virtual_entry(struct redir_inst *ri, flt_ino_t parent,
-			 const char *name, struct flt_entry *e)
+			 const char *name, struct flt_entry *e,
+			 const struct flt_callback_data *d)
 {
 	char dir[4096], path[4096];
 	struct redir_rules *rules;
@@ -41,6 +42,8 @@ static int virtual_entry(struct redir_inst *ri, flt_ino_t parent,
 	if (!redir_match_path(rules, path, &m) ||
 	    m.rule->kind == REDIR_GLOB)
 		goto out;	/* globs only apply to existing files */
+	if (!redir_scope_applies(&m.rule->scope, d))
+		goto out;	/* not for this process: no such name */
 	if (redir_backing_stat(m.backing, &st) ||
 	    !(S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)))
 		goto out;
@@ -50,6 +53,8 @@ static int virtual_entry(struct redir_inst *ri, flt_ino_t parent,
 		goto out;
 	}
 	ret = redir_vnode_ref(ri, path, t, &st, e);
+	if (!ret && redir_scoped(&t->scope))
+		e->entry_timeout = e->attr_timeout = 0;	/* per process */
 	redir_target_put(t);
 out:
 	redir_rules_put(rules);
@@ -68,7 +73,7 @@ REDIR_PRE(redir_pre_lookup)
 	if (!ri)
 		return complete(d, -EIO);
 	ret = virtual_entry(ri, d->params.lookup.parent, d->params.lookup.name,
-			    &d->results.entry);
+			    &d->results.entry, d);
 	redir_inst_put(ri);
 	return complete(d, ret);
 }
@@ -83,13 +88,13 @@ REDIR_POST(redir_post_lookup)
 		return FLT_POSTOP_FINISHED_PROCESSING;
 	if (!d->io_status.status && d->results.entry.ino) {
 		redir_note_entry(ri, d->params.lookup.parent,
-				 d->params.lookup.name, &d->results.entry);
+				 d->params.lookup.name, &d->results.entry, d);
 	} else if (d->io_status.status == -ENOENT ||
 		   (!d->io_status.status && !d->results.entry.ino)) {
 		struct flt_entry e;
 
 		if (!virtual_entry(ri, d->params.lookup.parent,
-				   d->params.lookup.name, &e)) {
+				   d->params.lookup.name, &e, d)) {
 			d->results.entry = e;
 			d->io_status.status = 0;
 		}
@@ -112,11 +117,16 @@ REDIR_PRE(redir_pre_getattr)
 	if (!ri)
 		return complete(d, -EIO);
 	v = redir_vnode_find(ri, d->ino);
+	if (v && !redir_scope_applies(&v->target->scope, d)) {
+		redir_inst_put(ri);
+		return complete(d, -ENOENT);	/* not for this process */
+	}
 	ret = v ? redir_backing_stat(v->target->backing, &st) : -ENOENT;
 	if (!ret) {
 		memset(&d->results.attr, 0, sizeof(d->results.attr));
 		redir_fill_attr(ri, &d->results.attr, &st, true, v->target);
-		d->results.attr_timeout = 1.0;
+		d->results.attr_timeout =
+			redir_scoped(&v->target->scope) ? 0 : 1.0;
 	} else {
 		ret = -EIO;	/* the backing went away under a known name */
 	}
@@ -124,19 +134,27 @@ REDIR_PRE(redir_pre_getattr)
 	return complete(d, ret);
 }
 
-/* Fix attributes in @attr of lower node @ino if it is redirected. */
-static void fix_attr(struct redir_inst *ri, flt_ino_t ino, struct stat *attr)
+/* Fix attributes in @attr of lower node @ino if it is redirected (for
+ * the requestor of @d). True if the node is under a scoped rule: then the
+ * answer must not be cached. */
+static bool fix_attr(struct redir_inst *ri, flt_ino_t ino, struct stat *attr,
+		     const struct flt_callback_data *d)
 {
 	struct redir_snode *sn = redir_snode_get(ri, ino);
+	bool scoped = false;
 	struct stat st;
 
 	if (!sn)
-		return;
+		return false;
+	if (sn->target)
+		scoped = redir_scoped(&sn->target->scope);
 	if (sn->target && !sn->target->is_dir &&
+	    redir_scope_applies(&sn->target->scope, d) &&
 	    !redir_backing_stat(sn->target->backing, &st) &&
 	    S_ISREG(st.st_mode))
 		redir_fill_attr(ri, attr, &st, false, sn->target);
 	flt_release_context(sn);
+	return scoped;
 }
 
 REDIR_POST(redir_post_getattr)
@@ -149,7 +167,8 @@ REDIR_POST(redir_post_getattr)
 		return FLT_POSTOP_FINISHED_PROCESSING;
 	ri = redir_inst_get(o->instance);
 	if (ri) {
-		fix_attr(ri, d->ino, &d->results.attr);
+		if (fix_attr(ri, d->ino, &d->results.attr, d))
+			d->results.attr_timeout = 0;
 		redir_inst_put(ri);
 	}
 	return FLT_POSTOP_FINISHED_PROCESSING;
@@ -159,7 +178,7 @@ REDIR_POST(redir_post_getattr)
  * only names its backing directory has (the rest of the subtree is plain
  * lower content). */
 static int name_denied(struct redir_inst *ri, flt_ino_t parent,
-		       const char *name)
+		       const char *name, const struct flt_callback_data *d)
 {
 	char dir[4096], path[4096];
 	struct redir_rules *rules;
@@ -177,7 +196,8 @@ static int name_denied(struct redir_inst *ri, flt_ino_t parent,
 		return 0;
 	rules = redir_rules_get(ri);
 	if (redir_match_path(rules, path, &m) &&
-	    (m.rule->kind != REDIR_PREFIX || !lstat(m.backing, &st)))
+	    (m.rule->kind != REDIR_PREFIX || !lstat(m.backing, &st)) &&
+	    redir_scope_applies(&m.rule->scope, d))
 		err = m.rule->deny_errno;
 	redir_rules_put(rules);
 	/* a materialised file is an ordinary lower file (after an unlink,
@@ -188,7 +208,8 @@ static int name_denied(struct redir_inst *ri, flt_ino_t parent,
 }
 
 /* The deny errno if lower or virtual node @ino is a redirected file. */
-static int node_denied(struct redir_inst *ri, flt_ino_t ino)
+static int node_denied(struct redir_inst *ri, flt_ino_t ino,
+		       const struct flt_callback_data *d)
 {
 	struct redir_snode *sn;
 	int err = 0;
@@ -200,7 +221,8 @@ static int node_denied(struct redir_inst *ri, flt_ino_t ino)
 	}
 	sn = redir_snode_get(ri, ino);
 	if (sn) {
-		if (sn->target && !sn->target->is_dir)
+		if (sn->target && !sn->target->is_dir &&
+		    redir_scope_applies(&sn->target->scope, d))
 			err = sn->target->deny_errno;
 		flt_release_context(sn);
 	}
@@ -218,32 +240,32 @@ REDIR_PRE(redir_pre_namespace)
 		return FLT_PREOP_SUCCESS_NO_CALLBACK;
 	switch (d->op) {
 	case FLT_OP_CREATE:
-		err = name_denied(ri, p->create.parent, p->create.name);
+		err = name_denied(ri, p->create.parent, p->create.name, d);
 		break;
 	case FLT_OP_MKNOD:
-		err = name_denied(ri, p->mknod.parent, p->mknod.name);
+		err = name_denied(ri, p->mknod.parent, p->mknod.name, d);
 		break;
 	case FLT_OP_MKDIR:
-		err = name_denied(ri, p->mkdir.parent, p->mkdir.name);
+		err = name_denied(ri, p->mkdir.parent, p->mkdir.name, d);
 		break;
 	case FLT_OP_SYMLINK:
-		err = name_denied(ri, p->symlink.parent, p->symlink.name);
+		err = name_denied(ri, p->symlink.parent, p->symlink.name, d);
 		break;
 	case FLT_OP_UNLINK:
 	case FLT_OP_RMDIR:
-		err = name_denied(ri, p->unlink.parent, p->unlink.name);
+		err = name_denied(ri, p->unlink.parent, p->unlink.name, d);
 		break;
 	case FLT_OP_RENAME:
-		err = name_denied(ri, p->rename.parent, p->rename.name);
+		err = name_denied(ri, p->rename.parent, p->rename.name, d);
 		if (!err)
 			err = name_denied(ri, p->rename.newparent,
-					  p->rename.newname);
+					  p->rename.newname, d);
 		break;
 	case FLT_OP_LINK:
-		err = node_denied(ri, d->ino);
+		err = node_denied(ri, d->ino, d);
 		if (!err)
 			err = name_denied(ri, p->link.newparent,
-					  p->link.newname);
+					  p->link.newname, d);
 		break;
 	default:
 		break;
@@ -269,23 +291,23 @@ REDIR_POST(redir_post_newentry)
 	switch (d->op) {
 	case FLT_OP_CREATE:
 		redir_note_entry(ri, p->create.parent, p->create.name,
-				 &d->results.entry);
+				 &d->results.entry, d);
 		break;
 	case FLT_OP_MKNOD:
 		redir_note_entry(ri, p->mknod.parent, p->mknod.name,
-				 &d->results.entry);
+				 &d->results.entry, d);
 		break;
 	case FLT_OP_MKDIR:
 		redir_note_entry(ri, p->mkdir.parent, p->mkdir.name,
-				 &d->results.entry);
+				 &d->results.entry, d);
 		break;
 	case FLT_OP_SYMLINK:
 		redir_note_entry(ri, p->symlink.parent, p->symlink.name,
-				 &d->results.entry);
+				 &d->results.entry, d);
 		break;
 	case FLT_OP_LINK:
 		redir_note_entry(ri, p->link.newparent, p->link.newname,
-				 &d->results.entry);
+				 &d->results.entry, d);
 		break;
 	default:
 		break;
@@ -321,7 +343,9 @@ static int truncate_policy(struct redir_inst *ri, struct flt_callback_data *d)
 			path = sn->path;
 		}
 	}
-	if (t && atomic_load(&t->materialised)) {
+	if (t && !redir_scope_applies(&t->scope, d)) {
+		ret = 1;	/* the lower file, for this process */
+	} else if (t && atomic_load(&t->materialised)) {
 		ret = -ESTALE;
 	} else if (t && t->policy != REDIR_READONLY) {
 		ret = redir_materialise(ri, path, t, d->ino,
@@ -351,9 +375,9 @@ REDIR_PRE(redir_pre_setattr)
 	}
 	err = 0;
 	if (redir_is_virtual(d->ino))
-		err = node_denied(ri, d->ino);	/* nothing to change */
+		err = node_denied(ri, d->ino, d);	/* nothing to change */
 	else if (d->params.setattr.to_set & FLT_SET_SIZE)
-		err = node_denied(ri, d->ino);
+		err = node_denied(ri, d->ino, d);
 	redir_inst_put(ri);
 	if (err)
 		return complete(d, -err);

@@ -105,6 +105,11 @@ static int policy_open(struct redir_inst *ri, struct redir_target *t,
 	return ret ? ret : -ESTALE;
 }
 
+/* Completion context of an open of a file under a scoped rule that does
+ * not apply to its requestor: the lower file, read through the daemon
+ * with direct I/O (post-open). */
+static char lower_scoped;
+
 REDIR_PRE(redir_pre_open)
 {
 	struct redir_inst *ri = redir_inst_get(o->instance);
@@ -119,7 +124,7 @@ REDIR_PRE(redir_pre_open)
 	if (redir_is_virtual(d->ino)) {
 		struct redir_vnode *v = redir_vnode_find(ri, d->ino);
 
-		if (!v) {
+		if (!v || !redir_scope_applies(&v->target->scope, d)) {
 			st = complete(d, -ENOENT);
 			goto out;
 		}
@@ -137,6 +142,11 @@ REDIR_PRE(redir_pre_open)
 		d->results.open.fh = (uint64_t)(uintptr_t)h;
 		/* the fast path: the kernel reads the backing file itself */
 		d->results.open.backing_fd = ri->cfg.no_fastpath ? -1 : h->fd;
+		if (redir_scoped(&v->target->scope)) {
+			/* the kernel must not keep these pages for others */
+			d->results.open.backing_fd = -1;
+			d->results.open.direct_io = 1;
+		}
 		st = complete(d, 0);
 		goto out;
 	}
@@ -144,6 +154,18 @@ REDIR_PRE(redir_pre_open)
 		struct redir_snode *sn = redir_snode_get(ri, d->ino);
 
 		ret = 1;
+		if (sn && sn->target && !sn->target->is_dir &&
+		    redir_scoped(&sn->target->scope)) {
+			/* every open of the file is served by the daemon
+			 * with direct I/O: its pages differ per process */
+			flt_disallow_fastpath(d);
+			if (!redir_scope_applies(&sn->target->scope, d)) {
+				flt_release_context(sn);
+				*ctx = &lower_scoped;
+				st = FLT_PREOP_SUCCESS_WITH_CALLBACK;
+				goto out;
+			}
+		}
 		if (sn && sn->target && !sn->target->is_dir) {
 			t = sn->target;
 			redir_target_get(t);
@@ -180,6 +202,14 @@ REDIR_POST(redir_post_open)
 	(void)flags;
 	if (!h)
 		return FLT_POSTOP_FINISHED_PROCESSING;
+	if (ctx == &lower_scoped) {
+		if (!d->io_status.status) {
+			d->results.open.direct_io = 1;
+			d->results.open.keep_cache = 0;
+			d->results.open.backing_fd = -1;
+		}
+		return FLT_POSTOP_FINISHED_PROCESSING;
+	}
 	if (!d->io_status.status) {
 		struct redir_inst *ri = redir_inst_get(o->instance);
 
@@ -188,6 +218,11 @@ REDIR_POST(redir_post_open)
 		d->results.open.backing_fd =
 			ri && !ri->cfg.no_fastpath ? h->fd : -1;
 		redir_inst_put(ri);
+		if (redir_scoped(&h->target->scope)) {
+			d->results.open.direct_io = 1;
+			d->results.open.keep_cache = 0;
+			d->results.open.backing_fd = -1;
+		}
 	}
 	if (!d->io_status.status &&
 	    flt_set_streamhandle_context(o->instance, d->results.open.fh,

@@ -36,6 +36,8 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <sys/stat.h>
 
 #define REDIR_DEFAULT_ALTITUDE 140000u
@@ -43,7 +45,27 @@
 enum redir_kind { REDIR_EXACT, REDIR_PREFIX, REDIR_GLOB };
 enum redir_policy { REDIR_READONLY, REDIR_COW, REDIR_HYDRATE };
 
+/* Per-process scope of a rule (scope.c): "only=" the listed processes, or
+ * everyone "except=" them. Items match the requestor's process name
+ * (comm), its process (pid: any thread of it) or its uid. */
+enum redir_scope_kind { REDIR_SCOPE_ALL, REDIR_SCOPE_ONLY,
+			REDIR_SCOPE_EXCEPT };
+enum redir_who { REDIR_WHO_COMM, REDIR_WHO_PID, REDIR_WHO_UID };
+#define REDIR_SCOPE_MAX 8
+#define REDIR_COMM_LEN 16		/* TASK_COMM_LEN */
+
+struct redir_scope {
+	enum redir_scope_kind kind;
+	unsigned n;
+	struct {
+		enum redir_who who;
+		uint32_t id;			/* pid, uid */
+		char comm[REDIR_COMM_LEN];
+	} v[REDIR_SCOPE_MAX];
+};
+
 struct redir_rule {
+	struct redir_scope scope;
 	enum redir_kind kind;
 	enum redir_policy policy;
 	int deny_errno;			/* EACCES or EROFS (positive) */
@@ -132,8 +154,26 @@ ssize_t redir_backing_read(int fd, void *buf, size_t len, off_t off,
 
 /* ---- the instance -------------------------------------------------------- */
 
+/* scope.c */
+/* Parse "ITEM[+ITEM...]" (ITEM: NAME, comm:NAME, pid:N, uid:N) into @s
+ * with @kind. -EINVAL and a message in @err. */
+int redir_scope_parse(const char *v, enum redir_scope_kind kind,
+		      struct redir_scope *s, char *err, size_t errlen);
+/* ",only=..." / ",except=..." of @s ("" for everyone) into @buf. */
+void redir_scope_format(const struct redir_scope *s, char *buf, size_t len);
+/* Does a rule with scope @s apply to the requestor of @d? A scoped rule
+ * is decided per operation, so its names, attributes and pages are never
+ * cached by the kernel (timeouts 0, direct I/O, no fast path). */
+bool redir_scope_applies(const struct redir_scope *s,
+			 const struct flt_callback_data *d);
+static inline bool redir_scoped(const struct redir_scope *s)
+{
+	return s->kind != REDIR_SCOPE_ALL;
+}
+
 struct redir_target {
 	atomic_uint refs;
+	struct redir_scope scope;	/* the rule's */
 	/* copied into the lower file (materialise.c): opens of the node
 	 * that still shows this target answer -ESTALE */
 	atomic_bool materialised;
@@ -214,6 +254,11 @@ struct redir_inst {			/* instance context */
 	unsigned mat_delay_us;
 	atomic_bool mat_active;
 	atomic_uint_fast64_t mat_done, mat_total, mat_count;
+	/* for status (status.c): what is being copied, finished copies */
+	pthread_mutex_t mat_info_lock;	/* leaf */
+	char mat_path[256];		/* mat_info_lock; "" when idle */
+	enum redir_policy mat_policy;	/* mat_info_lock */
+	atomic_uint_fast64_t mat_hydrations, mat_cows, mat_failed, mat_bytes;
 	/* inval.c */
 	pthread_mutex_t inval_lock;
 	pthread_cond_t inval_cond;
@@ -254,6 +299,10 @@ int redir_check_backing(const struct redir_rule *r);
 int redir_rule_dup(const struct redir_rule *r, struct redir_rule *out);
 /* "PATH=>BACKING,policy=...,errno=..." of @r into @buf */
 void redir_rule_format(const struct redir_rule *r, char *buf, size_t len);
+
+/* status.c: figures for `fsfilter status` */
+int redir_instance_status(const struct flt_related_objects *objs,
+			  struct flt_status_writer *w);
 
 /* inval.c: kernel cache invalidation from the instance's own thread */
 struct redir_inval;
@@ -336,9 +385,11 @@ REDIR_POST(redir_post_listxattr);	/* hides REDIR_XATTR */
 /* The stream context of a lower node, referenced, or NULL. */
 struct redir_snode *redir_snode_get(struct redir_inst *ri, flt_ino_t ino);
 /* Decide what the new name (@parent, @name) is and remember it for node
- * @e->ino; fix @e->attr for redirected files. */
+ * @e->ino; fix @e->attr for redirected files (as the requestor of @d sees
+ * them; under a scoped rule with timeouts 0). */
 void redir_note_entry(struct redir_inst *ri, flt_ino_t parent,
-		      const char *name, struct flt_entry *e);
+		      const char *name, struct flt_entry *e,
+		      const struct flt_callback_data *d);
 
 static inline bool redir_is_virtual(flt_ino_t ino)
 {

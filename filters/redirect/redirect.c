@@ -30,6 +30,7 @@ struct redir_target *redir_target_new(const struct redir_match *m,
 	atomic_init(&t->materialised, false);
 	t->gen = m->gen;
 	t->policy = m->rule->policy;
+	t->scope = m->rule->scope;
 	t->deny_errno = m->rule->deny_errno;
 	t->is_dir = is_dir;
 	memcpy(t->backing, m->backing, n);
@@ -96,6 +97,7 @@ static void inst_cleanup(void *c, enum flt_context_type type)
 	pthread_mutex_destroy(&ri->rules_lock);
 	pthread_mutex_destroy(&ri->vlock);
 	pthread_mutex_destroy(&ri->mat_lock);
+	pthread_mutex_destroy(&ri->mat_info_lock);
 }
 
 
@@ -238,7 +240,8 @@ struct redir_snode *redir_snode_get(struct redir_inst *ri, flt_ino_t ino)
  * its context (hard links: the first name seen decides).
  */
 void redir_note_entry(struct redir_inst *ri, flt_ino_t parent,
-		      const char *name, struct flt_entry *e)
+		      const char *name, struct flt_entry *e,
+		      const struct flt_callback_data *d)
 {
 	char dir[4096], path[4096];
 	struct redir_snode *sn, *old = NULL;
@@ -265,7 +268,10 @@ void redir_note_entry(struct redir_inst *ri, flt_ino_t parent,
 			sn = old;	/* a racing lookup was first */
 		}
 	}
+	if (sn->target && redir_scoped(&sn->target->scope))
+		e->entry_timeout = e->attr_timeout = 0;	/* per process */
 	if (sn->target && !sn->target->is_dir &&
+	    redir_scope_applies(&sn->target->scope, d) &&
 	    !redir_backing_stat(sn->target->backing, &st) &&
 	    S_ISREG(st.st_mode))
 		redir_fill_attr(ri, &e->attr, &st, false, sn->target);
@@ -342,6 +348,7 @@ static int redir_instance_setup(const struct flt_related_objects *objs)
 	pthread_mutex_init(&ri->rules_lock, NULL);
 	pthread_mutex_init(&ri->vlock, NULL);
 	pthread_mutex_init(&ri->mat_lock, NULL);
+	pthread_mutex_init(&ri->mat_info_lock, NULL);
 	ri->mat_delay_us = cfg.copy_delay_us;
 	ret = redir_inval_start(ri);
 	if (ret) {
@@ -427,6 +434,7 @@ static const struct flt_registration redir_registration = {
 	.operations = redir_ops,
 	.instance_setup = redir_instance_setup,
 	.instance_teardown_start = redir_teardown_start,
+	.instance_status = redir_instance_status,
 	.contexts = redir_contexts,
 };
 

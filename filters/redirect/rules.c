@@ -6,6 +6,8 @@
  *
  * Syntax (docs/redirect.md):
  *   rule=PATH=>BACKING[,policy=readonly|copy-on-write|hydrate][,errno=EACCES|EROFS]
+ *        [,only=ITEM[+ITEM...] | ,except=ITEM[+ITEM...]]
+ *   ITEM: NAME or comm:NAME (process name), pid:N, uid:N (scope.c)
  *   PATH: "/a/b.bin" exact, "/data/" prefix (BACKING a directory),
  *         anything with * ? [ a glob (fnmatch, FNM_PATHNAME).
  */
@@ -184,6 +186,17 @@ int redir_rule_parse(const char *spec, struct redir_rule *r, char *err,
 			else {
 				snprintf(err, errlen, "rule '%s': errno must "
 					 "be EACCES or EROFS", spec);
+				goto out;
+			}
+		} else if (!strcmp(k, "only") || !strcmp(k, "except")) {
+			char why[160];
+
+			if (redir_scope_parse(v, k[0] == 'o'
+						      ? REDIR_SCOPE_ONLY
+						      : REDIR_SCOPE_EXCEPT,
+					      &r->scope, why, sizeof(why))) {
+				snprintf(err, errlen, "rule '%s': %s", spec,
+					 why);
 				goto out;
 			}
 		} else {
@@ -478,8 +491,11 @@ void redir_rule_format(const struct redir_rule *r, char *buf, size_t len)
 {
 	static const char *const pol[] = { "readonly", "copy-on-write",
 					   "hydrate" };
+	char scope[REDIR_SCOPE_MAX * 24 + 16];
 
-	snprintf(buf, len, "/%s%s=>%s,policy=%s,errno=%s", r->path,
+	redir_scope_format(&r->scope, scope, sizeof(scope));
+	snprintf(buf, len, "/%s%s=>%s,policy=%s,errno=%s%s", r->path,
 		 r->kind == REDIR_PREFIX && r->path[0] ? "/" : "", r->backing,
-		 pol[r->policy], r->deny_errno == EROFS ? "EROFS" : "EACCES");
+		 pol[r->policy], r->deny_errno == EROFS ? "EROFS" : "EACCES",
+		 scope);
 }
