@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# cmake --install into a staging dir (DESTDIR), then, as an outside author
+# would, build examples/filter/hello.c and examples/clients/port_echo.c
+# against the *installed* headers and library found with pkg-config, with
+# no path into the source or build tree. With /dev/fuse and root, the staged
+# fsfilter mounts a volume and loads the out-of-tree hello.so (deny mode).
+# Env: BUILD_DIR, PREFIX (CMAKE_INSTALL_PREFIX), LIBDIR (full), SRC_DIR.
+. "$(dirname "$0")/../integration/lib.sh"
+IT_NAME=install
+trap it_cleanup EXIT
+trap 'exit 130' INT
+trap 'it_log "terminated"; exit 143' TERM
+IT_STATE=$(mktemp /tmp/fsfilter-it-state.XXXXXX) || it_fail mktemp
+for v in BUILD_DIR PREFIX LIBDIR SRC_DIR; do
+	[[ -n ${!v:-} ]] || it_fail "$v not set"
+done
+command -v cc >/dev/null && command -v pkg-config >/dev/null ||
+	it_skip "no cc or pkg-config"
+
+it_tmpdir base
+stage=$base/stage
+DESTDIR=$stage cmake --install "$BUILD_DIR" >"$base/install.log" 2>&1 ||
+	{ cat "$base/install.log" >&2; it_fail "cmake --install failed"; }
+
+# --- the layout ---------------------------------------------------------------
+expect=(
+	"$PREFIX/bin/fsfilter"
+	"$PREFIX/sbin/mount.fsfilter"
+	"$PREFIX/sbin/mount.fuse.fsfilter"
+	"$PREFIX/include/fsfilter/filter.h"
+	"$PREFIX/include/fsfilter/client.h"
+	"$PREFIX/include/fsfilter/monitor.h"
+	"$LIBDIR/libfsfilter-client.so"
+	"$LIBDIR/libfsfilter-client.so.0"
+	"$LIBDIR/libfsfilter-client.a"
+	"$LIBDIR/pkgconfig/fsfilter-filter.pc"
+	"$LIBDIR/pkgconfig/fsfilter-client.pc"
+	"$LIBDIR/fsfilter/filters/hello.so"
+	"$PREFIX/share/bash-completion/completions/fsfilter"
+	"$PREFIX/lib/systemd/system/fsfilter@.service"
+	"$PREFIX/share/man/man1/fsfilter.1"
+	"$PREFIX/share/man/man5/fsfilter.conf.5"
+	"$PREFIX/share/man/man7/fsfilter-redirect.7"
+	"$PREFIX/share/man/man7/fsfilter-monitor.7"
+	"$PREFIX/share/man/man7/fsfilter-crypt.7"
+	"$PREFIX/share/man/man3/fsfilter-filter-api.3"
+	"$PREFIX/share/man/man8/mount.fsfilter.8"
+)
+for f in "${expect[@]}"; do
+	[[ -e $stage$f ]] || it_fail "not installed: $f"
+done
+[[ $(readlink "$stage$PREFIX/sbin/mount.fuse.fsfilter") == mount.fsfilter ]] ||
+	it_fail "mount.fuse.fsfilter is not a relative link to mount.fsfilter"
+# nothing of the build tree leaks into installed text files
+if grep -rlI -- "$BUILD_DIR\|$SRC_DIR" "$stage" >"$base/leaks"; then
+	it_fail "installed files name the build/source tree: $(cat "$base/leaks")"
+fi
+
+v=$("$stage$PREFIX/bin/fsfilter" --version) || it_fail "staged fsfilter --version failed"
+[[ $v == "fsfilter "* ]] || it_fail "unexpected --version: $v"
+# the helper finds the fsfilter next to it (../bin), not the one in PATH
+out=$("$stage$PREFIX/sbin/mount.fsfilter" /a /b -f -o rw,filter=noop,noatime,nofail 2>&1) ||
+	it_fail "mount.fsfilter -f failed: $out"
+[[ $out == "mount.fsfilter: $stage$PREFIX/sbin/../bin/fsfilter mount --filter noop /a /b -o noatime" ]] ||
+	it_fail "mount.fsfilter -f: $out"
+
+# --- out of tree builds with pkg-config against the staged prefix ---------------
+# (the compiler's default C dialect, as an outside author would build)
+export PKG_CONFIG_SYSROOT_DIR=$stage
+export PKG_CONFIG_LIBDIR=$stage$LIBDIR/pkgconfig
+export PKG_CONFIG_PATH=
+src=$base/src
+mkdir "$src"
+cp "$SRC_DIR/examples/filter/hello.c" "$SRC_DIR/examples/clients/port_echo.c" "$src/"
+cflags=$(pkg-config --cflags fsfilter-filter) || it_fail "pkg-config fsfilter-filter"
+[[ $cflags == *"$stage$PREFIX/include"* ]] || it_fail "fsfilter-filter cflags: $cflags"
+fdir=$(pkg-config --variable=filterdir fsfilter-filter)
+[[ $fdir == "$LIBDIR/fsfilter/filters" || $fdir == "$stage$LIBDIR/fsfilter/filters" ]] ||
+	it_fail "filterdir: $fdir"
+# shellcheck disable=SC2086
+cc -Wall -Wextra -Wno-unused-parameter -Werror -fPIC -shared -fvisibility=hidden $cflags \
+	-o "$src/hello.so" "$src/hello.c" || it_fail "hello.c does not build out of tree"
+
+ccflags=$(pkg-config --cflags fsfilter-client) || it_fail "pkg-config fsfilter-client"
+libs=$(pkg-config --libs fsfilter-client)
+# shellcheck disable=SC2086
+cc -Wall -Wextra -Wno-unused-parameter -Werror $ccflags -o "$src/port_echo" "$src/port_echo.c" $libs ||
+	it_fail "port_echo.c does not build against the shared library"
+# the static library, with what pkg-config --static adds
+slibs=$(pkg-config --static --libs-only-other fsfilter-client)
+# shellcheck disable=SC2086
+cc -Wall -Wextra -Wno-unused-parameter -Werror $ccflags -o "$src/port_echo_static" "$src/port_echo.c" \
+	"$stage$LIBDIR/libfsfilter-client.a" $slibs ||
+	it_fail "port_echo.c does not build against the static library"
+ldd "$src/port_echo_static" | grep -q fsfilter-client && it_fail "static port_echo links the .so"
+
+# it resolves against the staged library and runs (usage error: exit 2)
+LD_LIBRARY_PATH=$stage$LIBDIR ldd "$src/port_echo" | grep -q "$stage$LIBDIR/libfsfilter-client.so.0" ||
+	it_fail "port_echo does not use the staged libfsfilter-client.so.0"
+LD_LIBRARY_PATH=$stage$LIBDIR "$src/port_echo" >/dev/null 2>&1
+rc=$?
+((rc == 2)) || it_fail "port_echo without arguments: exit $rc, expected 2 (usage)"
+"$src/port_echo_static" >/dev/null 2>&1
+rc=$?
+((rc == 2)) || it_fail "static port_echo without arguments: exit $rc, expected 2"
+
+# --- the staged fsfilter loads the out-of-tree filter --------------------------
+if [[ ! -c /dev/fuse ]] || ((EUID != 0)); then
+	it_log "no /dev/fuse or not root: built, not mounted"
+	exit 0
+fi
+FSFILTER=$stage$PREFIX/bin/fsfilter
+mkdir "$base/lower" "$base/mnt"
+echo secret >"$base/lower/a.forbidden"
+echo fine >"$base/lower/b.txt"
+IT_LOG=$base/daemon.log
+it_mount "$base/lower" "$base/mnt" --filter "$src/hello.so:deny"
+[[ $(cat "$base/mnt/b.txt") == fine ]] || it_fail "read through the staged volume"
+cat "$base/mnt/a.forbidden" >/dev/null 2>&1 && it_fail "out-of-tree hello.so (deny) did not deny"
+"$FSFILTER" status "$base/mnt" | grep -q hello || it_fail "status does not show hello"
+it_unmount "$base/mnt"
+it_log "ok"
