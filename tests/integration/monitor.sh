@@ -6,6 +6,10 @@
 #             ways, a verdict client killed while 32 opens wait, self-exclusion
 #   paging    mmap-heavy reads with a verdict client that sleeps
 #   drops     dropped-event accounting with a client that never reads
+#   redirect  monitor stacked above redirect: the events of reads of a
+#             redirected (lower and virtual) file name the right path and
+#             process and count the bytes the backing file has, and the
+#             reads return the backing content
 # Environment: FSFILTER, MONTEST, SCANNER (set by CTest).
 . "$(dirname "$0")/lib.sh"
 it_init
@@ -373,7 +377,49 @@ case_drops() {
 	it_log "ok: drops"
 }
 
+case_redirect() {
+	local back=$base/back ev=$base/ev
+	mkdir "$back"
+	head -c 300000 /dev/urandom >"$back/r"
+	printf 'virtual content\n' >"$back/v"
+	printf 'lower r\n' >"$L/r.bin"
+	it_mount "$L" "$M" --filter monitor \
+		--filter "redirect:rule=/r.bin=>$back/r;rule=/v.txt=>$back/v"
+	# monitor (385000) above redirect (140000)
+	"$FSFILTER" status "$M" --json | python3 -c '
+import json, sys
+i = json.load(sys.stdin)["instances"]
+sys.exit(0 if [x["filter"] for x in i] == ["monitor", "redirect"] else 1)' ||
+		it_fail "stack is not monitor above redirect"
+	spy_start "$ev" --ops open,read,release
+	cmp "$M/r.bin" "$back/r" || it_fail "cmp: the redirected file differs from the backing file"
+	[[ $(cat "$M/v.txt") == "virtual content" ]] || it_fail "virtual file content"
+	dd if="$M/r.bin" of="$base/dd.out" bs=4096 skip=10 count=1 iflag=direct 2>/dev/null
+	cmp -s "$base/dd.out" <(dd if="$back/r" bs=4096 skip=10 count=1 2>/dev/null) ||
+		it_fail "direct read of the redirected file"
+	spy_stop "$ev"
+	need "$ev" '"phase":"post","op":"open"' '"comm":"cmp"' '"path":"/r.bin"' '"result":0'
+	need "$ev" '"op":"read"' '"comm":"cmp"' '"path":"/r.bin"'
+	need "$ev" '"op":"open"' '"comm":"cat"' '"path":"/v.txt"' '"result":0'
+	need "$ev" '"op":"read"' '"comm":"cat"' '"path":"/v.txt"' '"information":16'
+	need "$ev" '"op":"read"' '"comm":"dd"' '"path":"/r.bin"' '"offset":40960,"length":4096' '"information":4096'
+	need "$ev" '"op":"release"' '"comm":"cat"' '"path":"/v.txt"'
+	# the reads monitor saw add up to the backing file's size, not the
+	# lower file's 8 bytes
+	python3 - "$ev" <<'PY' || it_fail "read events of /r.bin do not cover the backing size"
+import json, sys
+ends = [0]
+for line in open(sys.argv[1]):
+    e = json.loads(line)
+    if e.get("op") == "read" and e.get("path") == "/r.bin" and e.get("comm") == "cmp":
+        ends.append(e["offset"] + e["information"])
+print("cmp reads reach offset", max(ends), file=sys.stderr)
+sys.exit(0 if max(ends) == 300000 else 1)
+PY
+	it_log "ok: monitor above redirect"
+}
+
 case "$CASE" in
-events | filters | verdict | paging | drops) "case_$CASE" ;;
+events | filters | verdict | paging | drops | redirect) "case_$CASE" ;;
 *) it_fail "unknown case $CASE" ;;
 esac
