@@ -179,6 +179,91 @@ static void test_load_hello_and_control(void **state)
 	core_volume_destroy(vol);
 }
 
+/* A filter's own figures (flt_registration.instance_status) in the status
+ * response: numbers and strings in order, invalid keys and pairs over the
+ * limit dropped and counted, a callback error reported; instances without
+ * the callback get no "figures". */
+static int figs_status(const struct flt_related_objects *objs,
+		       struct flt_status_writer *w)
+{
+	char key[32];
+
+	flt_status_add_u64(w, "answer", 42);
+	flt_status_add_str(w, "altitude.name", flt_filter_name(objs->filter));
+	flt_status_add_u64(w, "bad key", 1);		/* space: dropped */
+	flt_status_add_u64(w, "", 1);			/* empty: dropped */
+	for (int i = 0; i < 260; i++) {		/* 254 fit */
+		snprintf(key, sizeof(key), "n.%d", i);
+		flt_status_add_u64(w, key, (uint64_t)i);
+	}
+	return flt_instance_altitude(objs->instance) == 200 ? -EIO : 0;
+}
+
+static void test_filter_figures(void **state)
+{
+	static const struct flt_operation_registration no_ops[] = {
+		FLT_OPERATION_END
+	};
+	struct flt_registration reg = {
+		FLT_REGISTRATION_INIT,
+		.name = "figs",
+		.default_altitude = 100,
+		.operations = no_ops,
+		.instance_status = figs_status,
+	};
+	struct flt_registration plain = reg;
+	struct core_bottom bottom = { mem_bottom, NULL };
+	struct ctl_volume cv = { .mountpoint = "/test", .owner = 0 };
+	struct flt_filter *f, *g;
+	struct flt_instance *inst;
+	struct flt_volume *vol;
+	struct json_object *r, *insts, *figs;
+
+	(void)state;
+	plain.name = "plainfig";
+	plain.instance_status = NULL;
+	assert_int_equal(flt_register_filter(&reg, &f), 0);
+	assert_int_equal(flt_start_filtering(f), 0);
+	assert_int_equal(flt_register_filter(&plain, &g), 0);
+	assert_int_equal(flt_start_filtering(g), 0);
+	assert_int_equal(core_volume_create("figs", &bottom, &vol), 0);
+	cv.vol = vol;
+	assert_int_equal(core_volume_attach(vol, "figs", 200, NULL, &inst), 0);
+	assert_int_equal(core_volume_attach(vol, "plainfig", 100, NULL, &inst),
+			 0);
+
+	r = request(&cv, "{\"cmd\":\"status\"}");
+	assert_true(resp_ok(r));
+	insts = json_object_object_get(r, "instances");
+	assert_int_equal(json_object_array_length(insts), 2);
+	figs = json_object_object_get(json_object_array_get_idx(insts, 0),
+				      "figures");
+	assert_non_null(figs);
+	assert_int_equal(json_object_get_int(json_object_object_get(
+				 figs, "answer")), 42);
+	assert_string_equal(resp_str(figs, "altitude.name"), "figs");
+	assert_null(json_object_object_get(figs, "bad key"));
+	assert_int_equal(json_object_object_length(figs), 256);
+	assert_int_equal(json_object_get_int(json_object_object_get(
+				 figs, "n.253")), 253);
+	assert_null(json_object_object_get(figs, "n.254"));
+	/* 2 bad keys + 6 over the limit */
+	assert_int_equal(json_object_get_int(json_object_object_get(
+				 json_object_array_get_idx(insts, 0),
+				 "figures_dropped")), 8);
+	assert_non_null(json_object_object_get(
+		json_object_array_get_idx(insts, 0), "figures_error"));
+	assert_null(json_object_object_get(json_object_array_get_idx(insts, 1),
+					   "figures"));
+	json_object_put(r);
+
+	assert_int_equal(core_volume_detach_filter(vol, "figs", false), 0);
+	assert_int_equal(core_volume_detach_filter(vol, "plainfig", false), 0);
+	core_volume_destroy(vol);
+	flt_unregister_filter(f);
+	flt_unregister_filter(g);
+}
+
 static void test_bad_abi_refused(void **state)
 {
 	char name[32] = "", err[512] = "";
@@ -293,6 +378,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_load_hello_and_control),
 		cmocka_unit_test(test_bad_abi_refused),
+		cmocka_unit_test(test_filter_figures),
 		cmocka_unit_test(test_bad_requests),
 		cmocka_unit_test(test_socket_round_trip),
 	};

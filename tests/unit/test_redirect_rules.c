@@ -51,6 +51,68 @@ static void test_parse(void **state)
 					  err, sizeof(err)), -ENOENT);
 }
 
+/* Per-process scope: syntax, the list form, and the decision. */
+static void test_scope(void **state)
+{
+	struct flt_callback_data d;
+	struct redir_rule r;
+	char err[512], buf[512], comm[32], spec[256];
+
+	(void)state;
+	assert_int_equal(redir_rule_parse("/a=>/b,except=indexer+pid:12+uid:34",
+					  &r, err, sizeof(err)), 0);
+	assert_int_equal(r.scope.kind, REDIR_SCOPE_EXCEPT);
+	assert_int_equal(r.scope.n, 3);
+	redir_rule_format(&r, buf, sizeof(buf));
+	assert_string_equal(buf, "/a=>/b,policy=readonly,errno=EACCES,"
+			    "except=comm:indexer+pid:12+uid:34");
+	redir_rule_free(&r);
+	/* the list form parses back to the same */
+	assert_int_equal(redir_rule_parse(buf + 0, &r, err, sizeof(err)), 0);
+	redir_rule_free(&r);
+	assert_int_equal(redir_rule_parse("/a=>/b", &r, err, sizeof(err)), 0);
+	assert_false(redir_scoped(&r.scope));
+	redir_rule_format(&r, buf, sizeof(buf));
+	assert_string_equal(buf, "/a=>/b,policy=readonly,errno=EACCES");
+	redir_rule_free(&r);
+	static const char *const bad[] = {
+		"/a=>/b,only=", "/a=>/b,only=pid:x", "/a=>/b,only=pid:0",
+		"/a=>/b,only=uid:-1", "/a=>/b,only=gid:3",
+		"/a=>/b,only=a-name-longer-than-15",
+		"/a=>/b,only=x,except=y",
+		"/a=>/b,only=1+2+3+4+5+6+7+8+9",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(redir_rule_parse(bad[i], &r, err, sizeof(err)),
+				 -EINVAL);
+
+	/* decisions for this process */
+	memset(&d, 0, sizeof(d));
+	d.requestor.pid = getpid();
+	d.requestor.uid = 1234;
+	flt_requestor_name(&d, comm, sizeof(comm));
+	snprintf(spec, sizeof(spec), "/a=>/b,only=%s", comm);
+	assert_int_equal(redir_rule_parse(spec, &r, err, sizeof(err)), 0);
+	assert_true(redir_scope_applies(&r.scope, &d));
+	redir_rule_free(&r);
+	snprintf(spec, sizeof(spec), "/a=>/b,except=%s", comm);
+	assert_int_equal(redir_rule_parse(spec, &r, err, sizeof(err)), 0);
+	assert_false(redir_scope_applies(&r.scope, &d));
+	redir_rule_free(&r);
+	snprintf(spec, sizeof(spec), "/a=>/b,only=other+pid:%d", (int)getpid());
+	assert_int_equal(redir_rule_parse(spec, &r, err, sizeof(err)), 0);
+	assert_true(redir_scope_applies(&r.scope, &d));
+	d.requestor.pid = getpid() + 100000;	/* no such thread of ours */
+	assert_false(redir_scope_applies(&r.scope, &d));
+	redir_rule_free(&r);
+	assert_int_equal(redir_rule_parse("/a=>/b,except=uid:1234", &r, err,
+					  sizeof(err)), 0);
+	assert_false(redir_scope_applies(&r.scope, &d));
+	d.requestor.uid = 1;
+	assert_true(redir_scope_applies(&r.scope, &d));
+	redir_rule_free(&r);
+}
+
 static void test_match(void **state)
 {
 	struct redir_rules *s;
@@ -132,6 +194,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse),
 		cmocka_unit_test(test_match),
+		cmocka_unit_test(test_scope),
 		cmocka_unit_test(test_block_math),
 		cmocka_unit_test(test_block_read),
 	};
