@@ -3,18 +3,38 @@
 #include "lower/lower_int.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 
 /* One O_PATH fd per known inode: a big tree needs far more than the
  * default soft limit of 1024 (KERNEL-NOTES: passthrough_hp failed at ~20k
- * entries). Failure is not fatal: we just run with the lower limit. */
+ * entries), and often more than the hard limit a service manager or a
+ * container set (20000 seen here: a 20,000-file metadata storm hit EMFILE).
+ * With CAP_SYS_RESOURCE the hard limit goes up to the kernel's nr_open.
+ * Failure is not fatal: we run with what we got. */
 static void raise_nofile(void)
 {
 	struct rlimit rl;
+	unsigned long nr_open = 0;
+	FILE *f;
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+	if (getrlimit(RLIMIT_NOFILE, &rl))
+		return;
+	f = fopen("/proc/sys/fs/nr_open", "re");
+	if (f) {
+		if (fscanf(f, "%lu", &nr_open) != 1)
+			nr_open = 0;
+		fclose(f);
+	}
+	if (nr_open > rl.rlim_max) {
+		struct rlimit want = { nr_open, nr_open };
+
+		if (setrlimit(RLIMIT_NOFILE, &want) == 0)
+			return;
+	}
+	if (rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
