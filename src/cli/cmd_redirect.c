@@ -14,7 +14,9 @@
 
 static const char redirect_usage[] =
 "usage: fsfilter redirect list MOUNTPOINT\n"
-"       fsfilter redirect add MOUNTPOINT 'PATH=>BACKING[,policy=P][,errno=E]'\n"
+"       fsfilter redirect add MOUNTPOINT 'PATH=>BACKING[,policy=P][,errno=E]"
+"[,only=WHO|,except=WHO]'\n"
+"         WHO: NAME, comm:NAME, pid:N or uid:N, joined with +\n"
 "       fsfilter redirect remove MOUNTPOINT PATH\n"
 "       fsfilter redirect dehydrate MOUNTPOINT PATH\n";
 
