@@ -11,6 +11,7 @@
 #    children the lower file;
 #  - a readonly rule binds only the processes it applies to (indexer may
 #    write the lower file);
+#  - a scoped rule added and removed at run time over a cached file;
 #  - `fsfilter redirect list` shows the scope; `fsfilter status` shows the
 #    rule counts and, while a hydrate rule copies a 24 MiB file, the copy
 #    in progress with its bytes copied, then the finished hydration.
@@ -87,6 +88,17 @@ printf 'written by the indexer\n' | "$bin/tee/indexer" -a "$mnt/w.txt" >/dev/nul
 [[ $(cat "$lower/w.txt") == $'lower w\nwritten by the indexer' ]] || it_fail "lower w.txt: $(cat "$lower/w.txt")"
 [[ $(cat "$mnt/w.txt") == "$B" ]] || it_fail "cat of w.txt after the indexer wrote"
 it_log "ok: write policy per process"
+
+# a scoped rule added at run time over a file the kernel has cached
+printf 'lower late\n' >"$lower/late.txt"
+[[ $(cat "$mnt/late.txt") == "lower late" ]] || it_fail "late.txt before the rule"
+"$FSFILTER" redirect add "$mnt" "/late.txt=>$back/data,except=indexer" || it_fail "add a scoped rule"
+[[ $(cat "$mnt/late.txt") == "$B" && $(stat -c %s "$mnt/late.txt") == 24 ]] ||
+	it_fail "cat after adding a scoped rule: $(cat "$mnt/late.txt")"
+[[ $("$bin/indexer" "$mnt/late.txt") == "lower late" ]] || it_fail "indexer after adding a scoped rule"
+"$FSFILTER" redirect remove "$mnt" /late.txt || it_fail "remove the scoped rule"
+[[ $(cat "$mnt/late.txt") == "lower late" ]] || it_fail "cat after removing the scoped rule"
+it_log "ok: scoped rule at run time"
 
 # rules list shows the scope
 "$FSFILTER" redirect list "$mnt" >"$base/list"
