@@ -16,6 +16,8 @@ struct flt_volume;
 
 /* usage.c */
 void cli_usage(FILE *f);
+/* help.c: fsfilter help COMMAND; CLI_USAGE for an unknown one */
+int cli_help_command(const char *cmd);
 
 /* cmd_*.c: argv[0] is the command name */
 int cmd_mount(int argc, char **argv);

@@ -32,6 +32,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") ||
 	    !strcmp(cmd, "-h")) {
+		if (argc > 2)	/* fsfilter help COMMAND */
+			return cli_help_command(argv[2]);
 		cli_usage(stdout);
 		return CLI_OK;
 	}

@@ -16,7 +16,7 @@ static const char usage_text[] =
 "  fsfilter spy MOUNTPOINT [--json] [--ops LIST] [--comm NAME] [--pid N]\n"
 "               [--uid N] [--path PATTERN] [--pre] [--post] [--count N]\n"
 "  fsfilter redirect list|add|remove|dehydrate MOUNTPOINT [SPEC|PATH]\n"
-"  fsfilter help | --help | --version\n"
+"  fsfilter help [COMMAND] | --help | --version\n"
 "\n"
 "Mount a volume that shows the directory LOWER at MOUNTPOINT, with every\n"
 "file operation going through a stack of filters (minifilters).\n"
