@@ -20,6 +20,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 /* A map from a 64-bit key (ino, fh; 0 for volume/instance contexts) to a
  * context. Chained hash; protected by the owning instance's ctx_lock. */
@@ -115,8 +116,21 @@ enum core_pend_state {
 };
 
 /* Manager-private state of one operation (flt_callback_data.core).
- * Heap-allocated: a pended operation outlives core_dispatch(). */
+ * Heap-allocated: a pended operation outlives core_dispatch(). Each thread
+ * keeps the last one it finished for its next dispatch (dispatch.c), so the
+ * hot path neither allocates nor initialises locks: the members up to
+ * CORE_OP_RESET_FROM survive that reuse, the rest is zeroed per operation. */
 struct core_op {
+	/* kept across reuse (initialised once, destroyed when freed) */
+	pthread_mutex_t cancel_lock;	/* leaf lock */
+	pthread_mutex_t sync_lock;	/* leaf lock */
+	pthread_cond_t sync_cond;
+	/* heap nodes for stacks of more than 8 post-callbacks, and their
+	 * capacity: kept so a deep stack does not allocate per operation */
+	struct core_completion_node *spare_nodes;
+	size_t spare_cap;
+
+	/* zeroed for each operation */
 	struct flt_volume *vol;
 	struct core_stack *stack;
 	struct flt_callback_data *data;
@@ -134,13 +148,11 @@ struct core_op {
 
 	/* cancellation */
 	atomic_bool cancelled;
-	pthread_mutex_t cancel_lock;	/* leaf lock */
 	flt_cancel_routine cancel_routine;	/* cancel_lock */
 	bool cancel_running;		/* cancel_lock */
 
-	/* FLT_PREOP_SYNCHRONIZE hand-off to the thread that ran the pre */
-	pthread_mutex_t sync_lock;	/* leaf lock */
-	pthread_cond_t sync_cond;
+	/* FLT_PREOP_SYNCHRONIZE hand-off to the thread that ran the pre
+	 * (sync_lock, sync_cond above) */
 	bool handoff;			/* sync_lock */
 
 	/* volume in-flight list, vol->lock */
@@ -154,6 +166,7 @@ struct core_op {
 	struct core_completion_node *_Atomic nodes;
 	struct core_completion_node inline_nodes[8];
 };
+#define CORE_OP_RESET_FROM offsetof(struct core_op, vol)
 
 /* dispatch.c: dispatch @data to the instances with an altitude below
  * @below (DISPATCH_TOP: all of them), then the bottom. Filter-initiated

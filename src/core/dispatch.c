@@ -66,27 +66,119 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static int push_node(struct core_op *cop, struct flt_instance *inst,
-		     void *context, bool sync)
+/* More than 8 filters want a post-callback: move the node stack to the
+ * heap, sized for the whole stack so it never grows again; the buffer stays
+ * with the operation state for its next use. Out of line: rare. */
+static __attribute__((noinline)) int nodes_to_heap(struct core_op *cop)
 {
 	struct core_completion_node *n;
 
-	if (cop->nnodes == 8 && cop->nodes == cop->inline_nodes) {
-		/* more than 8 filters want a post-callback: move to the heap,
-		 * sized for the whole stack so it never grows again */
-		n = malloc(cop->stack->n * sizeof(*n));
+	if (cop->spare_cap < cop->stack->n) {
+		n = realloc(cop->spare_nodes, cop->stack->n * sizeof(*n));
 		if (!n)
 			return -ENOMEM;
-		memcpy(n, cop->inline_nodes, sizeof(cop->inline_nodes));
-		cop->nodes = n;
+		cop->spare_nodes = n;
+		cop->spare_cap = cop->stack->n;
 	}
-	n = &cop->nodes[cop->nnodes++];
+	memcpy(cop->spare_nodes, cop->inline_nodes, sizeof(cop->inline_nodes));
+	atomic_store_explicit(&cop->nodes, cop->spare_nodes,
+			      memory_order_release);
+	return 0;
+}
+
+/* Only the operation's owner thread changes the node stack; status reads
+ * it under vol->lock. So the node is written first and the count that
+ * covers it is published with a release store (no read-modify-write). */
+static inline int push_node(struct core_op *cop, struct flt_instance *inst,
+			    void *context, bool sync)
+{
+	size_t k = atomic_load_explicit(&cop->nnodes, memory_order_relaxed);
+	struct core_completion_node *n;
+
+	if (k == 8 && atomic_load_explicit(&cop->nodes, memory_order_relaxed) ==
+			      cop->inline_nodes && nodes_to_heap(cop))
+		return -ENOMEM;
+	n = &atomic_load_explicit(&cop->nodes, memory_order_relaxed)[k];
 	n->inst = inst;
 	n->context = context;
-	n->sync = sync;
 	if (sync)
 		n->thread = pthread_self();
+	atomic_store_explicit(&n->sync, sync, memory_order_relaxed);
+	atomic_store_explicit(&cop->nnodes, k + 1, memory_order_release);
 	return 0;
+}
+
+/*
+ * The operation state is recycled per thread: finish() parks the state it
+ * is done with in its thread's slot (if empty), the next dispatch on that
+ * thread takes it. No allocation, no lock initialisation on the hot path.
+ * A thread's parked state is freed when the thread exits (the key's
+ * destructor); the main thread's stays reachable from its TLS.
+ */
+static __thread struct core_op *parked_op;
+static __thread bool parked_registered;
+static pthread_key_t parked_key;
+static bool parked_key_ok;
+static pthread_once_t parked_once = PTHREAD_ONCE_INIT;
+
+static void op_free(struct core_op *cop)
+{
+	pthread_mutex_destroy(&cop->cancel_lock);
+	pthread_mutex_destroy(&cop->sync_lock);
+	pthread_cond_destroy(&cop->sync_cond);
+	free(cop->spare_nodes);
+	free(cop);
+}
+
+static void parked_thread_exit(void *unused)
+{
+	(void)unused;
+	if (parked_op) {
+		op_free(parked_op);
+		parked_op = NULL;
+	}
+}
+
+static void parked_key_create(void)
+{
+	parked_key_ok = pthread_key_create(&parked_key, parked_thread_exit) == 0;
+}
+
+static struct core_op *op_get(void)
+{
+	struct core_op *cop = parked_op;
+
+	if (cop) {
+		parked_op = NULL;
+		return cop;
+	}
+	cop = malloc(sizeof(*cop));
+	if (!cop)
+		return NULL;
+	pthread_mutex_init(&cop->cancel_lock, NULL);
+	pthread_mutex_init(&cop->sync_lock, NULL);
+	pthread_cond_init(&cop->sync_cond, NULL);
+	cop->spare_nodes = NULL;
+	cop->spare_cap = 0;
+	return cop;
+}
+
+static void op_put(struct core_op *cop)
+{
+	if (!parked_op) {
+		if (!parked_registered) {
+			/* the key's value only arms the destructor */
+			pthread_once(&parked_once, parked_key_create);
+			if (parked_key_ok &&
+			    !pthread_setspecific(parked_key, &parked_op))
+				parked_registered = true;
+		}
+		if (parked_registered) {
+			parked_op = cop;
+			return;
+		}
+	}
+	op_free(cop);
 }
 
 static void fail_op(struct core_op *cop, int err)
@@ -158,12 +250,7 @@ static void finish(struct core_op *cop)
 		data->results.open.no_fastpath =
 			cop->no_fastpath || cop->stack->wants_data_ops;
 	stack_put_op(vol, cop->stack, cop);	/* clears data->core */
-	if (cop->nodes != cop->inline_nodes)
-		free(cop->nodes);
-	pthread_mutex_destroy(&cop->cancel_lock);
-	pthread_mutex_destroy(&cop->sync_lock);
-	pthread_cond_destroy(&cop->sync_cond);
-	free(cop);
+	op_put(cop);
 	atomic_fetch_sub_explicit(&vol->inflight, 1, memory_order_relaxed);
 	done(data, cookie);
 }
@@ -194,10 +281,13 @@ static enum run_result run_post(struct core_op *cop)
 			pthread_mutex_unlock(&cop->sync_lock);
 			return r;
 		}
-		cop->nnodes--;
+		atomic_store_explicit(&cop->nnodes, idx, memory_order_release);
 		atomic_fetch_add_explicit(&inst->npost[op], 1,
 					  memory_order_relaxed);
-		atomic_store(&cop->pend, PEND_IN_CALLBACK);
+		/* a completer on another thread learns of the operation
+		 * only through the filter, after this store */
+		atomic_store_explicit(&cop->pend, PEND_IN_CALLBACK,
+				      memory_order_release);
 		status = inst->filter->post[op](data, &objs, n->context, 0);
 		if (status == FLT_POSTOP_MORE_PROCESSING_REQUIRED) {
 			int expect = PEND_IN_CALLBACK;
@@ -244,8 +334,11 @@ static enum run_result run_pre(struct core_op *cop)
 		}
 		atomic_fetch_add_explicit(&inst->npre[op], 1,
 					  memory_order_relaxed);
-		atomic_store(&cop->pend, PEND_IN_CALLBACK);
+		atomic_store_explicit(&cop->pend, PEND_IN_CALLBACK,
+				      memory_order_release);
 		status = f->pre[op](data, &objs, &context);
+		if (status == FLT_PREOP_SUCCESS_NO_CALLBACK)
+			continue;	/* the common case: nothing to record */
 		if (status == FLT_PREOP_PENDING) {
 			int expect = PEND_IN_CALLBACK;
 			enum run_result r = suspend_result(cop, cop->nnodes);
@@ -346,23 +439,21 @@ void flt_complete_pended_postop(struct flt_callback_data *data)
 void dispatch_below(struct flt_volume *vol, struct flt_callback_data *data,
 		    uint64_t below, core_complete_fn done, void *cookie)
 {
-	struct core_op *cop = malloc(sizeof(*cop));
+	struct core_op *cop = op_get();
 
 	if (!cop) {
 		data->io_status.status = -ENOMEM;
 		done(data, cookie);
 		return;
 	}
-	memset(cop, 0, offsetof(struct core_op, inline_nodes));
+	memset((char *)cop + CORE_OP_RESET_FROM, 0,
+	       offsetof(struct core_op, inline_nodes) - CORE_OP_RESET_FROM);
 	cop->vol = vol;
 	cop->data = data;
 	cop->done = done;
 	cop->cookie = cookie;
 	cop->nodes = cop->inline_nodes;
 	cop->start_ns = now_ns();
-	pthread_mutex_init(&cop->cancel_lock, NULL);
-	pthread_mutex_init(&cop->sync_lock, NULL);
-	pthread_cond_init(&cop->sync_cond, NULL);
 	atomic_fetch_add_explicit(&vol->inflight, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&vol->dispatched, 1, memory_order_relaxed);
 	cop->stack = stack_get(vol, cop);

@@ -35,9 +35,12 @@ static void instance_status(struct flt_instance *inst,
 static void op_status(struct core_op *cop, uint64_t now,
 		      struct core_op_status *os)
 {
+	/* the count first: a count above 8 was published after the move to
+	 * the heap array, so the pointer loaded next is that array (loading
+	 * the pointer first could pair the inline array with such a count) */
+	size_t n = atomic_load(&cop->nnodes);
 	struct core_completion_node *nodes = atomic_load(&cop->nodes);
 	struct flt_instance *pended = atomic_load(&cop->pended_by);
-	size_t n = atomic_load(&cop->nnodes);
 
 	memset(os, 0, sizeof(*os));
 	os->op = cop->data->op;
