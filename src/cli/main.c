@@ -42,10 +42,17 @@ int main(int argc, char **argv)
 		return CLI_OK;
 	}
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		if (!strcmp(cmd, commands[i].name))
+		if (!strcmp(cmd, commands[i].name)) {
+			/* fsfilter CMD --help: that command's page (spy's own
+			 * --help is longer: it explains every filter option) */
+			if (argc == 3 && strcmp(cmd, "spy") &&
+			    (!strcmp(argv[2], "--help") || !strcmp(argv[2], "-h")))
+				return cli_help_command(cmd);
 			return commands[i].fn(argc - 1, argv + 1);
+		}
 	fprintf(stderr, "fsfilter: unknown command '%s' (expected mount, "
-		"unmount, check, status, load, attach, detach, unload, spy, redirect, help; "
+		"unmount, check, status, load, attach, detach, unload, spy, redirect, "
+		"crypt, help; "
 		"see fsfilter --help)\n", cmd);
 	return CLI_USAGE;
 }

@@ -15,6 +15,12 @@ for c in $cmds umount; do
 	grep -q "^Usage: fsfilter $want\b" <<<"$out" || fail "fsfilter help $c: no 'Usage: fsfilter $want' line"
 	LC_ALL=C awk 'length > 80 { exit 1 }' <<<"$out" || fail "fsfilter help $c: lines over 80 columns"
 done
+# fsfilter CMD --help works for every command (spy has its own, longer one)
+for c in $cmds; do
+	[[ $c == help ]] && continue
+	out=$("$FSFILTER" "$c" --help 2>&1) || fail "fsfilter $c --help exited $?: $out"
+	grep -qi "^usage: fsfilter $c\b" <<<"$out" || fail "fsfilter $c --help: no usage line: $out"
+done
 "$FSFILTER" help no-such-command >/dev/null 2>&1
 rc=$?
 ((rc == 2)) || fail "help of an unknown command exited $rc, expected 2"
