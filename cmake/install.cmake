@@ -38,7 +38,8 @@ configure_file(dist/fsfilter@.service.in fsfilter@.service @ONLY)
 install(FILES ${CMAKE_BINARY_DIR}/fsfilter@.service
         DESTINATION lib/systemd/system)
 
-install(FILES README.md dist/example.conf DESTINATION ${CMAKE_INSTALL_DOCDIR})
+install(FILES README.md dist/example.conf dist/copyright
+        DESTINATION ${CMAKE_INSTALL_DOCDIR})
 install(DIRECTORY docs/ DESTINATION ${CMAKE_INSTALL_DOCDIR}/docs)
 install(FILES examples/filter/hello.c examples/clients/port_echo.c
               examples/scanner/scanner.c

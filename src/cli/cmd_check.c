@@ -4,9 +4,12 @@
  * a scratch volume whose bottom performs nothing). */
 #include "cli/cli.h"
 #include "core/core.h"
+#include "port/port.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static void scratch_perform(void *ctx, struct flt_callback_data *data)
 {
@@ -18,6 +21,7 @@ int cmd_check(int argc, char **argv)
 	struct core_bottom bottom = { scratch_perform, NULL };
 	char err[CFG_ERR_LEN];
 	struct flt_volume *vol;
+	char portdir[] = "/tmp/fsfilter-check.XXXXXX";
 	struct cfg_volume c;
 	int ret;
 
@@ -41,17 +45,35 @@ int cmd_check(int argc, char **argv)
 		goto out;
 	if ((ret = cli_check_filters(&c)))
 		goto out;
+	/* Filters create their communication ports when they attach (the
+	 * monitor refuses to attach without its port): give them a private
+	 * runtime directory, never the one of a volume that may be mounted. */
+	if (!mkdtemp(portdir)) {
+		fprintf(stderr, "fsfilter: %s: %s\n", portdir, strerror(errno));
+		ret = CLI_RUNTIME;
+		goto out;
+	}
+	ret = port_set_runtime_dir(portdir);
+	if (ret) {
+		fprintf(stderr, "fsfilter: %s: %s\n", portdir, strerror(-ret));
+		ret = CLI_RUNTIME;
+		goto out_portdir;
+	}
 	ret = core_volume_create("check", &bottom, &vol);
 	if (ret) {
 		fprintf(stderr, "fsfilter: %s\n", strerror(-ret));
 		ret = CLI_RUNTIME;
-		goto out;
+		goto out_ports;
 	}
 	ret = cli_attach_filters(vol, &c);
 	core_volume_destroy(vol);
 	if (!ret)
 		printf("%s: ok (%zu filter%s)\n", argv[1], c.nfilters,
 		       c.nfilters == 1 ? "" : "s");
+out_ports:
+	port_cleanup_runtime_dir();
+out_portdir:
+	rmdir(portdir);
 out:
 	cfg_free(&c);
 	return ret;

@@ -46,7 +46,8 @@ for f in "$PREFIX/bin/fsfilter" "$PREFIX/sbin/mount.fsfilter" \
 	"$PREFIX/share/man/man3/fsfilter-filter-api.3" \
 	"$PREFIX/share/man/man7/fsfilter-monitor.7" \
 	"$PREFIX/share/bash-completion/completions/fsfilter" \
-	"$PREFIX/lib/systemd/system/fsfilter@.service"; do
+	"$PREFIX/lib/systemd/system/fsfilter@.service" \
+	"$PREFIX/share/doc/fsfilter/copyright"; do
 	grep -qxF "$f" "$tmp/list" || fail "dpkg-deb -c does not list $f"
 done
 # only paths under the prefix (nothing of the build machine)

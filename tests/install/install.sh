@@ -56,6 +56,12 @@ if grep -rlI -- "$BUILD_DIR\|$SRC_DIR" "$stage" >"$base/leaks"; then
 	it_fail "installed files name the build/source tree: $(cat "$base/leaks")"
 fi
 
+# the example config passes the staged fsfilter's check (temp dirs for its paths)
+mkdir "$base/ex-lower" "$base/ex-mnt"
+sed "s|/srv/data|$base/ex-lower|; s|/srv/view|$base/ex-mnt|" \
+	"$stage$PREFIX/share/doc/fsfilter/example.conf" >"$base/example.conf"
+out=$("$stage$PREFIX/bin/fsfilter" check "$base/example.conf" 2>&1) ||
+	it_fail "the installed example.conf fails fsfilter check: $out"
 v=$("$stage$PREFIX/bin/fsfilter" --version) || it_fail "staged fsfilter --version failed"
 [[ $v == "fsfilter "* ]] || it_fail "unexpected --version: $v"
 # the helper finds the fsfilter next to it (../bin), not the one in PATH
@@ -95,8 +101,9 @@ cc -Wall -Wextra -Wno-unused-parameter -Werror $ccflags -o "$src/port_echo_stati
 ldd "$src/port_echo_static" | grep -q fsfilter-client && it_fail "static port_echo links the .so"
 
 # it resolves against the staged library and runs (usage error: exit 2)
-LD_LIBRARY_PATH=$stage$LIBDIR ldd "$src/port_echo" | grep -q "$stage$LIBDIR/libfsfilter-client.so.0" ||
-	it_fail "port_echo does not use the staged libfsfilter-client.so.0"
+deps=$(LD_LIBRARY_PATH=$stage$LIBDIR ldd "$src/port_echo")
+grep -qF "$stage$LIBDIR/libfsfilter-client.so.0" <<<"$deps" ||
+	it_fail "port_echo does not use the staged libfsfilter-client.so.0: $deps"
 LD_LIBRARY_PATH=$stage$LIBDIR "$src/port_echo" >/dev/null 2>&1
 rc=$?
 ((rc == 2)) || it_fail "port_echo without arguments: exit $rc, expected 2 (usage)"

@@ -52,6 +52,16 @@ for k in ${keys//,/ }; do
 		fail "fsfilter.conf(5) does not document [volume] key '$k'"
 done
 
+# the example of fsfilter.conf(5) passes fsfilter check (its directories
+# replaced by temp dirs)
+mkdir "$tmp/lower" "$tmp/mnt"
+sed -n '/^EXAMPLE/,/^SEE ALSO/p' "$tmp/fsfilter.conf.5.txt" | sed -n '/^       ; /,/^       Then:/p' |
+	sed 's/^       //; /^Then:/d' | sed "s|/srv/data|$tmp/lower|; s|/srv/view|$tmp/mnt|" >"$tmp/example.conf"
+grep -q '^\[volume\]' "$tmp/example.conf" || fail "no example config in fsfilter.conf(5)"
+msg=$("$FSFILTER" check "$tmp/example.conf" 2>/dev/null)
+[[ $msg == "$tmp/example.conf: ok (3 filters)" ]] ||
+	fail "the example of fsfilter.conf(5) does not pass fsfilter check: $("$FSFILTER" check "$tmp/example.conf" 2>&1)"
+
 # the example filter of fsfilter-filter-api(3) builds as printed
 sed -n '/^EXAMPLE/,/^FILES/p' "$tmp/fsfilter-filter-api.3.txt" |
 	sed -n '/#include <fsfilter/,/FLT_DECLARE_FILTER/p' | sed 's/^       //' >"$tmp/readonly.c"
