@@ -2,6 +2,7 @@
 /* Everything `fsfilter mount` checks before it mounts, so a mistake gets a
  * clear message instead of a half-started volume. */
 #include "cli/cli.h"
+#include "cli/filterdir.h"
 #include "core/core.h"
 #include "filters/builtin.h"
 
@@ -176,7 +177,7 @@ static void list_filters(void)
 	fprintf(stderr, "fsfilter: available filters:");
 	for (size_t i = 0; (name = builtin_filter_name(i)); i++)
 		fprintf(stderr, " %s", name);
-	fprintf(stderr, "\n");
+	fprintf(stderr, ", or NAME.so in %s\n", cli_filterdir());
 }
 
 /* --filter FILE.so: load it now, so the rest knows it by name. */
@@ -190,6 +191,30 @@ static int load_filter_file(struct cfg_filter *f)
 		return CLI_OK;
 	fprintf(stderr, "fsfilter: %s: %s\n", f->origin, err);
 	return CLI_USAGE;
+}
+
+/* [filter NAME] / --filter NAME that is no built-in: NAME.so from the
+ * installed filter directory, which must register as NAME. -ENOENT if
+ * there is no such file. */
+static int load_from_filterdir(struct cfg_filter *f)
+{
+	char path[PATH_MAX], loaded[sizeof(f->name)], err[1024];
+	int ret;
+
+	if (cli_filterdir_find(f->name, path, sizeof(path)))
+		return -ENOENT;
+	ret = core_load_filter_file_msg(path, loaded, sizeof(loaded), err,
+					sizeof(err));
+	if (ret) {
+		fprintf(stderr, "fsfilter: %s: %s\n", f->origin, err);
+		return CLI_USAGE;
+	}
+	if (strcmp(loaded, f->name)) {
+		fprintf(stderr, "fsfilter: %s: %s registers the filter '%s', "
+			"not '%s'\n", f->origin, path, loaded, f->name);
+		return CLI_USAGE;
+	}
+	return CLI_OK;
 }
 
 int cli_check_filters(struct cfg_volume *c)
@@ -207,6 +232,12 @@ int cli_check_filters(struct cfg_volume *c)
 			return ret;
 		if (core_find_filter(c->filters[i].name))
 			continue;
+		if (!c->filters[i].file &&
+		    (ret = load_from_filterdir(&c->filters[i])) != -ENOENT) {
+			if (ret)
+				return ret;
+			continue;
+		}
 		fprintf(stderr, "fsfilter: %s: unknown filter '%s'\n",
 			c->filters[i].origin, c->filters[i].name);
 		list_filters();

@@ -126,4 +126,18 @@ it_mount "$base/lower" "$base/mnt" --filter "$src/hello.so:deny"
 cat "$base/mnt/a.forbidden" >/dev/null 2>&1 && it_fail "out-of-tree hello.so (deny) did not deny"
 "$FSFILTER" status "$base/mnt" | grep -q hello || it_fail "status does not show hello"
 it_unmount "$base/mnt"
+
+# a config's [filter hello] is hello.so from the installed filter directory
+cat >"$base/hello.conf" <<CONF
+[volume]
+lower = $base/lower
+mountpoint = $base/mnt
+[filter hello]
+args = deny
+CONF
+out=$("$FSFILTER" check "$base/hello.conf" 2>&1) || it_fail "check of [filter hello]: $out"
+it_mount "$base/lower" "$base/mnt" --config "$base/hello.conf"
+cat "$base/mnt/a.forbidden" >/dev/null 2>&1 && it_fail "[filter hello] from the filter directory did not deny"
+[[ $(cat "$base/mnt/b.txt") == fine ]] || it_fail "read through the [filter hello] volume"
+it_unmount "$base/mnt"
 it_log "ok"
