@@ -12,11 +12,14 @@
  */
 #include "cli/cli.h"
 
+#include <fsfilter/filter.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <syslog.h>
 #include <unistd.h>
 
 int cli_daemon_start(int *ready_fd)
@@ -59,6 +62,13 @@ int cli_daemon_start(int *ready_fd)
 	_exit(CLI_RUNTIME);
 }
 
+/* Once detached, stderr is /dev/null: the manager's and the filters'
+ * messages go to syslog instead (the journal under systemd). */
+static void syslog_sink(int priority, const char *line, void *arg)
+{
+	syslog(priority, "%s", line);
+}
+
 void cli_daemon_ready(void *arg)
 {
 	int fd = *(int *)arg, null = open("/dev/null", O_RDWR | O_CLOEXEC);
@@ -66,6 +76,8 @@ void cli_daemon_ready(void *arg)
 	if (chdir("/")) {
 		/* harmless: everything below uses fds and absolute paths */
 	}
+	openlog("fsfilter", LOG_PID, LOG_DAEMON);
+	flt_set_log_sink(syslog_sink, NULL);
 	if (null >= 0) {
 		dup2(null, STDIN_FILENO);
 		dup2(null, STDOUT_FILENO);
