@@ -224,6 +224,7 @@ int main(int argc, char **argv)
 	if (find_fsfilter(exe, sizeof(exe))) {
 		fprintf(stderr, "mount.fsfilter: fsfilter not found (next to "
 			"this program or in %s)\n", FSFILTER_BINDIR);
+		free(c.kernel_opts);
 		return 1;
 	}
 	if (c.verbose || c.fake) {
@@ -232,9 +233,11 @@ int main(int argc, char **argv)
 			fprintf(stderr, " %s", c.argv[i]);
 		fputc('\n', stderr);
 	}
-	if (c.fake)
-		return 0;
-	execv(exe, c.argv);
-	fprintf(stderr, "mount.fsfilter: %s: %s\n", exe, strerror(errno));
-	return 1;
+	if (!c.fake) {
+		execv(exe, c.argv);
+		fprintf(stderr, "mount.fsfilter: %s: %s\n", exe,
+			strerror(errno));
+	}
+	free(c.kernel_opts);
+	return c.fake ? 0 : 1;
 }

@@ -77,6 +77,9 @@ export PKG_CONFIG_LIBDIR=$stage$LIBDIR/pkgconfig
 export PKG_CONFIG_PATH=
 src=$base/src
 mkdir "$src"
+# a sanitizer build's libraries need the sanitizer runtime at link time
+san=
+[[ -n ${FSFILTER_SANITIZE:-} ]] && san="-fsanitize=$FSFILTER_SANITIZE"
 cp "$SRC_DIR/examples/filter/hello.c" "$SRC_DIR/examples/clients/port_echo.c" "$src/"
 cflags=$(pkg-config --cflags fsfilter-filter) || it_fail "pkg-config fsfilter-filter"
 [[ $cflags == *"$stage$PREFIX/include"* ]] || it_fail "fsfilter-filter cflags: $cflags"
@@ -90,12 +93,12 @@ cc -Wall -Wextra -Wno-unused-parameter -Werror -fPIC -shared -fvisibility=hidden
 ccflags=$(pkg-config --cflags fsfilter-client) || it_fail "pkg-config fsfilter-client"
 libs=$(pkg-config --libs fsfilter-client)
 # shellcheck disable=SC2086
-cc -Wall -Wextra -Wno-unused-parameter -Werror $ccflags -o "$src/port_echo" "$src/port_echo.c" $libs ||
+cc -Wall -Wextra -Wno-unused-parameter -Werror $san $ccflags -o "$src/port_echo" "$src/port_echo.c" $libs ||
 	it_fail "port_echo.c does not build against the shared library"
 # the static library, with what pkg-config --static adds
 slibs=$(pkg-config --static --libs-only-other fsfilter-client)
 # shellcheck disable=SC2086
-cc -Wall -Wextra -Wno-unused-parameter -Werror $ccflags -o "$src/port_echo_static" "$src/port_echo.c" \
+cc -Wall -Wextra -Wno-unused-parameter -Werror $san $ccflags -o "$src/port_echo_static" "$src/port_echo.c" \
 	"$stage$LIBDIR/libfsfilter-client.a" $slibs ||
 	it_fail "port_echo.c does not build against the static library"
 ldd "$src/port_echo_static" | grep -q fsfilter-client && it_fail "static port_echo links the .so"
