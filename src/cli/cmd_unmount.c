@@ -84,8 +84,10 @@ static int run_fusermount(const char *path, bool lazy)
 
 int cmd_unmount(int argc, char **argv)
 {
-	const char *arg = NULL;
+	const char *arg = NULL, *config = NULL;
 	bool lazy = false, dead;
+	struct cfg_volume c;
+	char err[CFG_ERR_LEN];
 	char type[256], *path;
 	struct stat st;
 	int ret = CLI_OK;
@@ -93,6 +95,8 @@ int cmd_unmount(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--lazy") || !strcmp(argv[i], "-z")) {
 			lazy = true;
+		} else if (!strcmp(argv[i], "--config") && i + 1 < argc) {
+			config = argv[++i];	/* its mountpoint */
 		} else if (!strcmp(argv[i], "--help") ||
 			   !strcmp(argv[i], "-h")) {
 			cli_usage(stdout);
@@ -109,10 +113,35 @@ int cmd_unmount(int argc, char **argv)
 			arg = argv[i];
 		}
 	}
-	if (!arg) {
-		fprintf(stderr, "fsfilter unmount: missing MOUNTPOINT (see "
-			"fsfilter --help)\n");
+	if (!arg == !config) {
+		fprintf(stderr, "fsfilter unmount: %s (see fsfilter --help)\n",
+			arg ? "give MOUNTPOINT or --config FILE, not both" :
+			"missing MOUNTPOINT");
 		return CLI_USAGE;
+	}
+	/* --config FILE: the volume of a config file (fsfilter@.service
+	 * cleans up after a daemon that died with it) */
+	if (config) {
+		cfg_init(&c);
+		if (cfg_load(&c, config, err, sizeof(err))) {
+			fprintf(stderr, "fsfilter unmount: %s\n", err);
+			cfg_free(&c);
+			return CLI_USAGE;
+		}
+		if (!c.mountpoint) {
+			fprintf(stderr, "fsfilter unmount: %s names no "
+				"mountpoint\n", config);
+			cfg_free(&c);
+			return CLI_USAGE;
+		}
+		path = cli_realpath(c.mountpoint);
+		if (!path)
+			fprintf(stderr, "fsfilter unmount: %s: %s\n",
+				c.mountpoint, strerror(errno));
+		cfg_free(&c);
+		if (!path)
+			return CLI_USAGE;
+		goto have_path;
 	}
 	path = cli_realpath(arg);
 	if (!path) {
@@ -120,6 +149,7 @@ int cmd_unmount(int argc, char **argv)
 			strerror(errno));
 		return CLI_USAGE;
 	}
+have_path:
 	if (mount_type(path, type, sizeof(type))) {
 		fprintf(stderr, "fsfilter unmount: cannot read "
 			"/proc/self/mountinfo: %s\n", strerror(errno));

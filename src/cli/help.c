@@ -37,12 +37,14 @@ static const struct {
 "See also: fsfilter help check, man fsfilter, man fsfilter.conf\n" },
 	{ "unmount",
 "Usage: fsfilter unmount MOUNTPOINT [--lazy]   (also: fsfilter umount)\n"
+"       fsfilter unmount --config FILE [--lazy]\n"
 "\n"
 "Unmount an fsfilter volume: the daemon completes the operations in\n"
 "flight, tears its filters down and exits. A volume whose daemon died is\n"
 "detached too. Only fsfilter mounts are unmounted.\n"
 "\n"
 "  --lazy, -z       detach now even if files are still open\n"
+"  --config FILE    the volume of a config file (its mountpoint)\n"
 "\n"
 "Example: fsfilter unmount /mnt/data\n" },
 	{ "check",

@@ -6,7 +6,9 @@
 # Type=forking) with %i expanded and /etc/fsfilter/ replaced by a temp dir:
 # ExecStart returns 0 only with the volume mounted (so units ordered after
 # it see the mount), one daemon process stays (GuessMainPID), and
-# KillSignal (SIGTERM, as `systemctl stop` sends) unmounts cleanly.
+# KillSignal (SIGTERM, as `systemctl stop` sends) unmounts cleanly; after a
+# daemon killed with -9, ExecStopPost detaches the dead mount so that a
+# restart (ExecStartPre + ExecStart again) mounts the volume.
 # Env: BUILD_DIR, PREFIX.
 set -u
 fail() { echo "systemd_unit: FAIL: $*" >&2; exit 1; }
@@ -75,4 +77,32 @@ kill -0 "$pid" 2>/dev/null && fail "daemon still running 10 s after $sig"
 pid=
 awk -v m="$base/mnt" '$5 == m { f = 1 } END { exit !f }' /proc/self/mountinfo &&
 	fail "still mounted after $sig"
+
+# --- a crash, then Restart=on-failure ---------------------------------------------
+post=$(cmdline ExecStopPost)
+[[ $post == -* ]] || fail "ExecStopPost does not ignore its failure: $post"
+post=${post#-}
+# shellcheck disable=SC2086
+$start >"$base/start.log" 2>&1 || fail "second ExecStart: $(cat "$base/start.log")"
+pid=$("$fs" status "$base/mnt" | sed -n 's/.*daemon pid \([0-9]*\).*/\1/p' | head -n1)
+[[ -n $pid ]] || fail "no daemon pid after the second start"
+kill -KILL "$pid"
+for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+pid=
+# shellcheck disable=SC2086
+$post >"$base/post.log" 2>&1 || fail "ExecStopPost after a crash: $(cat "$base/post.log")"
+awk -v m="$base/mnt" '$5 == m { f = 1 } END { exit !f }' /proc/self/mountinfo &&
+	fail "the dead mount is still there after ExecStopPost"
+# shellcheck disable=SC2086
+$pre >"$base/pre.log" 2>&1 || fail "ExecStartPre after a crash: $(cat "$base/pre.log")"
+# shellcheck disable=SC2086
+$start >"$base/start.log" 2>&1 || fail "restart after a crash: $(cat "$base/start.log")"
+pid=$("$fs" status "$base/mnt" | sed -n 's/.*daemon pid \([0-9]*\).*/\1/p' | head -n1)
+[[ $(cat "$base/mnt/f" 2>/dev/null) == data ]] || fail "restarted volume not serving"
+"$fs" unmount "$base/mnt" || fail "unmount of the restarted volume"
+for _ in $(seq 200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+pid=
+# after a clean stop ExecStopPost finds nothing to do (and fails, ignored)
+# shellcheck disable=SC2086
+$post >/dev/null 2>&1 && fail "ExecStopPost claims to unmount a volume that is not mounted"
 echo "systemd_unit: ok"
