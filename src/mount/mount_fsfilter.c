@@ -27,9 +27,11 @@
 
 #define MAX_ARGS 256
 
+/* Options for mount(8) and fstab only, and "relatime": the kernel's
+ * default, which libfuse does not accept as an option. */
 static const char *const dropped[] = {
 	"defaults", "auto", "noauto", "user", "users", "nouser", "owner",
-	"group", "nofail", "_netdev", "rw", NULL,
+	"group", "nofail", "_netdev", "rw", "relatime", NULL,
 };
 
 struct cmd {

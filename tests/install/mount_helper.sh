@@ -85,7 +85,7 @@ args = trace
 CONF
 cat >"$base/fstab" <<FSTAB
 # test fstab
-$base/lower  $base/m2  fuse.fsfilter  noauto,nofail,x-systemd.automount,filter=noop@370000,ro  0 0
+$base/lower  $base/m2  fuse.fsfilter  noauto,nofail,x-systemd.automount,filter=noop@370000,ro,relatime  0 0
 none         $base/m3  fuse.fsfilter  noauto,config=$base/view.conf  0 0
 FSTAB
 mount -T "$base/fstab" "$base/m2" || fail "mount from fstab (m2) failed"
