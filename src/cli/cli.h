@@ -31,6 +31,7 @@ int cmd_load(int argc, char **argv);
 int cmd_attach(int argc, char **argv);
 int cmd_detach(int argc, char **argv);
 int cmd_unload(int argc, char **argv);
+int cmd_fault(int argc, char **argv);
 /* cmd_spy.c: live events of the monitor filter */
 int cmd_spy(int argc, char **argv);
 /* cmd_redirect.c: run-time rules of the redirect filter */

@@ -322,3 +322,31 @@ int cmd_unload(int argc, char **argv)
 {
 	return simple(argc, argv, "NAME", false, true);
 }
+
+/* fsfilter fault MOUNTPOINT SPEC: arm the lower layer's fault injector of
+ * a daemon started with --enable-fault-injection; prints how many faults
+ * the previous spec fired. */
+int cmd_fault(int argc, char **argv)
+{
+	struct json_object *req, *resp = NULL;
+	struct ctl_args a = { 0 };
+	char mnt[PATH_MAX];
+	int ret = parse(argc, argv, &a, false, false, false);
+
+	if (ret)
+		return ret;
+	if (a.npos != 2)
+		return usage_error(a.cmd, "wants MOUNTPOINT SPEC", NULL);
+	req = json_object_new_object();
+	json_object_object_add(req, "cmd", json_object_new_string("fault"));
+	json_object_object_add(req, "spec", json_object_new_string(a.pos[1]));
+	ret = call(a.cmd, a.pos[0], req, &resp, mnt, sizeof(mnt));
+	json_object_put(req);
+	if (!ret)
+		ret = check_ok(a.cmd, mnt, resp);
+	if (!ret)
+		printf("%s\n", json_object_get_string(json_object_object_get(
+					resp, "fired")));
+	json_object_put(resp);
+	return ret;
+}

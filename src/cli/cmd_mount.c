@@ -19,7 +19,7 @@
 
 enum {
 	OPT_FILTER = 256, OPT_CONFIG, OPT_THREADS, OPT_WRITEBACK, OPT_TIMEOUT,
-	OPT_NONEMPTY, OPT_NO_PASSTHROUGH,
+	OPT_NONEMPTY, OPT_NO_PASSTHROUGH, OPT_FAULT_INJECTION,
 };
 
 static const struct option long_opts[] = {
@@ -32,6 +32,7 @@ static const struct option long_opts[] = {
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 	{ "nonempty", no_argument, NULL, OPT_NONEMPTY },
 	{ "no-passthrough", no_argument, NULL, OPT_NO_PASSTHROUGH },
+	{ "enable-fault-injection", no_argument, NULL, OPT_FAULT_INJECTION },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -43,6 +44,7 @@ struct mount_args {
 	size_t nfilters;
 	char *options;		/* -o, joined with ',' */
 	bool foreground, debug, writeback, nonempty, no_passthrough;
+	bool fault_injection;
 	bool threads_set, timeout_set;
 	unsigned threads;
 	double timeout;
@@ -117,6 +119,9 @@ static int parse_args(int argc, char **argv, struct mount_args *a)
 			break;
 		case OPT_NONEMPTY:
 			a->nonempty = true;
+			break;
+		case OPT_FAULT_INJECTION:
+			a->fault_injection = true;
 			break;
 		case OPT_NO_PASSTHROUGH:
 			a->no_passthrough = true;
@@ -248,7 +253,8 @@ static void start_ports(const struct cfg_volume *c)
  * computed before mounting: it resolves the mount point's path. */
 static struct ctl_server *start_control(const struct cfg_volume *c,
 					struct flt_volume *vol,
-					struct lower_fs *lower)
+					struct lower_fs *lower,
+					bool fault_injection)
 {
 	struct ctl_volume cv = {
 		.vol = vol,
@@ -256,6 +262,7 @@ static struct ctl_server *start_control(const struct cfg_volume *c,
 		.mountpoint = c->mountpoint,
 		.lower_path = c->lower,
 		.owner = geteuid(),
+		.fault_injection = fault_injection,
 	};
 	struct ctl_server *srv = NULL;
 	char dir[PATH_MAX] = "";
@@ -336,7 +343,7 @@ static int serve(const struct cfg_volume *c, const struct mount_args *a)
 		goto out_volume;
 	}
 	fo.fsname = fsname;
-	ctl = start_control(c, vol, lower);
+	ctl = start_control(c, vol, lower, a->fault_injection);
 	ret = fuse_frontend_run(vol, &fo);
 	ctl_stop(ctl);
 	if (ret == -EINVAL)

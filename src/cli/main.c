@@ -18,6 +18,7 @@ static const struct {
 	{ "attach", cmd_attach },
 	{ "detach", cmd_detach },
 	{ "unload", cmd_unload },
+	{ "fault", cmd_fault },
 	{ "spy", cmd_spy },
 	{ "redirect", cmd_redirect },
 };

@@ -45,6 +45,8 @@ struct ctl_volume {
 	const char *mountpoint;
 	const char *lower_path;
 	uid_t owner;			/* may use the channel besides root */
+	bool fault_injection;		/* accept "fault" requests (tests;
+					   mount --enable-fault-injection) */
 };
 
 #define CTL_SOCKET_NAME "control"

@@ -4,6 +4,7 @@
 #include "control/ctl.h"
 #include "control/ctl_int.h"
 #include "core/core.h"
+#include "lower/lower.h"
 
 #include <errno.h>
 #include <json-c/json.h>
@@ -219,6 +220,35 @@ static struct json_object *req_detach(const struct ctl_volume *v,
 	return ok();
 }
 
+/* {"cmd":"fault","spec":"pwrite:1:EIO"}: arm the lower layer's fault
+ * injector (src/lower/fault.c); "" disarms. Answers how many faults the
+ * previous spec fired. Only on a daemon started for it: a fault breaks
+ * the volume's I/O on purpose. */
+static struct json_object *req_fault(const struct ctl_volume *v,
+				     struct json_object *req)
+{
+	struct json_object *o;
+	const char *spec;
+	uint64_t fired;
+	int ret;
+
+	if (!v->fault_injection)
+		return ctl_error(EPERM, "fault injection is off (start the "
+				 "daemon with --enable-fault-injection)");
+	if (get_string(req, "spec", &spec) || !spec)
+		return ctl_error(EINVAL, "fault wants a \"spec\" string");
+	fired = lower_fault_fired();
+	ret = lower_fault_arm(spec);
+	if (ret)
+		return ctl_error(-ret, "bad fault spec '%s' (expected "
+				 "OP:N:ERRNO|short[:TIMES],...)", spec);
+	o = ok();
+	if (o)
+		json_object_object_add(o, "fired",
+				       json_object_new_int64((int64_t)fired));
+	return o;
+}
+
 struct json_object *ctl_handle(const struct ctl_volume *v,
 			       struct json_object *req)
 {
@@ -238,6 +268,8 @@ struct json_object *ctl_handle(const struct ctl_volume *v,
 		return req_detach(v, req, false);
 	if (!strcmp(cmd, "unload"))
 		return req_detach(v, req, true);
+	if (!strcmp(cmd, "fault"))
+		return req_fault(v, req);
 	return ctl_error(EINVAL, "unknown cmd '%s' (expected status, load, "
 			 "attach, detach, unload)", cmd);
 }
