@@ -40,7 +40,9 @@
 #include <stdio.h>
 #include <sys/stat.h>
 
-#define REDIR_DEFAULT_ALTITUDE 140000u
+/* Above crypt (140000): a redirected file's content comes from a plaintext
+ * backing file outside the volume, which crypt below must never see. */
+#define REDIR_DEFAULT_ALTITUDE 145000u
 
 enum redir_kind { REDIR_EXACT, REDIR_PREFIX, REDIR_GLOB };
 enum redir_policy { REDIR_READONLY, REDIR_COW, REDIR_HYDRATE };

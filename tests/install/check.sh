@@ -65,8 +65,7 @@ good three-filters "3 filters" "[volume]
 lower = $d/vault
 mountpoint = $d/mnt
 [filter crypt]
-; redirect and crypt both default to 140000
-altitude = 130000
+; crypt 140000 sits below redirect 145000 by default
 args = keyfile=$d/key
 [filter redirect]
 args = rule=/a.txt=>$d/key

@@ -385,7 +385,7 @@ case_redirect() {
 	printf 'lower r\n' >"$L/r.bin"
 	it_mount "$L" "$M" --filter monitor \
 		--filter "redirect:rule=/r.bin=>$back/r;rule=/v.txt=>$back/v"
-	# monitor (385000) above redirect (140000)
+	# monitor (385000) above redirect (145000)
 	"$FSFILTER" status "$M" --json | python3 -c '
 import json, sys
 i = json.load(sys.stdin)["instances"]
