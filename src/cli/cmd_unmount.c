@@ -3,13 +3,78 @@
  * the dead mount a killed daemon leaves behind. */
 #include "cli/cli.h"
 
+#include "control/ctl.h"
+
+#include <fsfilter/client.h>
+
 #include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
+
+/* The pid of the daemon serving @mnt: the process listening on its
+ * control socket (SO_PEERCRED of a connection gives the listener). 0 if
+ * unknown. */
+static pid_t daemon_pid(const char *mnt)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char dir[PATH_MAX];
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	pid_t pid = 0;
+	int fd;
+
+	if (fltc_runtime_dir(mnt, dir, sizeof(dir)) ||
+	    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/%s", dir,
+		     CTL_SOCKET_NAME) >= (int)sizeof(sa.sun_path))
+		return 0;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return 0;
+	if (!connect(fd, (struct sockaddr *)&sa, sizeof(sa)) &&
+	    !getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len))
+		pid = cred.pid;
+	close(fd);
+	return pid;
+}
+
+/* After the unmount the daemon still completes what it held and removes
+ * its sockets; wait for that (bounded), so an immediate remount of the
+ * same mount point finds everything free. */
+static void wait_daemon_exit(pid_t pid)
+{
+	struct timespec ts = { 0, 20 * 1000 * 1000 };
+
+	for (int i = 0; pid > 0 && i < 500; i++) {	/* 10 s */
+		if (kill(pid, 0) && errno == ESRCH)
+			return;
+		nanosleep(&ts, NULL);
+	}
+}
+
+/* umount2, retried briefly on EBUSY: right after a mount the daemon's own
+ * start-up (a stat of the mount root that waits for INIT) can hold it. */
+static int umount_retry(const char *path, int flags)
+{
+	struct timespec ts = { 0, 50 * 1000 * 1000 };
+
+	for (int i = 0;; i++) {
+		if (!umount2(path, flags))
+			return 0;
+		if (errno != EBUSY || i == 10)
+			return -1;
+		nanosleep(&ts, NULL);
+	}
+}
 
 /* mountinfo escapes blank, tab, newline and backslash as \ooo */
 static void unescape(char *s)
@@ -90,6 +155,7 @@ int cmd_unmount(int argc, char **argv)
 	char err[CFG_ERR_LEN];
 	char type[256], *path;
 	struct stat st;
+	pid_t pid;
 	int ret = CLI_OK;
 
 	for (int i = 1; i < argc; i++) {
@@ -174,7 +240,8 @@ have_path:
 		ret = run_fusermount(path, lazy || dead);
 		goto out;
 	}
-	if (umount2(path, lazy || dead ? MNT_DETACH : 0)) {
+	pid = dead ? 0 : daemon_pid(path);
+	if (umount_retry(path, lazy || dead ? MNT_DETACH : 0)) {
 		if (errno == EBUSY)
 			fprintf(stderr, "fsfilter unmount: %s is busy (files "
 				"open or a process inside it); close them, or "
@@ -183,6 +250,8 @@ have_path:
 			fprintf(stderr, "fsfilter unmount: %s: %s\n", path,
 				strerror(errno));
 		ret = CLI_RUNTIME;
+	} else if (!lazy) {
+		wait_daemon_exit(pid);
 	}
 out:
 	free(path);
