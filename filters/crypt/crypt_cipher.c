@@ -4,7 +4,11 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdint.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <unistd.h>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -18,6 +22,23 @@ int crypt_random(void *buf, size_t len)
 void crypt_wipe(void *buf, size_t len)
 {
 	OPENSSL_cleanse(buf, len);
+}
+
+int crypt_protect_memory(void *buf, size_t len)
+{
+	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE), start, end;
+
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0))
+		return -errno;
+	if (!buf || !len)
+		return 0;
+	/* heap memory: the whole pages around it (neighbours too, which
+	   only makes a dump smaller) */
+	start = (uintptr_t)buf & ~(page - 1);
+	end = ((uintptr_t)buf + len + page - 1) & ~(page - 1);
+	if (madvise((void *)start, end - start, MADV_DONTDUMP))
+		return -errno;
+	return 0;
 }
 
 int crypt_aead_init(struct crypt_aead *a, const uint8_t key[CRYPT_KEY_LEN])

@@ -41,6 +41,16 @@ int crypt_gcm_open(struct crypt_aead *a, const uint8_t nonce[CRYPT_NONCE_LEN],
 int crypt_random(void *buf, size_t len);
 /* Wipe key material (OPENSSL_cleanse). */
 void crypt_wipe(void *buf, size_t len);
+/*
+ * Keep key material out of core dumps and away from same-uid debuggers:
+ * makes the process non-dumpable (prctl PR_SET_DUMPABLE 0: no core file,
+ * no ptrace or /proc/PID/mem for anyone without CAP_SYS_PTRACE), and, if
+ * @buf is not NULL, marks the pages holding @len bytes at @buf
+ * MADV_DONTDUMP (in case something makes the process dumpable again).
+ * Process-wide and not undone; called before any secret is read.
+ * Returns 0 or the negative errno of prctl/madvise.
+ */
+int crypt_protect_memory(void *buf, size_t len);
 
 /*
  * Encrypt block @block of a file: @len (1..4096) plaintext bytes into

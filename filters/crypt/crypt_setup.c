@@ -110,6 +110,11 @@ int crypt_instance_setup(const struct flt_related_objects *objs)
 		goto out;
 	kdf = a.keyfile ? CRYPT_KDF_HKDF : CRYPT_KDF_SCRYPT;
 	path = a.keyfile ? a.keyfile : a.passfile;
+	/* before the first secret byte is in memory (docs/security.md) */
+	ret = crypt_protect_memory(NULL, 0);
+	if (ret)
+		flt_log(LOG_WARNING, "crypt: cannot keep keys out of core "
+			"dumps: %s", strerror(-ret));
 	ret = crypt_secret_load(path, kdf, secret, &slen);
 	if (ret) {
 		flt_log(LOG_ERR, "crypt: cannot use %s %s: %s", a.keyfile ?
@@ -122,6 +127,9 @@ int crypt_instance_setup(const struct flt_related_objects *objs)
 				   sizeof(*vol), (void **)&vol);
 	if (ret)
 		goto out;
+	/* the master key lives as long as the instance: its pages are
+	   never dumped (the call above already made dumps impossible) */
+	crypt_protect_memory(vol->master, sizeof(vol->master));
 	ret = crypt_conf_unlock(&c, kdf, secret, slen, vol->master);
 	if (ret == -EKEYREJECTED)
 		flt_log(LOG_ERR, "crypt: wrong %s for this volume (the key "
