@@ -66,6 +66,7 @@ static const char *const ops[] = {
 	"utimensat", "faccessat", "pread",	 "pwrite",    "fsync",
 	"fallocate", "copy_file_range", "lseek", "fdopendir", "readdir",
 	"getxattr",  "setxattr",  "listxattr",	 "removexattr",
+	"open_by_handle_at",
 };
 
 static int parse_what(const char *s, const char *op, int *err)

@@ -6,12 +6,20 @@
 
 #include <stdlib.h>
 
-struct lower_handle *lower_handle_new(struct lower_fs *fs, int fd, DIR *dp)
+struct lower_handle *lower_handle_new(struct lower_fs *fs,
+				      struct lower_inode *node, int fd,
+				      DIR *dp)
 {
 	struct lower_handle *h = calloc(1, sizeof(*h));
 
 	if (!h)
 		return NULL;
+	/* the node lives (and its fd stays open, see fdcache.c) as long as
+	 * the handle, even if a filter's own I/O forgets the node first */
+	pthread_mutex_lock(&fs->table_lock);
+	node->nlookup++;
+	pthread_mutex_unlock(&fs->table_lock);
+	h->node = node;
 	h->fd = fd;
 	h->dp = dp;
 	h->is_dir = dp != NULL;
@@ -44,6 +52,11 @@ void lower_handle_free(struct lower_fs *fs, struct lower_handle *h)
 		pthread_mutex_destroy(&h->lock);
 	} else {
 		lower_sys_close(h->fd);
+	}
+	/* lower_close frees every node itself, after the handles */
+	if (!fs->closing) {
+		lower_inode_unpin(fs, h->node);
+		lower_inode_unref(fs, h->node, 1);
 	}
 	free(h);
 }

@@ -102,7 +102,9 @@ void lower_table_destroy(struct lower_fs *fs)
 			next = n->hash_next;
 			if (n == &fs->root)
 				continue;
-			lower_sys_close(n->fd);
+			if (n->fd >= 0)
+				lower_sys_close(n->fd);
+			free(n->fh);
 			free(n);
 		}
 	}
@@ -134,12 +136,18 @@ int lower_inode_from_fd(struct lower_fs *fs, int fd, const struct stat *st,
 {
 	struct lower_inode *n, *fresh;
 
-	/* allocate outside the lock; usually needed (a name seen first) */
-	fresh = malloc(sizeof(*fresh));
+	/* allocate and take the handle outside the lock; usually needed
+	 * (a name seen first) */
+	fresh = calloc(1, sizeof(*fresh));
 	if (!fresh) {
 		lower_sys_close(fd);
 		return -ENOMEM;
 	}
+	lower_fdc_take_handle(fs, fresh, fd);
+	/* the node is visible once inserted: its fd fields are set before,
+	 * with one use that lower_fdc_adopt() drops below */
+	fresh->fd = fd;
+	fresh->fd_users = 1;
 	pthread_mutex_lock(&fs->table_lock);
 	n = find_locked(fs, st->st_dev, st->st_ino);
 	if (n) {
@@ -150,7 +158,6 @@ int lower_inode_from_fd(struct lower_fs *fs, int fd, const struct stat *st,
 		n->dev = st->st_dev;
 		n->ino = st->st_ino;
 		n->type = st->st_mode & S_IFMT;
-		n->fd = fd;
 		n->generation = atomic_fetch_add(&lower_generation, 1);
 		n->nlookup = 1;
 		if (fs->ninodes >= fs->nbuckets)
@@ -162,9 +169,13 @@ int lower_inode_from_fd(struct lower_fs *fs, int fd, const struct stat *st,
 	e->generation = n->generation;
 	pthread_mutex_unlock(&fs->table_lock);
 
-	if (fd >= 0)
+	if (fd >= 0) {
 		lower_sys_close(fd);
-	free(fresh);
+		free(fresh->fh);
+		free(fresh);
+	} else {
+		lower_fdc_adopt(fs, n);
+	}
 	e->attr = *st;
 	lower_entry_timeouts(fs, e);
 	return 0;
@@ -174,7 +185,7 @@ int lower_lookup_name(struct lower_fs *fs, struct lower_inode *parent,
 		      const char *name, struct flt_entry *e)
 {
 	struct stat st;
-	int fd, ret;
+	int pfd, fd, ret;
 
 	/* ".." of the root must not lead out of the lower directory */
 	if (parent == &fs->root && name[0] == '.' && name[1] == '.' &&
@@ -182,7 +193,11 @@ int lower_lookup_name(struct lower_fs *fs, struct lower_inode *parent,
 		name = ".";
 	/* open first, then stat the fd: the attributes are those of the
 	 * inode we hold, even if the name is replaced in between */
-	fd = lower_sys_openat(parent->fd, name, O_PATH | O_NOFOLLOW, 0);
+	pfd = lower_inode_fd(fs, parent);
+	if (pfd < 0)
+		return pfd;
+	fd = lower_sys_openat(pfd, name, O_PATH | O_NOFOLLOW, 0);
+	lower_inode_fd_put(fs, parent);
 	if (fd < 0)
 		return fd;
 	ret = lower_sys_fstatat(fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
@@ -214,9 +229,22 @@ void lower_inode_unref(struct lower_fs *fs, struct lower_inode *n,
 		 * layers above keep for this node id */
 		if (fs->gone_hook)
 			fs->gone_hook((flt_ino_t)(uintptr_t)n, fs->gone_arg);
-		lower_sys_close(n->fd);
+		lower_fdc_forget(fs, n);
 		free(n);
 	}
+}
+
+struct lower_inode *lower_inode_find_ref(struct lower_fs *fs, dev_t dev,
+					 ino_t ino)
+{
+	struct lower_inode *n;
+
+	pthread_mutex_lock(&fs->table_lock);
+	n = find_locked(fs, dev, ino);
+	if (n)
+		n->nlookup++;
+	pthread_mutex_unlock(&fs->table_lock);
+	return n;
 }
 
 void lower_table_add_root(struct lower_fs *fs)

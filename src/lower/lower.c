@@ -8,11 +8,11 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 
-/* One O_PATH fd per known inode: a big tree needs far more than the
- * default soft limit of 1024 (KERNEL-NOTES: passthrough_hp failed at ~20k
- * entries), and often more than the hard limit a service manager or a
- * container set (20000 seen here: a 20,000-file metadata storm hit EMFILE).
- * With CAP_SYS_RESOURCE the hard limit goes up to the kernel's nr_open.
+/* The inode fd cache (fdcache.c) keeps at most half the soft limit, but
+ * nodes without file handles, open files and the front end's own fds come
+ * on top: a higher soft limit is head room (1024 is the usual default;
+ * KERNEL-NOTES: passthrough_hp failed at ~20k entries). With
+ * CAP_SYS_RESOURCE the hard limit goes up to the kernel's nr_open.
  * Failure is not fatal: we run with what we got. */
 static void raise_nofile(void)
 {
@@ -61,7 +61,7 @@ int lower_open(const char *root, const struct lower_options *opt,
 		ret = fs->root.fd;
 		goto out_free;
 	}
-	ret = lower_stat_inode(&fs->root, &st);
+	ret = lower_sys_fstatat(fs->root.fd, "", &st, AT_EMPTY_PATH);
 	if (ret < 0)
 		goto out_root;
 	if (!S_ISDIR(st.st_mode)) {
@@ -84,6 +84,7 @@ int lower_open(const char *root, const struct lower_options *opt,
 	ret = lower_table_init(fs);
 	if (ret < 0)
 		goto out_proc;
+	lower_fdc_init(fs);
 	/* the root is in the table so that a lookup reaching it again
 	 * (".", a bind mount loop) finds the same node */
 	lower_table_add_root(fs);
@@ -108,8 +109,10 @@ void lower_close(struct lower_fs *fs)
 {
 	if (!fs)
 		return;
+	fs->closing = true;
 	lower_handles_destroy(fs);
 	lower_table_destroy(fs);
+	lower_fdc_destroy(fs);
 	pthread_mutex_destroy(&fs->table_lock);
 	pthread_mutex_destroy(&fs->handle_lock);
 	lower_sys_close(fs->proc_self_fd);

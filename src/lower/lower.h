@@ -35,6 +35,9 @@ struct lower_options {
 	int writeback;		/* the kernel's writeback cache is on: it may
 				   read from write-only opens and owns the
 				   size, so O_APPEND is not passed down */
+	unsigned fd_cache;	/* unused inode fds kept open at most; 0:
+				   min(RLIMIT_NOFILE soft / 2, 8192). Nodes
+				   reopen theirs by file handle on demand */
 };
 
 /* Open @root (a directory) with O_PATH before mounting. Errors: the
@@ -66,6 +69,8 @@ void lower_set_inode_gone_hook(struct lower_fs *fs,
 
 /* Number of live inode nodes (root included); for tests and status. */
 uint64_t lower_inode_count(struct lower_fs *fs);
+/* Inode fds open now (cached, in use, or pinned); for tests. */
+uint64_t lower_fd_count(struct lower_fs *fs);
 /* Number of open handles; for tests and status. */
 uint64_t lower_handle_count(struct lower_fs *fs);
 

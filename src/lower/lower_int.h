@@ -5,9 +5,20 @@
  * Objects:
  *   struct lower_fs     one per volume; owns the inode table and handles.
  *   struct lower_inode  one per lower inode (st_dev, st_ino) the kernel
- *                       knows; holds an O_PATH|O_NOFOLLOW fd that pins the
- *                       lower inode (so its st_ino cannot be reused while
- *                       the node lives) and the kernel's lookup count.
+ *                       knows; holds a file handle (name_to_handle_at) and
+ *                       the kernel's lookup count, plus an O_PATH|O_NOFOLLOW
+ *                       fd that the fd cache (fdcache.c) opens from the
+ *                       handle on demand and closes when it is unused and
+ *                       the cache is full. So the daemon's fd count is
+ *                       bounded however many inodes the kernel caches
+ *                       (RLIMIT_NOFILE's hard limit may be small and not
+ *                       ours to raise). A node without a handle (the lower
+ *                       file system has none, or another mount) keeps its
+ *                       fd for life ("pinned"), as does a node with an
+ *                       open lower handle or one we saw unlinked (its
+ *                       handle may no longer open: ESTALE).
+ *                       Code never reads n->fd directly: lower_inode_fd()
+ *                       / lower_inode_fd_put() around every use.
  *   struct lower_handle one per open/create/opendir; a real fd (files) or
  *                       a DIR stream with its readdir position (dirs).
  *
@@ -21,8 +32,13 @@
  *                    fs->ninodes
  *   fs->handle_lock  the handle list, fs->nhandles
  *   handle->lock     a directory handle's stream and position
+ *   fs->fdc_lock     the fd cache: every node's fd, fd_users, fd_pins and
+ *                    lru links, fs->lru, fs->nlru, fs->fdc_open
  * No lock is held across a syscall except handle->lock around readdir of
- * its own stream (the kernel serialises readdir per open file anyway).
+ * its own stream (the kernel serialises readdir per open file anyway);
+ * the fd cache opens (open_by_handle_at) and closes outside fdc_lock.
+ * An fd in use (fd_users > 0) or pinned (fd_pins > 0) is never closed by
+ * the cache: only unused entries on the LRU list are evicted.
  *
  * Every syscall goes through the lower_sys_* wrappers of sys.c: one choke
  * point for tracing and fault injection; they return the result or a
@@ -34,6 +50,7 @@
 #include "lower/lower.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -42,7 +59,13 @@ struct lower_inode {
 	dev_t dev;			/* key, immutable */
 	ino_t ino;			/* key, immutable */
 	mode_t type;			/* S_IFMT bits, immutable */
-	int fd;				/* O_PATH|O_NOFOLLOW, immutable */
+	struct file_handle *fh;		/* NULL: fd pinned for life; immutable */
+	int fd;				/* O_PATH|O_NOFOLLOW or -1; fdc_lock */
+	unsigned fd_users;		/* operations using fd; fdc_lock */
+	unsigned fd_pins;		/* open handles + unlinked; fdc_lock */
+	bool unlinked_pin;		/* one pin for "seen unlinked"; fdc_lock */
+	bool on_lru;			/* fdc_lock */
+	struct lower_inode *lru_prev, *lru_next; /* fdc_lock */
 	uint64_t generation;		/* immutable */
 	uint64_t nlookup;		/* protected by table_lock */
 	struct lower_inode *hash_next;	/* protected by table_lock */
@@ -50,6 +73,7 @@ struct lower_inode {
 
 struct lower_handle {
 	int fd;				/* files: the open fd; dirs: dirfd(dp) */
+	struct lower_inode *node;	/* holds one lookup ref and one fd pin */
 	bool is_dir;
 	bool odirect;			/* opened with O_DIRECT: align buffers */
 	struct lower_handle *prev, *next; /* protected by fs->handle_lock */
@@ -82,6 +106,17 @@ struct lower_fs {
 	pthread_mutex_t handle_lock;
 	struct lower_handle *handles;	/* protected by handle_lock */
 	uint64_t nhandles;		/* protected by handle_lock */
+	bool closing;			/* lower_close: handles drop no refs */
+
+	/* the fd cache (fdcache.c) */
+	int root_mount_id;		/* handles of other mounts: pinned */
+	int mount_fd;			/* the root, O_RDONLY (handles) or -1 */
+	bool use_handles;		/* the root's file system has them */
+	size_t fdc_max;			/* unused cached fds kept at most */
+	pthread_mutex_t fdc_lock;
+	struct lower_inode *lru_head, *lru_tail; /* oldest first; fdc_lock */
+	size_t nlru;			/* fdc_lock */
+	uint64_t fdc_open;		/* node fds open now; fdc_lock */
 };
 
 /* ---- inode.c: the inode table ------------------------------------------ */
@@ -109,13 +144,48 @@ int lower_lookup_name(struct lower_fs *fs, struct lower_inode *parent,
  * one, e.g. the kernel's for the target of link) and fill @e. */
 void lower_inode_ref(struct lower_fs *fs, struct lower_inode *n,
 		     const struct stat *st, struct flt_entry *e);
+/* The node of (@dev, @ino) with one more lookup reference, or NULL. */
+struct lower_inode *lower_inode_find_ref(struct lower_fs *fs, dev_t dev,
+					 ino_t ino);
 /* Drop @n references (FORGET); frees the node at zero (never the root). */
 void lower_inode_unref(struct lower_fs *fs, struct lower_inode *n,
 		       uint64_t count);
 
+/* ---- fdcache.c: node fds opened from file handles, LRU-bounded ------- */
+
+/* Set up fs->fdc_* (after fs->root.fd is open). */
+int lower_fdc_init(struct lower_fs *fs);
+void lower_fdc_destroy(struct lower_fs *fs);
+/* Take the handle of the O_PATH fd @fd for a new node @n (n->fh; NULL
+ * when the file system has none: @n then keeps its fd for life). */
+void lower_fdc_take_handle(struct lower_fs *fs, struct lower_inode *n,
+			   int fd);
+/* The new node @n, inserted with n->fd set and fd_users = 1 (so nothing
+ * evicts it before it is counted), drops that use: its fd is cached. */
+void lower_fdc_adopt(struct lower_fs *fs, struct lower_inode *n);
+/* The O_PATH fd of @n for one use, reopened from its handle if evicted:
+ * >= 0 or a negative errno (-ESTALE: the inode is gone). Every success
+ * is paired with lower_inode_fd_put(). */
+int lower_inode_fd(struct lower_fs *fs, struct lower_inode *n);
+void lower_inode_fd_put(struct lower_fs *fs, struct lower_inode *n);
+/* Keep @n's fd open until unpinned (an open handle). */
+int lower_inode_pin(struct lower_fs *fs, struct lower_inode *n);
+void lower_inode_unpin(struct lower_fs *fs, struct lower_inode *n);
+/* @n lost (maybe) its last name: keep its fd for the node's life, since
+ * an unlinked inode cannot be reopened by handle. Caller holds a use. */
+void lower_inode_pin_unlinked(struct lower_fs *fs, struct lower_inode *n);
+/* The node dies (caller frees it): close its fd, drop it from the LRU. */
+void lower_fdc_forget(struct lower_fs *fs, struct lower_inode *n);
+
 /* ---- handle.c ---------------------------------------------------------- */
 
-struct lower_handle *lower_handle_new(struct lower_fs *fs, int fd, DIR *dp);
+/* @node: the inode the handle is open on, pinned by the caller
+ * (lower_inode_pin); the handle takes over that pin and takes a lookup
+ * reference (both dropped by lower_handle_free). NULL: out of memory (the
+ * pin is still the caller's). */
+struct lower_handle *lower_handle_new(struct lower_fs *fs,
+				      struct lower_inode *node, int fd,
+				      DIR *dp);
 /* Unlink, close and free. */
 void lower_handle_free(struct lower_fs *fs, struct lower_handle *h);
 struct lower_handle *lower_handle_get(uint64_t fh);
@@ -133,7 +203,8 @@ const char *lower_proc_path(int fd, char *buf);
  * unlinked files too). Returns the fd or a negative errno. */
 int lower_reopen(struct lower_fs *fs, struct lower_inode *n, int flags);
 /* Attributes of @n (never follows a symlink). */
-int lower_stat_inode(struct lower_inode *n, struct stat *st);
+int lower_stat_inode(struct lower_fs *fs, struct lower_inode *n,
+		     struct stat *st);
 /* Give a new object the requestor's ownership (see lower.h). @n is the new
  * node, @parent its directory. */
 int lower_set_owner(struct lower_fs *fs, struct lower_inode *parent,
@@ -200,6 +271,11 @@ int lower_fault_arm_from_env(void);
 
 int lower_sys_openat(int dirfd, const char *name, int flags, mode_t mode);
 int lower_sys_close(int fd);
+int lower_sys_name_to_handle_at(int dirfd, const char *name,
+				struct file_handle *fh, int *mount_id,
+				int flags);
+int lower_sys_open_by_handle_at(int mount_fd, struct file_handle *fh,
+				int flags);
 int lower_sys_dup(int fd);
 int lower_sys_fstatat(int dirfd, const char *name, struct stat *st,
 		      int flags);

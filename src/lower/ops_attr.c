@@ -16,12 +16,13 @@ void lower_op_getattr(struct lower_fs *fs, struct flt_callback_data *data)
 			lower_handle_get(data->params.getattr.fh)->fd, "",
 			&data->results.attr, AT_EMPTY_PATH);
 	else
-		ret = lower_stat_inode(n, &data->results.attr);
+		ret = lower_stat_inode(fs, n, &data->results.attr);
 	data->results.attr_timeout = fs->opt.attr_timeout;
 	data->io_status.status = ret;
 }
 
-static int set_mode(struct lower_fs *fs, struct lower_inode *n,
+/* @nfd: @n's O_PATH fd (held by the caller), or -1 when @h is set */
+static int set_mode(struct lower_fs *fs, struct lower_inode *n, int nfd,
 		    struct lower_handle *h, mode_t mode)
 {
 	char name[LOWER_FDNAME_LEN];
@@ -32,7 +33,7 @@ static int set_mode(struct lower_fs *fs, struct lower_inode *n,
 	if (S_ISLNK(n->type))
 		return -EOPNOTSUPP;
 	/* an O_PATH fd cannot fchmod; its /proc link can */
-	return lower_sys_fchmodat(fs->proc_self_fd, lower_fd_name(n->fd, name),
+	return lower_sys_fchmodat(fs->proc_self_fd, lower_fd_name(nfd, name),
 				  mode & 07777, 0);
 }
 
@@ -57,26 +58,25 @@ static int set_size(struct lower_fs *fs, struct lower_inode *n,
 /* What the kernel does on a non-owner write or truncate: drop S_ISUID,
  * and S_ISGID when group-exec is set (without it, S_ISGID means mandatory
  * locking, not set-group-ID). Regular files only. */
-static int kill_suidgid(struct lower_fs *fs, struct lower_inode *n,
+static int kill_suidgid(struct lower_fs *fs, struct lower_inode *n, int nfd,
 			struct lower_handle *h)
 {
 	struct stat st;
 	mode_t kill = S_ISUID;
 	int ret;
 
-	ret = h ? lower_sys_fstatat(h->fd, "", &st, AT_EMPTY_PATH)
-		: lower_stat_inode(n, &st);
+	ret = lower_sys_fstatat(h ? h->fd : nfd, "", &st,
+				AT_EMPTY_PATH | (h ? 0 : AT_SYMLINK_NOFOLLOW));
 	if (ret < 0 || !S_ISREG(st.st_mode))
 		return ret;
 	if (st.st_mode & S_IXGRP)
 		kill |= S_ISGID;
 	if (!(st.st_mode & kill))
 		return 0;
-	return set_mode(fs, n, h, st.st_mode & ~kill);
+	return set_mode(fs, n, nfd, h, st.st_mode & ~kill);
 }
 
-static int set_times(struct lower_inode *n, const struct stat *attr,
-		     unsigned to_set)
+static int set_times(int nfd, const struct stat *attr, unsigned to_set)
 {
 	struct timespec ts[2];
 
@@ -95,7 +95,7 @@ static int set_times(struct lower_inode *n, const struct stat *attr,
 	else
 		ts[1].tv_nsec = UTIME_OMIT;
 	/* works on O_PATH fds, symlinks included (probed on 6.18) */
-	return lower_sys_utimensat(n->fd, "", ts,
+	return lower_sys_utimensat(nfd, "", ts,
 				   AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
 }
 
@@ -105,10 +105,17 @@ void lower_op_setattr(struct lower_fs *fs, struct flt_callback_data *data)
 	const struct stat *attr = &data->params.setattr.attr;
 	unsigned to_set = data->params.setattr.to_set;
 	struct lower_handle *h = NULL;
-	int ret = 0;
+	int nfd, ret = 0;
 
 	if ((to_set & FLT_SET_HAS_FH) && data->params.setattr.fh)
 		h = lower_handle_get(data->params.setattr.fh);
+	/* with a handle the node is pinned (fdcache.c): this cannot fail
+	 * for a file that is open but unlinked */
+	nfd = lower_inode_fd(fs, n);
+	if (nfd < 0) {
+		data->io_status.status = nfd;
+		return;
+	}
 
 	/* owner before mode: chown clears S_ISUID/S_ISGID, and when the
 	 * kernel sends both it wants the mode it sent to stick */
@@ -116,13 +123,13 @@ void lower_op_setattr(struct lower_fs *fs, struct flt_callback_data *data)
 		uid_t uid = (to_set & FLT_SET_UID) ? attr->st_uid : (uid_t)-1;
 		gid_t gid = (to_set & FLT_SET_GID) ? attr->st_gid : (gid_t)-1;
 
-		ret = lower_sys_fchownat(n->fd, "", uid, gid,
+		ret = lower_sys_fchownat(nfd, "", uid, gid,
 					 AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
 		if (ret < 0)
 			goto out;
 	}
 	if (to_set & FLT_SET_MODE) {
-		ret = set_mode(fs, n, h, attr->st_mode);
+		ret = set_mode(fs, n, nfd, h, attr->st_mode);
 		if (ret < 0)
 			goto out;
 	}
@@ -132,28 +139,30 @@ void lower_op_setattr(struct lower_fs *fs, struct flt_callback_data *data)
 			goto out;
 	}
 	if ((to_set & FLT_SET_KILL_SUIDGID) && !(to_set & FLT_SET_MODE)) {
-		ret = kill_suidgid(fs, n, h);
+		ret = kill_suidgid(fs, n, nfd, h);
 		if (ret < 0)
 			goto out;
 	}
 	if (to_set & (FLT_SET_ATIME | FLT_SET_MTIME | FLT_SET_ATIME_NOW |
 		      FLT_SET_MTIME_NOW)) {
-		ret = set_times(n, attr, to_set);
+		ret = set_times(nfd, attr, to_set);
 		if (ret < 0)
 			goto out;
 	}
 	/* FLT_SET_CTIME: the lower file system sets ctime itself on every
 	 * change above; it cannot be set explicitly */
-	ret = lower_stat_inode(n, &data->results.attr);
+	ret = lower_sys_fstatat(nfd, "", &data->results.attr,
+				AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
 	data->results.attr_timeout = fs->opt.attr_timeout;
 out:
+	lower_inode_fd_put(fs, n);
 	data->io_status.status = ret;
 }
 
 int lower_kill_suidgid(struct lower_fs *fs, struct lower_inode *n,
 		       struct lower_handle *h)
 {
-	return kill_suidgid(fs, n, h);
+	return kill_suidgid(fs, n, -1, h);
 }
 
 void lower_op_readlink(struct lower_fs *fs, struct flt_callback_data *data)
@@ -162,7 +171,12 @@ void lower_op_readlink(struct lower_fs *fs, struct flt_callback_data *data)
 	size_t size = PATH_MAX;
 	char *buf = NULL;
 	ssize_t len;
+	int fd = lower_inode_fd(fs, n);
 
+	if (fd < 0) {
+		data->io_status.status = fd;
+		return;
+	}
 	for (;;) {
 		char *nb = realloc(buf, size + 1);
 
@@ -171,12 +185,13 @@ void lower_op_readlink(struct lower_fs *fs, struct flt_callback_data *data)
 			break;
 		}
 		buf = nb;
-		len = lower_sys_readlinkat(n->fd, "", buf, size + 1);
+		len = lower_sys_readlinkat(fd, "", buf, size + 1);
 		/* a full buffer may mean a truncated target: grow */
 		if (len < 0 || (size_t)len <= size || size >= 1u << 20)
 			break;
 		size *= 2;
 	}
+	lower_inode_fd_put(fs, n);
 	if (len < 0) {
 		free(buf);
 		data->io_status.status = (int)len;
@@ -190,17 +205,28 @@ void lower_op_readlink(struct lower_fs *fs, struct flt_callback_data *data)
 void lower_op_statfs(struct lower_fs *fs, struct flt_callback_data *data)
 {
 	struct lower_inode *n = lower_inode_get(fs, data->ino);
+	int fd = lower_inode_fd(fs, n);
 
-	data->io_status.status =
-		lower_sys_fstatvfs(n->fd, &data->results.statfs);
+	if (fd < 0) {
+		data->io_status.status = fd;
+		return;
+	}
+	data->io_status.status = lower_sys_fstatvfs(fd, &data->results.statfs);
+	lower_inode_fd_put(fs, n);
 }
 
 void lower_op_access(struct lower_fs *fs, struct flt_callback_data *data)
 {
 	struct lower_inode *n = lower_inode_get(fs, data->ino);
 	char name[LOWER_FDNAME_LEN];
+	int fd = lower_inode_fd(fs, n);
 
+	if (fd < 0) {
+		data->io_status.status = fd;
+		return;
+	}
 	data->io_status.status =
-		lower_sys_faccessat(fs->proc_self_fd, lower_fd_name(n->fd, name),
+		lower_sys_faccessat(fs->proc_self_fd, lower_fd_name(fd, name),
 				    data->params.access.mask, 0);
+	lower_inode_fd_put(fs, n);
 }

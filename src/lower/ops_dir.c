@@ -14,25 +14,34 @@ void lower_op_opendir(struct lower_fs *fs, struct flt_callback_data *data)
 	DIR *dp;
 	int fd, ret;
 
+	/* pinned while open: a removed directory cannot be reopened by
+	 * handle (fdcache.c) */
+	ret = lower_inode_pin(fs, n);
+	if (ret < 0)
+		goto out;
 	fd = lower_reopen(fs, n, O_RDONLY | O_DIRECTORY);
 	if (fd < 0) {
 		ret = fd;
-		goto out;
+		goto out_unpin;
 	}
 	ret = lower_sys_fdopendir(fd, &dp);
 	if (ret < 0) {
 		lower_sys_close(fd);
-		goto out;
+		goto out_unpin;
 	}
-	h = lower_handle_new(fs, fd, dp);
+	h = lower_handle_new(fs, n, fd, dp);
 	if (!h) {
 		lower_sys_closedir(dp);
 		ret = -ENOMEM;
-		goto out;
+		goto out_unpin;
 	}
 	memset(&data->results.open, 0, sizeof(data->results.open));
 	data->results.open.fh = (uint64_t)(uintptr_t)h;
-	ret = 0;
+	data->io_status.status = 0;
+	return;
+
+out_unpin:
+	lower_inode_unpin(fs, n);
 out:
 	data->io_status.status = ret;
 }

@@ -45,20 +45,30 @@ void lower_op_open(struct lower_fs *fs, struct flt_callback_data *data)
 	struct lower_handle *h;
 	int fd;
 
-	fd = lower_reopen(fs, n, flags);
-	if (fd < 0) {
-		data->io_status.status = fd;
-		return;
-	}
-	h = lower_handle_new(fs, fd, NULL);
+	/* pin first: the file may lose its last name while open, and an
+	 * unlinked inode cannot be reopened by handle (fdcache.c) */
+	fd = lower_inode_pin(fs, n);
+	if (fd == 0)
+		fd = lower_reopen(fs, n, flags);
+	else
+		n = NULL;
+	if (fd < 0)
+		goto out_unpin;
+	h = lower_handle_new(fs, n, fd, NULL);
 	if (!h) {
 		lower_sys_close(fd);
-		data->io_status.status = -ENOMEM;
-		return;
+		fd = -ENOMEM;
+		goto out_unpin;
 	}
 	h->odirect = (flags & O_DIRECT) != 0;
 	fill_open_result(fs, &data->results.open, h, flags);
 	data->io_status.status = 0;
+	return;
+
+out_unpin:
+	if (n)
+		lower_inode_unpin(fs, n);
+	data->io_status.status = fd;
 }
 
 void lower_op_create(struct lower_fs *fs, struct flt_callback_data *data)
@@ -69,21 +79,28 @@ void lower_op_create(struct lower_fs *fs, struct flt_callback_data *data)
 	int flags = lower_open_flags(fs, data->params.create.flags);
 	char fdname[LOWER_FDNAME_LEN];
 	struct lower_handle *h;
+	struct lower_inode *n;
 	bool created = true;
 	struct stat st;
-	int fd, pfd, ret;
+	int fd, pfd, dfd, ret;
 
 	flags = (flags | O_CREAT) & ~O_NOFOLLOW;
 	/* Try exclusively first: only a file we made gets the requestor's
 	 * ownership. The kernel sends CREATE for names it believes absent,
 	 * but the file may have appeared in the lower directory since. */
-	fd = lower_sys_openat(parent->fd, name, flags | O_EXCL,
+	dfd = lower_inode_fd(fs, parent);
+	if (dfd < 0) {
+		ret = dfd;
+		goto out;
+	}
+	fd = lower_sys_openat(dfd, name, flags | O_EXCL,
 			      data->params.create.mode);
 	if (fd == -EEXIST && !(flags & O_EXCL)) {
 		created = false;
-		fd = lower_sys_openat(parent->fd, name, flags,
+		fd = lower_sys_openat(dfd, name, flags,
 				      data->params.create.mode);
 	}
+	lower_inode_fd_put(fs, parent);
 	if (fd < 0) {
 		ret = fd;
 		goto out;
@@ -103,18 +120,20 @@ void lower_op_create(struct lower_fs *fs, struct flt_callback_data *data)
 	ret = lower_inode_from_fd(fs, pfd, &st, &data->results.entry);
 	if (ret < 0)
 		goto out_close;
-	if (created) {
-		struct lower_inode *n =
-			lower_inode_get(fs, data->results.entry.ino);
-
-		/* as in finish_new() of ops_entry.c: not fatal */
-		if (lower_set_owner(fs, parent, n, &data->requestor) == 0)
-			lower_stat_inode(n, &data->results.entry.attr);
+	n = lower_inode_get(fs, data->results.entry.ino);
+	/* as lower_op_open: the handle keeps the node's fd */
+	ret = lower_inode_pin(fs, n);
+	if (ret < 0) {
+		lower_inode_unref(fs, n, 1);
+		goto out_close;
 	}
-	h = lower_handle_new(fs, fd, NULL);
+	/* as in finish_new() of ops_entry.c: not fatal */
+	if (created && lower_set_owner(fs, parent, n, &data->requestor) == 0)
+		lower_stat_inode(fs, n, &data->results.entry.attr);
+	h = lower_handle_new(fs, n, fd, NULL);
 	if (!h) {
-		lower_inode_unref(fs, lower_inode_get(fs, data->results.entry.ino),
-				  1);
+		lower_inode_unpin(fs, n);
+		lower_inode_unref(fs, n, 1);
 		ret = -ENOMEM;
 		goto out_close;
 	}

@@ -41,6 +41,20 @@ int lower_sys_close(int fd)
 	RET(close(fd));
 }
 
+int lower_sys_name_to_handle_at(int dirfd, const char *name,
+				struct file_handle *fh, int *mount_id,
+				int flags)
+{
+	RET(name_to_handle_at(dirfd, name, fh, mount_id, flags));
+}
+
+int lower_sys_open_by_handle_at(int mount_fd, struct file_handle *fh,
+				int flags)
+{
+	FAULT("open_by_handle_at");
+	RET(open_by_handle_at(mount_fd, fh, flags | O_CLOEXEC));
+}
+
 int lower_sys_dup(int fd)
 {
 	FAULT("dup");

@@ -20,18 +20,31 @@ const char *lower_proc_path(int fd, char *buf)
 int lower_reopen(struct lower_fs *fs, struct lower_inode *n, int flags)
 {
 	char name[LOWER_FDNAME_LEN];
+	int fd, ret;
 
 	/* O_NOFOLLOW would stop at the /proc magic link itself; following
 	 * it lands on our inode (even when it has no name any more) */
 	flags &= ~(O_NOFOLLOW | O_CREAT | O_EXCL | O_NOCTTY);
-	return lower_sys_openat(fs->proc_self_fd, lower_fd_name(n->fd, name),
-				flags, 0);
+	fd = lower_inode_fd(fs, n);
+	if (fd < 0)
+		return fd;
+	ret = lower_sys_openat(fs->proc_self_fd, lower_fd_name(fd, name),
+			       flags, 0);
+	lower_inode_fd_put(fs, n);
+	return ret;
 }
 
-int lower_stat_inode(struct lower_inode *n, struct stat *st)
+int lower_stat_inode(struct lower_fs *fs, struct lower_inode *n,
+		     struct stat *st)
 {
-	return lower_sys_fstatat(n->fd, "", st,
-				 AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
+	int fd = lower_inode_fd(fs, n), ret;
+
+	if (fd < 0)
+		return fd;
+	ret = lower_sys_fstatat(fd, "", st,
+				AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
+	lower_inode_fd_put(fs, n);
+	return ret;
 }
 
 int lower_set_owner(struct lower_fs *fs, struct lower_inode *parent,
@@ -39,27 +52,31 @@ int lower_set_owner(struct lower_fs *fs, struct lower_inode *parent,
 {
 	struct stat pst, st;
 	gid_t gid = req->gid;
-	int ret;
+	int fd, ret;
 
 	/* The daemon runs as root, so the lower FS made the object root's;
 	 * a set-group-ID parent already gave it the parent's group, which
 	 * is what the kernel would have done for the requestor too. We do
 	 * not impersonate with setfsuid: that loses supplementary groups,
 	 * and the kernel has already checked permission. */
-	ret = lower_stat_inode(parent, &pst);
+	ret = lower_stat_inode(fs, parent, &pst);
 	if (ret < 0)
 		return ret;
 	if (pst.st_mode & S_ISGID)
 		gid = (gid_t)-1;
 	if (req->uid == 0 && (gid == 0 || gid == (gid_t)-1))
 		return 0;
-	ret = lower_stat_inode(n, &st);
+	fd = lower_inode_fd(fs, n);
+	if (fd < 0)
+		return fd;
+	ret = lower_sys_fstatat(fd, "", &st,
+				AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
 	if (ret < 0)
-		return ret;
-	ret = lower_sys_fchownat(n->fd, "", req->uid, gid,
+		goto out;
+	ret = lower_sys_fchownat(fd, "", req->uid, gid,
 				 AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
 	if (ret < 0)
-		return ret;
+		goto out;
 	/* chown clears S_ISUID/S_ISGID of non-directories even for root;
 	 * the creator asked for them (the kernel already stripped what it
 	 * had to), so put them back */
@@ -68,8 +85,10 @@ int lower_set_owner(struct lower_fs *fs, struct lower_inode *parent,
 		char name[LOWER_FDNAME_LEN];
 
 		ret = lower_sys_fchmodat(fs->proc_self_fd,
-					 lower_fd_name(n->fd, name),
+					 lower_fd_name(fd, name),
 					 st.st_mode & 07777, 0);
 	}
+out:
+	lower_inode_fd_put(fs, n);
 	return ret;
 }

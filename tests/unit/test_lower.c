@@ -34,6 +34,12 @@ struct fixture {
 
 static struct fixture *fx;
 
+/* lower_options.fd_cache of the next setup: 0 (the default bound) or a
+ * tiny one, so that every operation runs on evicted nodes (reopened by
+ * file handle) */
+static unsigned fd_cache;
+#define TINY_CACHE 8
+
 static int rm_one(const char *path, const struct stat *st, int flag,
 		  struct FTW *ftw)
 {
@@ -44,7 +50,8 @@ static int setup(void **state)
 {
 	struct lower_options opt = { .attr_timeout = 1.5,
 				     .entry_timeout = 2.5,
-				     .keep_cache = 1 };
+				     .keep_cache = 1,
+				     .fd_cache = fd_cache };
 
 	fx = calloc(1, sizeof(*fx));
 	strcpy(fx->dir, "/tmp/test_lower.XXXXXX");
@@ -57,6 +64,16 @@ static int setup(void **state)
 	return 0;
 }
 
+static int setup_tiny(void **state)
+{
+	int ret;
+
+	fd_cache = TINY_CACHE;
+	ret = setup(state);
+	fd_cache = 0;
+	return ret;
+}
+
 static int teardown(void **state)
 {
 	int leaked = 0;
@@ -66,6 +83,12 @@ static int teardown(void **state)
 		fprintf(stderr, "leak: %llu inodes, %llu handles\n",
 			(unsigned long long)lower_inode_count(fx->fs),
 			(unsigned long long)lower_handle_count(fx->fs));
+		leaked = -1;
+	}
+	/* with only the root left, only the root's fd is open */
+	if (lower_fd_count(fx->fs) != 1) {
+		fprintf(stderr, "leak: %llu inode fds\n",
+			(unsigned long long)lower_fd_count(fx->fs));
 		leaked = -1;
 	}
 	lower_close(fx->fs);
@@ -1123,6 +1146,219 @@ static void test_many_nodes(void **state)
 	free(ino);
 }
 
+/* ---- the inode fd cache (run with TINY_CACHE) ------------------------- */
+
+/* Open fds of this process, from /proc/self/fd. */
+static int count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *de;
+	int n = 0;
+
+	assert_non_null(d);
+	while ((de = readdir(d)))
+		n += de->d_name[0] != '.';
+	closedir(d);
+	return n - 1; /* the DIR's own */
+}
+
+/* Look up names "e0".."e19" in the root and forget them: pushes every
+ * unused fd out of a TINY_CACHE cache. */
+static void evict_all(void)
+{
+	struct flt_entry e;
+	char name[16];
+
+	for (int i = 0; i < 2 * TINY_CACHE + 4; i++) {
+		snprintf(name, sizeof(name), "e%d", i);
+		if (faccessat(fx->dirfd, name, F_OK, AT_EACCESS))
+			make_file(name, NULL);
+		assert_int_equal(do_lookup(FLT_ROOT_INO, name, &e), 0);
+		do_forget(e.ino, 1);
+	}
+}
+
+static void test_fdcache_bounded(void **state)
+{
+	enum { N = 100 };
+	flt_ino_t ino[N];
+	struct flt_entry e;
+	struct stat st;
+	char name[16], buf[16];
+	uint64_t fh;
+	int base = count_fds();
+
+	for (int i = 0; i < N; i++) {
+		snprintf(name, sizeof(name), "f%d", i);
+		make_file(name, name);
+	}
+	for (int i = 0; i < N; i++) {
+		snprintf(name, sizeof(name), "f%d", i);
+		assert_int_equal(do_lookup(FLT_ROOT_INO, name, &e), 0);
+		ino[i] = e.ino;
+	}
+	/* N nodes, at most TINY_CACHE unused fds (+ the root's) */
+	assert_int_equal(lower_inode_count(fx->fs), N + 1);
+	assert_true(lower_fd_count(fx->fs) <= TINY_CACHE + 1);
+	assert_true(count_fds() <= base + TINY_CACHE);
+	/* every node still works, reopened by handle */
+	for (int i = 0; i < N; i++) {
+		snprintf(name, sizeof(name), "f%d", i);
+		assert_int_equal(do_getattr(ino[i], &st), 0);
+		assert_int_equal(st.st_size, (off_t)strlen(name));
+		assert_int_equal(do_open(ino[i], O_RDONLY, &fh), 0);
+		memset(buf, 0, sizeof(buf));
+		assert_int_equal(do_read(ino[i], fh, buf, sizeof(buf), 0),
+				 (ssize_t)strlen(name));
+		assert_string_equal(buf, name);
+		do_release(ino[i], fh);
+		memset(&st, 0, sizeof(st));
+		st.st_mode = 0600 + (i % 2) * 040;
+		assert_int_equal(do_setattr(ino[i], FLT_SET_MODE, &st, 0, &st),
+				 0);
+		assert_int_equal(st.st_mode & 07777, 0600 + (i % 2) * 040);
+	}
+	assert_true(lower_fd_count(fx->fs) <= TINY_CACHE + 1);
+	/* rename and unlink evicted nodes; their ids keep working */
+	evict_all();
+	assert_int_equal(do_rename(FLT_ROOT_INO, "f0", FLT_ROOT_INO, "g0", 0),
+			 0);
+	assert_int_equal(do_getattr(ino[0], &st), 0);
+	assert_int_equal(st.st_nlink, 1);
+	assert_int_equal(do_lookup(FLT_ROOT_INO, "g0", &e), 0);
+	assert_int_equal(e.ino, ino[0]);
+	do_forget(e.ino, 1);
+	for (int i = 0; i < N; i++)
+		do_forget(ino[i], 1);
+	assert_int_equal(lower_fd_count(fx->fs), 1);
+	assert_int_equal(count_fds(), base);
+}
+
+static int do_link(flt_ino_t ino, const char *newname, struct flt_entry *e)
+{
+	struct flt_callback_data d;
+
+	core_data_init(&d, FLT_OP_LINK, ino);
+	d.params.link.newparent = FLT_ROOT_INO;
+	d.params.link.newname = newname;
+	perform(&d);
+	if (e)
+		*e = d.results.entry;
+	return d.io_status.status;
+}
+
+/* Hard links: one node; unlinking one of two names keeps the node
+ * reachable by handle, unlinking the last keeps its fd pinned. */
+static void test_fdcache_hardlinks(void **state)
+{
+	struct flt_entry a, b;
+	struct stat st;
+
+	make_file("a", "data");
+	assert_int_equal(do_lookup(FLT_ROOT_INO, "a", &a), 0);
+	evict_all();
+	assert_int_equal(do_link(a.ino, "b", &b), 0);
+	assert_int_equal(b.ino, a.ino);
+	assert_int_equal(b.attr.st_nlink, 2);
+	evict_all();
+	assert_int_equal(do_unlink(FLT_OP_UNLINK, FLT_ROOT_INO, "a"), 0);
+	evict_all();
+	assert_int_equal(do_getattr(a.ino, &st), 0);
+	assert_int_equal(st.st_nlink, 1);
+	assert_int_equal(do_unlink(FLT_OP_UNLINK, FLT_ROOT_INO, "b"), 0);
+	evict_all();
+	/* no name left: the pinned fd still answers */
+	assert_int_equal(do_getattr(a.ino, &st), 0);
+	assert_int_equal(st.st_nlink, 0);
+	assert_int_equal(lower_fd_count(fx->fs), 2);
+	do_forget(a.ino, 2);
+	assert_int_equal(lower_fd_count(fx->fs), 1);
+}
+
+/* Unlinked while open, and replaced by a rename: the kernel may still
+ * use the node, which can no longer be reopened by handle. */
+static void test_fdcache_unlinked(void **state)
+{
+	struct flt_entry e, t;
+	uint64_t fh, fh2;
+	struct stat st;
+	char buf[8];
+
+	assert_int_equal(do_create(FLT_ROOT_INO, "gone", 0600, O_RDWR, &e,
+				   &fh),
+			 0);
+	assert_int_equal(do_write(e.ino, fh, "abc", 3, 0), 3);
+	evict_all();
+	assert_int_equal(do_unlink(FLT_OP_UNLINK, FLT_ROOT_INO, "gone"), 0);
+	evict_all();
+	assert_int_equal(do_getattr(e.ino, &st), 0);
+	assert_int_equal(st.st_nlink, 0);
+	assert_int_equal(do_open(e.ino, O_RDONLY, &fh2), 0);
+	assert_int_equal(do_read(e.ino, fh2, buf, sizeof(buf), 0), 3);
+	memset(&st, 0, sizeof(st));
+	st.st_mode = 0640;
+	assert_int_equal(do_setattr(e.ino, FLT_SET_MODE, &st, fh, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0640);
+	st.st_size = 1;
+	assert_int_equal(do_setattr(e.ino, FLT_SET_SIZE, &st, 0, &st), 0);
+	assert_int_equal(st.st_size, 1);
+	do_release(e.ino, fh2);
+	do_release(e.ino, fh);
+	evict_all();
+	/* released, but the node is known and was seen unlinked: pinned */
+	assert_int_equal(do_getattr(e.ino, &st), 0);
+	assert_int_equal(st.st_size, 1);
+	do_forget(e.ino, 1);
+
+	/* rename over a known node */
+	make_file("src", "new");
+	make_file("dst", "old!");
+	assert_int_equal(do_lookup(FLT_ROOT_INO, "dst", &t), 0);
+	evict_all();
+	assert_int_equal(do_rename(FLT_ROOT_INO, "src", FLT_ROOT_INO, "dst", 0),
+			 0);
+	evict_all();
+	assert_int_equal(do_getattr(t.ino, &st), 0);
+	assert_int_equal(st.st_nlink, 0);
+	assert_int_equal(st.st_size, 4);
+	do_forget(t.ino, 1);
+
+	/* a removed directory (a cwd) */
+	assert_int_equal(mkdirat(fx->dirfd, "d", 0755), 0);
+	assert_int_equal(do_lookup(FLT_ROOT_INO, "d", &t), 0);
+	evict_all();
+	assert_int_equal(do_unlink(FLT_OP_RMDIR, FLT_ROOT_INO, "d"), 0);
+	evict_all();
+	assert_int_equal(do_getattr(t.ino, &st), 0);
+	assert_true(S_ISDIR(st.st_mode));
+	do_forget(t.ino, 1);
+}
+
+/* Deleted behind our back in the lower directory while evicted: ESTALE,
+ * which the kernel turns into a fresh lookup; or (ext4 may still find a
+ * freed inode by handle) the attributes of a file without links. Never
+ * another file's. */
+static void test_fdcache_deleted_outside(void **state)
+{
+	struct flt_entry e;
+	struct stat st;
+	int ret;
+
+	make_file("x", "1");
+	assert_int_equal(do_lookup(FLT_ROOT_INO, "x", &e), 0);
+	evict_all();
+	assert_int_equal(unlinkat(fx->dirfd, "x", 0), 0);
+	ret = do_getattr(e.ino, &st);
+	if (ret == 0) {
+		assert_int_equal(st.st_nlink, 0);
+		assert_int_equal(st.st_ino, e.attr.st_ino);
+	} else {
+		assert_int_equal(ret, -ESTALE);
+	}
+	assert_int_equal(do_lookup(FLT_ROOT_INO, "x", NULL), -ENOENT);
+	do_forget(e.ino, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1145,6 +1381,29 @@ int main(void)
 		T(test_threads),
 		T(test_many_nodes),
 #undef T
+	/* the same again with a tiny fd cache: every path on evicted nodes */
+#define TT(f) cmocka_unit_test_setup_teardown(f, setup_tiny, teardown)
+		TT(test_lookup_forget),
+		TT(test_hardlinks_share_node),
+		TT(test_create_write_read_truncate),
+		TT(test_unlinked_open_file),
+		TT(test_setattr_mode_owner_times),
+		TT(test_new_object_ownership),
+		TT(test_readdir_budgets),
+		TT(test_readdir_seek_back),
+		TT(test_rename_flags),
+		TT(test_xattrs),
+		TT(test_sparse_and_large),
+		TT(test_copy_file_range),
+		TT(test_odirect_unaligned),
+		TT(test_errno_passthrough),
+		TT(test_threads),
+		TT(test_many_nodes),
+		TT(test_fdcache_bounded),
+		TT(test_fdcache_hardlinks),
+		TT(test_fdcache_unlinked),
+		TT(test_fdcache_deleted_outside),
+#undef TT
 	};
 
 	if (geteuid() != 0) {

@@ -1,0 +1,283 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The inode fd cache: a node keeps its lower inode as a file handle
+ * (name_to_handle_at) and opens an O_PATH fd from it (open_by_handle_at,
+ * which needs CAP_DAC_READ_SEARCH) only while it is used, keeping at most
+ * fs->fdc_max unused fds on an LRU list. One fd per node the kernel knows
+ * would hit RLIMIT_NOFILE's hard limit (20000 here: a 20,000-file metadata
+ * storm failed with EMFILE; KERNEL-NOTES "What made FUSE peers fast or
+ * slow").
+ *
+ * Fds that are never closed while the node lives ("pinned"):
+ *  - nodes without a handle: the file system has none (EOPNOTSUPP), the
+ *    handle is too big (EOVERFLOW), the inode is on another mount than the
+ *    root (open_by_handle_at resolves on the root's mount), or the daemon
+ *    lacks CAP_DAC_READ_SEARCH;
+ *  - nodes with an open lower handle: the file may be unlinked while open,
+ *    and open_by_handle_at refuses an inode with no links (ESTALE);
+ *  - nodes we saw lose a name through unlink/rmdir/rename-over with one
+ *    link left (the same reason; a cwd in a removed directory, a file the
+ *    kernel still holds).
+ * A node evicted and then deleted by someone else directly in the lower
+ * directory gets ESTALE, which is what the kernel expects of such a node.
+ */
+#include "lower/lower_int.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/resource.h>
+
+#define FDC_MAX_DEFAULT 8192u
+
+static struct file_handle *get_handle(int fd, int *mount_id)
+{
+	struct file_handle *fh = malloc(sizeof(*fh) + MAX_HANDLE_SZ);
+
+	if (!fh)
+		return NULL;
+	fh->handle_bytes = MAX_HANDLE_SZ;
+	if (lower_sys_name_to_handle_at(fd, "", fh, mount_id,
+					AT_EMPTY_PATH) < 0) {
+		free(fh);
+		return NULL;
+	}
+	return fh;
+}
+
+int lower_fdc_init(struct lower_fs *fs)
+{
+	struct file_handle *fh;
+	struct rlimit rl;
+	int fd;
+
+	pthread_mutex_init(&fs->fdc_lock, NULL);
+	if (fs->opt.fd_cache) {
+		fs->fdc_max = fs->opt.fd_cache;
+	} else {
+		fs->fdc_max = FDC_MAX_DEFAULT;
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
+		    rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur / 2 < fs->fdc_max)
+			fs->fdc_max = rl.rlim_cur / 2;
+		if (fs->fdc_max < 16)
+			fs->fdc_max = 16;
+	}
+	/* probe with the root's own handle: does the file system have
+	 * handles, and may we open them (CAP_DAC_READ_SEARCH)? It also
+	 * gives the mount the handles resolve on. Otherwise every node
+	 * keeps its fd, as before the cache. */
+	fs->use_handles = false;
+	/* open_by_handle_at's mount fd must not be O_PATH (EBADF) */
+	fs->mount_fd = lower_sys_openat(fs->root.fd, ".",
+					O_RDONLY | O_DIRECTORY, 0);
+	fh = fs->mount_fd >= 0 ? get_handle(fs->root.fd, &fs->root_mount_id)
+			       : NULL;
+	if (fh) {
+		fd = lower_sys_open_by_handle_at(fs->mount_fd, fh,
+						 O_PATH | O_NOFOLLOW);
+		if (fd >= 0) {
+			lower_sys_close(fd);
+			fs->use_handles = true;
+		}
+		free(fh);
+	}
+	if (!fs->use_handles && fs->mount_fd >= 0) {
+		lower_sys_close(fs->mount_fd);
+		fs->mount_fd = -1;
+	}
+	fs->fdc_open = 1; /* the root's */
+	return 0;
+}
+
+void lower_fdc_destroy(struct lower_fs *fs)
+{
+	if (fs->mount_fd >= 0)
+		lower_sys_close(fs->mount_fd);
+	pthread_mutex_destroy(&fs->fdc_lock);
+}
+
+void lower_fdc_take_handle(struct lower_fs *fs, struct lower_inode *n,
+			   int fd)
+{
+	int mount_id;
+
+	n->fh = NULL;
+	if (!fs->use_handles)
+		return;
+	n->fh = get_handle(fd, &mount_id);
+	/* open_by_handle_at resolves on the root's mount: an inode of a
+	 * mount below it keeps its fd */
+	if (n->fh && mount_id != fs->root_mount_id) {
+		free(n->fh);
+		n->fh = NULL;
+	}
+}
+
+static void lru_del_locked(struct lower_fs *fs, struct lower_inode *n)
+{
+	if (!n->on_lru)
+		return;
+	if (n->lru_prev)
+		n->lru_prev->lru_next = n->lru_next;
+	else
+		fs->lru_head = n->lru_next;
+	if (n->lru_next)
+		n->lru_next->lru_prev = n->lru_prev;
+	else
+		fs->lru_tail = n->lru_prev;
+	n->lru_prev = n->lru_next = NULL;
+	n->on_lru = false;
+	fs->nlru--;
+}
+
+static void lru_add_locked(struct lower_fs *fs, struct lower_inode *n)
+{
+	n->lru_next = NULL;
+	n->lru_prev = fs->lru_tail;
+	if (fs->lru_tail)
+		fs->lru_tail->lru_next = n;
+	else
+		fs->lru_head = n;
+	fs->lru_tail = n;
+	n->on_lru = true;
+	fs->nlru++;
+}
+
+/* @n's fd became unused: keep it on the LRU (only nodes with a handle can
+ * reopen) and evict the oldest beyond fdc_max. Closes outside the lock. */
+static void release_locked_and_unlock(struct lower_fs *fs,
+				      struct lower_inode *n)
+{
+	int victims[8];
+	int nv = 0;
+
+	if (n && n->fh && !n->fd_users && !n->fd_pins && n->fd >= 0 &&
+	    !n->on_lru)
+		lru_add_locked(fs, n);
+	for (;;) {
+		while (fs->nlru > fs->fdc_max && nv < 8) {
+			struct lower_inode *v = fs->lru_head;
+
+			lru_del_locked(fs, v);
+			victims[nv++] = v->fd;
+			v->fd = -1;
+			fs->fdc_open--;
+		}
+		pthread_mutex_unlock(&fs->fdc_lock);
+		for (int i = 0; i < nv; i++)
+			lower_sys_close(victims[i]);
+		if (nv < 8)
+			return;
+		nv = 0;
+		pthread_mutex_lock(&fs->fdc_lock);
+	}
+}
+
+void lower_fdc_adopt(struct lower_fs *fs, struct lower_inode *n)
+{
+	pthread_mutex_lock(&fs->fdc_lock);
+	fs->fdc_open++;
+	n->fd_users--;
+	release_locked_and_unlock(fs, n);
+}
+
+int lower_inode_fd(struct lower_fs *fs, struct lower_inode *n)
+{
+	int fd;
+
+	pthread_mutex_lock(&fs->fdc_lock);
+	if (n->fd >= 0) {
+		lru_del_locked(fs, n);
+		n->fd_users++;
+		fd = n->fd;
+		pthread_mutex_unlock(&fs->fdc_lock);
+		return fd;
+	}
+	pthread_mutex_unlock(&fs->fdc_lock);
+
+	/* evicted (only nodes with a handle are): reopen outside the lock */
+	fd = lower_sys_open_by_handle_at(fs->mount_fd, n->fh,
+					 O_PATH | O_NOFOLLOW);
+	if (fd < 0)
+		return fd;
+	pthread_mutex_lock(&fs->fdc_lock);
+	if (n->fd >= 0) {
+		/* another thread reopened it meanwhile: use that one (it
+		 * stays open: we hold a use) */
+		int theirs = n->fd;
+
+		lru_del_locked(fs, n);
+		n->fd_users++;
+		pthread_mutex_unlock(&fs->fdc_lock);
+		lower_sys_close(fd);
+		return theirs;
+	}
+	n->fd = fd;
+	n->fd_users++;
+	fs->fdc_open++;
+	pthread_mutex_unlock(&fs->fdc_lock);
+	return fd;
+}
+
+void lower_inode_fd_put(struct lower_fs *fs, struct lower_inode *n)
+{
+	pthread_mutex_lock(&fs->fdc_lock);
+	n->fd_users--;
+	release_locked_and_unlock(fs, n);
+}
+
+int lower_inode_pin(struct lower_fs *fs, struct lower_inode *n)
+{
+	int fd = lower_inode_fd(fs, n);
+
+	if (fd < 0)
+		return fd;
+	pthread_mutex_lock(&fs->fdc_lock);
+	n->fd_pins++;
+	n->fd_users--;
+	pthread_mutex_unlock(&fs->fdc_lock);
+	return 0;
+}
+
+void lower_inode_unpin(struct lower_fs *fs, struct lower_inode *n)
+{
+	pthread_mutex_lock(&fs->fdc_lock);
+	n->fd_pins--;
+	release_locked_and_unlock(fs, n);
+}
+
+void lower_inode_pin_unlinked(struct lower_fs *fs, struct lower_inode *n)
+{
+	pthread_mutex_lock(&fs->fdc_lock);
+	if (!n->unlinked_pin && n->fh) {
+		n->unlinked_pin = true;
+		n->fd_pins++;
+	}
+	pthread_mutex_unlock(&fs->fdc_lock);
+}
+
+void lower_fdc_forget(struct lower_fs *fs, struct lower_inode *n)
+{
+	int fd;
+
+	pthread_mutex_lock(&fs->fdc_lock);
+	lru_del_locked(fs, n);
+	fd = n->fd;
+	n->fd = -1;
+	if (fd >= 0)
+		fs->fdc_open--;
+	pthread_mutex_unlock(&fs->fdc_lock);
+	if (fd >= 0)
+		lower_sys_close(fd);
+	free(n->fh);
+	n->fh = NULL;
+}
+
+uint64_t lower_fd_count(struct lower_fs *fs)
+{
+	uint64_t n;
+
+	pthread_mutex_lock(&fs->fdc_lock);
+	n = fs->fdc_open;
+	pthread_mutex_unlock(&fs->fdc_lock);
+	return n;
+}
