@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# The daemon's fds stay bounded however many inodes the kernel caches: the
+# lower layer keeps inodes as file handles and at most min(RLIMIT_NOFILE
+# soft / 2, 8192) unused O_PATH fds (src/lower/fdcache.c). A metadata storm
+# (bench/mdstorm: create, stat, unlink N files in one directory; N =
+# MANYFILES_N, default 30000, more than this machine's hard limit of 20000
+# that one-fd-per-inode hit EMFILE at) must succeed, and the daemon's fd
+# count, sampled while it runs, must stay under that bound plus a margin.
+# Usage: manyfiles.sh MDSTORM
+. "$(dirname "$0")/lib.sh"
+it_init
+
+MDSTORM=${1:-}
+[[ -x $MDSTORM ]] || it_fail "mdstorm binary not given or not executable: $MDSTORM"
+N=${MANYFILES_N:-30000}
+MARGIN=256 # the front end's and the control channel's own fds, open files
+
+it_tmpdir base
+lower=$base/lower mnt=$base/mnt
+mkdir -p "$lower/storm" "$mnt"
+it_mount "$lower" "$mnt"
+pid=$IT_PID
+
+fds() { ls "/proc/$pid/fd" 2>/dev/null | wc -l; }
+soft=$(awk '/^Max open files/ { print $4 }' "/proc/$pid/limits")
+bound=$((soft / 2 < 8192 ? soft / 2 : 8192))
+fds0=$(fds)
+
+"$MDSTORM" "$mnt/storm" "$N" >"$base/storm.out" 2>&1 &
+storm=$!
+IT_PIDS+=("$storm")
+max=$fds0
+while kill -0 "$storm" 2>/dev/null; do
+	f=$(fds)
+	((f > max)) && max=$f
+	sleep 0.2
+done
+wait "$storm"
+rc=$?
+fds1=$(fds)
+it_log "N=$N nofile=$soft cache_bound=$bound fds: before=$fds0 max=$max after=$fds1;" \
+	"mdstorm: $(cat "$base/storm.out")"
+((rc == 0)) || it_fail "mdstorm failed ($rc): $(cat "$base/storm.out")"
+grep -qi 'too many open files' "$base/storm.out" "$IT_LOG" &&
+	it_fail "EMFILE seen"
+((max < bound + MARGIN)) || it_fail "daemon fds reached $max (bound $bound + $MARGIN)"
+left=$(find "$lower/storm" -mindepth 1 | wc -l)
+((left == 0)) || it_fail "$left files left in the lower directory"
+it_unmount "$mnt"
+it_log "ok"
