@@ -131,13 +131,36 @@ void lower_entry_timeouts(struct lower_fs *fs, struct flt_entry *e)
 	e->entry_timeout = fs->opt.entry_timeout;
 }
 
+/* An existing node of @st gets one more lookup reference: true. */
+static bool ref_existing(struct lower_fs *fs, const struct stat *st,
+			 struct flt_entry *e)
+{
+	struct lower_inode *n;
+
+	pthread_mutex_lock(&fs->table_lock);
+	n = find_locked(fs, st->st_dev, st->st_ino);
+	if (n) {
+		n->nlookup++;
+		e->ino = lower_inode_id(fs, n);
+		e->generation = n->generation;
+	}
+	pthread_mutex_unlock(&fs->table_lock);
+	return n != NULL;
+}
+
 int lower_inode_from_fd(struct lower_fs *fs, int fd, const struct stat *st,
 			struct flt_entry *e)
 {
 	struct lower_inode *n, *fresh;
 
-	/* allocate and take the handle outside the lock; usually needed
-	 * (a name seen first) */
+	e->attr = *st;
+	lower_entry_timeouts(fs, e);
+	/* a known inode (a repeated lookup, readdirplus) costs no handle */
+	if (ref_existing(fs, st, e)) {
+		lower_sys_close(fd);
+		return 0;
+	}
+	/* allocate and take the handle outside the lock */
 	fresh = calloc(1, sizeof(*fresh));
 	if (!fresh) {
 		lower_sys_close(fd);
@@ -149,6 +172,7 @@ int lower_inode_from_fd(struct lower_fs *fs, int fd, const struct stat *st,
 	fresh->fd = fd;
 	fresh->fd_users = 1;
 	pthread_mutex_lock(&fs->table_lock);
+	/* found again if another thread made it meanwhile */
 	n = find_locked(fs, st->st_dev, st->st_ino);
 	if (n) {
 		n->nlookup++;
@@ -176,8 +200,6 @@ int lower_inode_from_fd(struct lower_fs *fs, int fd, const struct stat *st,
 	} else {
 		lower_fdc_adopt(fs, n);
 	}
-	e->attr = *st;
-	lower_entry_timeouts(fs, e);
 	return 0;
 }
 
