@@ -12,13 +12,18 @@
  * references (struct flt_entry); FLT_OP_FORGET drops them and the node is
  * freed at zero, so the table does not grow without bound. Generation
  * numbers are unique per node object, so a reused st_ino gets a new one.
+ * A node holds its inode as a file handle and an O_PATH fd opened from it
+ * on demand; at most lower_options.fd_cache unused fds stay open, so the
+ * daemon's fds are bounded however many inodes the kernel caches (nodes on
+ * file systems without handles, or open, or unlinked keep their fd).
  *
  * Handles: open/create/opendir return a handle (results.open.fh) owned by
  * the lower layer until release/releasedir.
  *
  * Threads: lower_perform() may be called from any number of threads at
- * once. Internal lock: the inode table mutex (a leaf lock; never held
- * across a syscall that can block on I/O other than the table's own).
+ * once. Internal locks (lower_int.h) are leaves, never held across a
+ * syscall that can block on I/O (but a directory handle's lock around
+ * readdir of its own stream).
  */
 #ifndef FSFILTER_LOWER_H
 #define FSFILTER_LOWER_H
