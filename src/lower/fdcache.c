@@ -46,6 +46,7 @@ static struct file_handle *get_handle(int fd, int *mount_id)
 
 int lower_fdc_init(struct lower_fs *fs)
 {
+	const char *env = getenv("FSFILTER_FD_CACHE");
 	struct file_handle *fh;
 	struct rlimit rl;
 	int fd;
@@ -53,6 +54,9 @@ int lower_fdc_init(struct lower_fs *fs)
 	pthread_mutex_init(&fs->fdc_lock, NULL);
 	if (fs->opt.fd_cache) {
 		fs->fdc_max = fs->opt.fd_cache;
+	} else if (env && atoi(env) > 0) {
+		/* tests of a mounted volume: every path on evicted nodes */
+		fs->fdc_max = (size_t)atoi(env);
 	} else {
 		fs->fdc_max = FDC_MAX_DEFAULT;
 		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 &&

@@ -41,6 +41,7 @@ struct lower_options {
 				   read from write-only opens and owns the
 				   size, so O_APPEND is not passed down */
 	unsigned fd_cache;	/* unused inode fds kept open at most; 0:
+				   $FSFILTER_FD_CACHE if set (tests), else
 				   min(RLIMIT_NOFILE soft / 2, 8192). Nodes
 				   reopen theirs by file handle on demand */
 };

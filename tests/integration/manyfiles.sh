@@ -6,6 +6,9 @@
 # MANYFILES_N, default 30000, more than this machine's hard limit of 20000
 # that one-fd-per-inode hit EMFILE at) must succeed, and the daemon's fd
 # count, sampled while it runs, must stay under that bound plus a margin.
+# Then every operation on evicted nodes: a volume with an 8-entry cache
+# ($FSFILTER_FD_CACHE) must pass opcompare (native vs volume, as root) and
+# a smaller storm with its fds under 8 + the margin.
 # Usage: manyfiles.sh MDSTORM
 . "$(dirname "$0")/lib.sh"
 it_init
@@ -47,4 +50,27 @@ grep -qi 'too many open files' "$base/storm.out" "$IT_LOG" &&
 left=$(find "$lower/storm" -mindepth 1 | wc -l)
 ((left == 0)) || it_fail "$left files left in the lower directory"
 it_unmount "$mnt"
+
+[[ -x ${OPCOMPARE:-} ]] || it_fail "OPCOMPARE not set"
+mkdir -p "$base/native" "$base/lower2/storm" "$base/mnt2"
+chmod 755 "$base/native" "$base/lower2" "$base/mnt2"
+FSFILTER_FD_CACHE=8 it_mount "$base/lower2" "$base/mnt2"
+pid=$IT_PID
+"$OPCOMPARE" "$base/native" "$base/mnt2" >"$base/opc.out" 2>&1 ||
+	it_fail "opcompare with an 8-entry fd cache: $(tail -20 "$base/opc.out")"
+fds0=$(fds)
+"$MDSTORM" "$base/mnt2/storm" 3000 >"$base/storm2.out" 2>&1 &
+storm=$!
+IT_PIDS+=("$storm")
+max=$fds0
+while kill -0 "$storm" 2>/dev/null; do
+	f=$(fds)
+	((f > max)) && max=$f
+	sleep 0.1
+done
+wait "$storm" || it_fail "mdstorm (8-entry cache) failed: $(cat "$base/storm2.out")"
+it_log "8-entry cache: opcompare ok; 3000 files: fds before=$fds0 max=$max;" \
+	"mdstorm: $(cat "$base/storm2.out")"
+((max < fds0 + 8 + MARGIN)) || it_fail "daemon fds reached $max with an 8-entry cache"
+it_unmount "$base/mnt2"
 it_log "ok"
