@@ -110,7 +110,8 @@ start() {
 	lower=$base/$1.lower mnt=$base/$1.mnt
 	mkdir -p "$lower" "$mnt"
 	for i in 1 2 3 4 5 6 7 8; do echo "r$i" >"$lower/r$i"; done
-	IT_LOG=$base/$1.log it_mount "$lower" "$mnt" --no-passthrough \
+	IT_LOG=$base/$1.log
+	it_mount "$lower" "$mnt" --no-passthrough \
 		--filter monitor:verdict_timeout_ms=60000
 	DAEMON=$IT_PID
 	rm -f "$base/stop"
@@ -118,11 +119,12 @@ start() {
 	"$MONTEST" verdict "$mnt" --ops open --sleep-ms 600000 >"$base/vc.out" 2>&1 &
 	VC=$!
 	IT_PIDS+=("$VC")
-	for ((i = 0; i < 100; i++)); do
+	for ((i = 0; i < 300; i++)); do
 		grep -q ready "$base/vc.out" && break
+		kill -0 "$VC" 2>/dev/null || break
 		sleep 0.05
 	done
-	grep -q ready "$base/vc.out" || it_fail "verdict client"
+	grep -q ready "$base/vc.out" || it_fail "verdict client: $(cat "$base/vc.out")"
 	waiting_opens "$mnt"
 	sleep 1	# the writers are busy
 }
