@@ -160,6 +160,7 @@ for p in "${CATS[@]}"; do
 	it_wait_pid "$p" 10 >/dev/null 2>&1
 	kill -0 "$p" 2>/dev/null && it_fail "a waiting open still hangs after SIGTERM"
 done
+grep -q "not connected" "$base/cat5" || it_fail "a waiting open after SIGTERM: $(cat "$base/cat5")"
 it_wait_pid "$WRITERS" 20 || it_fail "writers failed"
 check_records "$lower" "$base/sigterm.writers"
 kill -KILL "$VC" 2>/dev/null	# asleep in its first verdict; not ours to wait for
