@@ -60,7 +60,8 @@ int lower_fdc_init(struct lower_fs *fs)
 	} else {
 		fs->fdc_max = FDC_MAX_DEFAULT;
 		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
-		    rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur / 2 < fs->fdc_max)
+		    rl.rlim_cur != RLIM_INFINITY &&
+		    rl.rlim_cur / 2 < fs->fdc_max)
 			fs->fdc_max = rl.rlim_cur / 2;
 		if (fs->fdc_max < 16)
 			fs->fdc_max = 16;

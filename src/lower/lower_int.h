@@ -25,7 +25,10 @@
  * Node ids: the kernel-visible id of a node is its address, except the
  * root which is FLT_ROOT_INO. The kernel only names nodes it holds lookup
  * references on, and FORGET comes after the last request naming a node, so
- * an id is always a live node while an operation uses it.
+ * an id is always a live node while an operation uses it. An open handle
+ * holds a lookup reference on its node (so a release after the last
+ * FORGET, possible with filter-initiated I/O, frees the node there), and
+ * unlink/rename take one on the victim while they pin it.
  *
  * Locks (all leaves, never nested):
  *   fs->table_lock   the hash table, every node's nlookup and hash_next,
@@ -33,7 +36,7 @@
  *   fs->handle_lock  the handle list, fs->nhandles
  *   handle->lock     a directory handle's stream and position
  *   fs->fdc_lock     the fd cache: every node's fd, fd_users, fd_pins and
- *                    lru links, fs->lru, fs->nlru, fs->fdc_open
+ *                    lru links, fs->lru_head/tail, nlru, fdc_open
  * No lock is held across a syscall except handle->lock around readdir of
  * its own stream (the kernel serialises readdir per open file anyway);
  * the fd cache opens (open_by_handle_at) and closes outside fdc_lock.
@@ -63,7 +66,7 @@ struct lower_inode {
 	int fd;				/* O_PATH|O_NOFOLLOW or -1; fdc_lock */
 	unsigned fd_users;		/* operations using fd; fdc_lock */
 	unsigned fd_pins;		/* open handles + unlinked; fdc_lock */
-	bool unlinked_pin;		/* one pin for "seen unlinked"; fdc_lock */
+	bool unlinked_pin;		/* one pin: seen unlinked; fdc_lock */
 	bool on_lru;			/* fdc_lock */
 	struct lower_inode *lru_prev, *lru_next; /* fdc_lock */
 	uint64_t generation;		/* immutable */
