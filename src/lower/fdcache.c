@@ -11,8 +11,8 @@
  * Fds that are never closed while the node lives ("pinned"):
  *  - nodes without a handle: the file system has none (EOPNOTSUPP), the
  *    handle is too big (EOVERFLOW), the inode is on another mount than the
- *    root (open_by_handle_at resolves on the root's mount), or the daemon
- *    lacks CAP_DAC_READ_SEARCH;
+ *    root (open_by_handle_at resolves on the root's mount), the daemon
+ *    lacks CAP_DAC_READ_SEARCH, or the lower file system is FUSE (below);
  *  - nodes with an open lower handle: the file may be unlinked while open,
  *    and open_by_handle_at refuses an inode with no links (ESTALE);
  *  - nodes we saw lose a name through unlink/rmdir/rename-over with one
@@ -26,6 +26,12 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <sys/resource.h>
+#include <sys/statfs.h>
+
+/* A FUSE file system decodes a handle only while the kernel still caches
+ * its inode, unless its daemon opted in to exports, which we cannot tell:
+ * an evicted node of an sshfs lower directory would come back ESTALE. */
+#define FDC_FUSE_SUPER_MAGIC 0x65735546
 
 #define FDC_MAX_DEFAULT 8192u
 
@@ -47,6 +53,7 @@ static struct file_handle *get_handle(int fd, int *mount_id)
 int lower_fdc_init(struct lower_fs *fs)
 {
 	const char *env = getenv("FSFILTER_FD_CACHE");
+	struct statfs sfs;
 	struct file_handle *fh;
 	struct rlimit rl;
 	int fd;
@@ -71,6 +78,10 @@ int lower_fdc_init(struct lower_fs *fs)
 	 * gives the mount the handles resolve on. Otherwise every node
 	 * keeps its fd, as before the cache. */
 	fs->use_handles = false;
+	fs->mount_fd = -1;
+	if (lower_sys_fstatfs(fs->root.fd, &sfs) < 0 ||
+	    sfs.f_type == FDC_FUSE_SUPER_MAGIC)
+		goto out;
 	/* open_by_handle_at's mount fd must not be O_PATH (EBADF) */
 	fs->mount_fd = lower_sys_openat(fs->root.fd, ".",
 					O_RDONLY | O_DIRECTORY, 0);
@@ -89,6 +100,7 @@ int lower_fdc_init(struct lower_fs *fs)
 		lower_sys_close(fs->mount_fd);
 		fs->mount_fd = -1;
 	}
+out:
 	fs->fdc_open = 1; /* the root's */
 	return 0;
 }

@@ -274,6 +274,8 @@ int lower_fault_arm_from_env(void);
 
 int lower_sys_openat(int dirfd, const char *name, int flags, mode_t mode);
 int lower_sys_close(int fd);
+struct statfs;
+int lower_sys_fstatfs(int fd, struct statfs *st);
 int lower_sys_name_to_handle_at(int dirfd, const char *name,
 				struct file_handle *fh, int *mount_id,
 				int flags);

@@ -1162,20 +1162,24 @@ static int count_fds(void)
 	return n - 1; /* the DIR's own */
 }
 
-/* Look up names "e0".."e19" in the root and forget them: pushes every
- * unused fd out of a TINY_CACHE cache. */
+/* Look up names "e0".."e19" in the root, then forget them: while they
+ * live they push every other unused fd out of a TINY_CACHE cache. */
 static void evict_all(void)
 {
-	struct flt_entry e;
+	enum { N = 2 * TINY_CACHE + 4 };
+	struct flt_entry e[N];
+	uint64_t before = lower_fd_count(fx->fs);
 	char name[16];
 
-	for (int i = 0; i < 2 * TINY_CACHE + 4; i++) {
+	for (int i = 0; i < N; i++) {
 		snprintf(name, sizeof(name), "e%d", i);
 		if (faccessat(fx->dirfd, name, F_OK, AT_EACCESS))
 			make_file(name, NULL);
-		assert_int_equal(do_lookup(FLT_ROOT_INO, name, &e), 0);
-		do_forget(e.ino, 1);
+		assert_int_equal(do_lookup(FLT_ROOT_INO, name, &e[i]), 0);
 	}
+	assert_true(lower_fd_count(fx->fs) <= before + TINY_CACHE);
+	for (int i = 0; i < N; i++)
+		do_forget(e[i].ino, 1);
 }
 
 static void test_fdcache_bounded(void **state)
@@ -1257,12 +1261,15 @@ static void test_fdcache_hardlinks(void **state)
 	make_file("a", "data");
 	assert_int_equal(do_lookup(FLT_ROOT_INO, "a", &a), 0);
 	evict_all();
+	assert_int_equal(lower_fd_count(fx->fs), 1);
 	assert_int_equal(do_link(a.ino, "b", &b), 0);
 	assert_int_equal(b.ino, a.ino);
 	assert_int_equal(b.attr.st_nlink, 2);
 	evict_all();
 	assert_int_equal(do_unlink(FLT_OP_UNLINK, FLT_ROOT_INO, "a"), 0);
 	evict_all();
+	/* one name left: not pinned, reopened by handle */
+	assert_int_equal(lower_fd_count(fx->fs), 1);
 	assert_int_equal(do_getattr(a.ino, &st), 0);
 	assert_int_equal(st.st_nlink, 1);
 	assert_int_equal(do_unlink(FLT_OP_UNLINK, FLT_ROOT_INO, "b"), 0);
@@ -1347,6 +1354,7 @@ static void test_fdcache_deleted_outside(void **state)
 	make_file("x", "1");
 	assert_int_equal(do_lookup(FLT_ROOT_INO, "x", &e), 0);
 	evict_all();
+	assert_int_equal(lower_fd_count(fx->fs), 1); /* x's is closed */
 	assert_int_equal(unlinkat(fx->dirfd, "x", 0), 0);
 	ret = do_getattr(e.ino, &st);
 	if (ret == 0) {
@@ -1356,6 +1364,24 @@ static void test_fdcache_deleted_outside(void **state)
 		assert_int_equal(ret, -ESTALE);
 	}
 	assert_int_equal(do_lookup(FLT_ROOT_INO, "x", NULL), -ENOENT);
+	do_forget(e.ino, 1);
+}
+
+/* A failed reopen is the operation's error, and leaves nothing behind. */
+static void test_fdcache_reopen_fault(void **state)
+{
+	struct flt_entry e;
+	struct stat st;
+
+	make_file("r", "12");
+	assert_int_equal(do_lookup(FLT_ROOT_INO, "r", &e), 0);
+	evict_all();
+	assert_int_equal(lower_fd_count(fx->fs), 1);
+	assert_int_equal(lower_fault_arm("open_by_handle_at:1:EIO"), 0);
+	assert_int_equal(do_getattr(e.ino, &st), -EIO);
+	lower_fault_disarm();
+	assert_int_equal(do_getattr(e.ino, &st), 0);
+	assert_int_equal(st.st_size, 2);
 	do_forget(e.ino, 1);
 }
 
@@ -1403,6 +1429,7 @@ int main(void)
 		TT(test_fdcache_hardlinks),
 		TT(test_fdcache_unlinked),
 		TT(test_fdcache_deleted_outside),
+		TT(test_fdcache_reopen_fault),
 #undef TT
 	};
 
