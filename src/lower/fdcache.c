@@ -38,6 +38,7 @@
 static struct file_handle *get_handle(int fd, int *mount_id)
 {
 	struct file_handle *fh = malloc(sizeof(*fh) + MAX_HANDLE_SZ);
+	struct file_handle *small;
 
 	if (!fh)
 		return NULL;
@@ -47,7 +48,9 @@ static struct file_handle *get_handle(int fd, int *mount_id)
 		free(fh);
 		return NULL;
 	}
-	return fh;
+	/* 8 bytes on ext4, not MAX_HANDLE_SZ: one per known inode */
+	small = realloc(fh, sizeof(*fh) + fh->handle_bytes);
+	return small ? small : fh;
 }
 
 int lower_fdc_init(struct lower_fs *fs)
@@ -210,6 +213,8 @@ int lower_inode_fd(struct lower_fs *fs, struct lower_inode *n)
 		return fd;
 	}
 	pthread_mutex_unlock(&fs->fdc_lock);
+	if (!n->fh) /* cannot happen: such nodes keep their fd for life */
+		return -ESTALE;
 
 	/* evicted (only nodes with a handle are): reopen outside the lock */
 	fd = lower_sys_open_by_handle_at(fs->mount_fd, n->fh,
