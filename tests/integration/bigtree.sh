@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Resource bounds (docs/reliability.md): a tree of N files (BIGTREE_N,
 # default 200000; the long run is 1000000) in 1000-file directories,
-# walked and stat'ed through the volume. The lower layer keeps one O_PATH
-# fd per inode the kernel knows, so the daemon's fds and RSS grow with
-# what the kernel caches: measured after the walk; then the kernel is made
+# walked and stat'ed through the volume. The lower layer keeps each inode
+# as a file handle with a bounded cache of O_PATH fds, so the daemon's fds
+# stay bounded while its RSS grows with what the kernel caches: measured
+# after the walk; then the kernel is made
 # to forget (drop_caches 2) and the fds and lower inodes must come back to
 # the baseline (forget works). Bounds checked: fds stay under the daemon's
 # RLIMIT_NOFILE, RSS under BIGTREE_RSS_MB (default 1 KiB per file + 64
