@@ -140,12 +140,17 @@ REDIR_PRE(redir_pre_open)
 		}
 		memset(&d->results.open, 0, sizeof(d->results.open));
 		d->results.open.fh = (uint64_t)(uintptr_t)h;
+		/* keep cached pages across opens (as the lower layer does for
+		 * ordinary files): rule changes invalidate explicitly, and a
+		 * changed backing file changes the mtime the kernel checks */
+		d->results.open.keep_cache = 1;
 		/* the fast path: the kernel reads the backing file itself */
 		d->results.open.backing_fd = ri->cfg.no_fastpath ? -1 : h->fd;
 		if (redir_scoped(&v->target->scope)) {
 			/* the kernel must not keep these pages for others */
 			d->results.open.backing_fd = -1;
 			d->results.open.direct_io = 1;
+			d->results.open.keep_cache = 0;
 		}
 		st = complete(d, 0);
 		goto out;
