@@ -87,6 +87,20 @@ void core_data_cleanup(struct flt_callback_data *data);
  */
 void core_dispatch(struct flt_volume *vol, struct flt_callback_data *data,
 		   core_complete_fn done, void *cookie);
+/* The same, naming the host's request @id (the FUSE unique) in the trace
+ * view. */
+void core_dispatch_id(struct flt_volume *vol, struct flt_callback_data *data,
+		      uint64_t id, core_complete_fn done, void *cookie);
+
+/*
+ * The trace view (fsfilter mount -d): every step of every operation through
+ * the stack (dispatch, each pre-callback and its status, the bottom, each
+ * post-callback, the result) as one line per step written to @fd, in the
+ * style of libfuse's debug output. @fd < 0 turns it off. Call before the
+ * first dispatch on @vol; when off it costs one predictable branch per
+ * step.
+ */
+void core_volume_set_trace(struct flt_volume *vol, int fd);
 
 /* True while an attached instance wants every read and write of the
  * volume (a READ or WRITE callback without FLT_OPREG_SKIP_FASTPATH_FILES):

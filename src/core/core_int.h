@@ -88,6 +88,10 @@ struct flt_volume {
 	atomic_bool wants_data_ops;	/* stack->wants_data_ops, written
 					   under lock, read without */
 	struct flt_volume *next;	/* registry list, registry_lock */
+	/* the trace view (trace.c): set before the first dispatch, read-only
+	 * after */
+	bool trace;
+	int trace_fd;
 };
 
 /* One node of the completion node stack: an instance that asked for its
@@ -145,6 +149,8 @@ struct core_op {
 	void *early_context;
 	struct flt_instance *_Atomic pended_by;	/* holder of a pended op */
 	uint64_t start_ns;		/* CLOCK_MONOTONIC at dispatch */
+	uint64_t trace_id;		/* the host's request id (FUSE unique),
+					   or CORE_TRACE_ID_FIO | n */
 
 	/* cancellation */
 	atomic_bool cancelled;
@@ -174,6 +180,23 @@ struct core_op {
 #define DISPATCH_TOP ((uint64_t)UINT32_MAX + 1)
 void dispatch_below(struct flt_volume *vol, struct flt_callback_data *data,
 		    uint64_t below, core_complete_fn done, void *cookie);
+
+/* trace.c: the trace view, called by dispatch.c only if vol->trace.
+ * @depth is the instance's index in the stack (0 = top); @how says how the
+ * status came ("" from the callback, "resumed: " from a completion). */
+#define CORE_TRACE_ID_FIO (UINT64_C(1) << 63)
+#define CORE_TRACING(vol) __builtin_expect((vol)->trace, 0)
+void core_trace_dispatch(const struct core_op *cop, uint64_t below);
+void core_trace_pre(const struct core_op *cop, const struct flt_instance *inst,
+		    size_t depth, enum flt_preop_status status,
+		    const char *how);
+void core_trace_post_only(const struct core_op *cop,
+			  const struct flt_instance *inst, size_t depth);
+void core_trace_bottom(const struct core_op *cop, size_t depth, bool guarded);
+void core_trace_post(const struct core_op *cop, const struct flt_instance *inst,
+		     size_t depth, enum flt_postop_status status,
+		     const char *how);
+void core_trace_done(const struct core_op *cop);
 
 /* ctxmap.c */
 void *ctxmap_get(struct ctx_map *m, uint64_t key);

@@ -181,6 +181,17 @@ static void op_put(struct core_op *cop)
 	op_free(cop);
 }
 
+/* The depth of @inst in the operation's stack, for the trace view only. */
+static size_t stack_index(const struct core_op *cop,
+			  const struct flt_instance *inst)
+{
+	size_t i = 0;
+
+	while (i < cop->stack->n && cop->stack->inst[i] != inst)
+		i++;
+	return i;
+}
+
 static void fail_op(struct core_op *cop, int err)
 {
 	cop->data->io_status.status = err;
@@ -249,6 +260,8 @@ static void finish(struct core_op *cop)
 	if (data->op == FLT_OP_OPEN || data->op == FLT_OP_CREATE)
 		data->results.open.no_fastpath =
 			cop->no_fastpath || cop->stack->wants_data_ops;
+	if (CORE_TRACING(vol))
+		core_trace_done(cop);
 	stack_put_op(vol, cop->stack, cop);	/* clears data->core */
 	op_put(cop);
 	atomic_fetch_sub_explicit(&vol->inflight, 1, memory_order_relaxed);
@@ -289,6 +302,9 @@ static enum run_result run_post(struct core_op *cop)
 		atomic_store_explicit(&cop->pend, PEND_IN_CALLBACK,
 				      memory_order_release);
 		status = inst->filter->post[op](data, &objs, n->context, 0);
+		if (CORE_TRACING(cop->vol))
+			core_trace_post(cop, inst, stack_index(cop, inst),
+					status, "");
 		if (status == FLT_POSTOP_MORE_PROCESSING_REQUIRED) {
 			int expect = PEND_IN_CALLBACK;
 
@@ -326,6 +342,8 @@ static enum run_result run_pre(struct core_op *cop)
 
 		if (!f->pre[op]) {
 			/* post only: Windows calls it as if pre said WITH */
+			if (f->post[op] && CORE_TRACING(cop->vol))
+				core_trace_post_only(cop, inst, cop->next - 1);
 			if (f->post[op] && push_node(cop, inst, NULL, false)) {
 				fail_op(cop, -ENOMEM);
 				return run_post(cop);
@@ -337,6 +355,8 @@ static enum run_result run_pre(struct core_op *cop)
 		atomic_store_explicit(&cop->pend, PEND_IN_CALLBACK,
 				      memory_order_release);
 		status = f->pre[op](data, &objs, &context);
+		if (CORE_TRACING(cop->vol))
+			core_trace_pre(cop, inst, cop->next - 1, status, "");
 		if (status == FLT_PREOP_SUCCESS_NO_CALLBACK)
 			continue;	/* the common case: nothing to record */
 		if (status == FLT_PREOP_PENDING) {
@@ -351,6 +371,9 @@ static enum run_result run_pre(struct core_op *cop)
 			cop->pended_by = NULL;
 			status = cop->early_status;
 			context = cop->early_context;
+			if (CORE_TRACING(cop->vol))
+				core_trace_pre(cop, inst, cop->next - 1,
+					       status, "resumed: ");
 		}
 		if (apply_pre_status(cop, inst, status, context))
 			return run_post(cop);
@@ -360,8 +383,13 @@ static enum run_result run_pre(struct core_op *cop)
 		context_forget_key(cop->vol, CTX_STREAMHANDLE,
 				   data->params.release.fh);
 	/* filter-owned node ids never reach the lower layer (nodeid.c) */
-	if (!core_guard_filter_owned(data))
+	if (!core_guard_filter_owned(data)) {
 		cop->vol->bottom.perform(cop->vol->bottom.ctx, data);
+		if (CORE_TRACING(cop->vol))
+			core_trace_bottom(cop, st->n, false);
+	} else if (CORE_TRACING(cop->vol)) {
+		core_trace_bottom(cop, st->n, true);
+	}
 	return run_post(cop);
 }
 
@@ -409,6 +437,8 @@ void flt_complete_pended_preop(struct flt_callback_data *data,
 	}
 	atomic_store(&cop->pend, PEND_IN_CALLBACK);
 	cop->pended_by = NULL;
+	if (CORE_TRACING(cop->vol))
+		core_trace_pre(cop, inst, cop->next - 1, status, "resumed: ");
 	if (apply_pre_status(cop, inst, status, context))
 		drive(cop, run_post(cop));
 	else
@@ -432,12 +462,17 @@ void flt_complete_pended_postop(struct flt_callback_data *data)
 		return;
 	}
 	atomic_store(&cop->pend, PEND_IN_CALLBACK);
+	if (CORE_TRACING(cop->vol) && cop->pended_by)
+		core_trace_post(cop, cop->pended_by,
+				stack_index(cop, cop->pended_by),
+				FLT_POSTOP_FINISHED_PROCESSING, "resumed: ");
 	cop->pended_by = NULL;
 	drive(cop, run_post(cop));
 }
 
-void dispatch_below(struct flt_volume *vol, struct flt_callback_data *data,
-		    uint64_t below, core_complete_fn done, void *cookie)
+static void dispatch(struct flt_volume *vol, struct flt_callback_data *data,
+		     uint64_t below, uint64_t id, core_complete_fn done,
+		     void *cookie)
 {
 	struct core_op *cop = op_get();
 
@@ -461,11 +496,31 @@ void dispatch_below(struct flt_volume *vol, struct flt_callback_data *data,
 	       cop->stack->inst[cop->next]->altitude >= below)
 		cop->next++;
 	data->core = cop;
+	if (CORE_TRACING(vol)) {
+		static atomic_uint_fast64_t fio_ids;
+
+		cop->trace_id = id != CORE_TRACE_ID_FIO ? id :
+			id | (atomic_fetch_add(&fio_ids, 1) + 1);
+		core_trace_dispatch(cop, below);
+	}
 	drive(cop, run_pre(cop));
+}
+
+void dispatch_below(struct flt_volume *vol, struct flt_callback_data *data,
+		    uint64_t below, core_complete_fn done, void *cookie)
+{
+	/* filter-initiated: numbered apart from the host's requests */
+	dispatch(vol, data, below, CORE_TRACE_ID_FIO, done, cookie);
 }
 
 void core_dispatch(struct flt_volume *vol, struct flt_callback_data *data,
 		   core_complete_fn done, void *cookie)
 {
-	dispatch_below(vol, data, DISPATCH_TOP, done, cookie);
+	dispatch(vol, data, DISPATCH_TOP, 0, done, cookie);
+}
+
+void core_dispatch_id(struct flt_volume *vol, struct flt_callback_data *data,
+		      uint64_t id, core_complete_fn done, void *cookie)
+{
+	dispatch(vol, data, DISPATCH_TOP, id, done, cookie);
 }

@@ -17,8 +17,10 @@ struct fuse_frontend_options {
 	const char *mountpoint;	/* an existing directory, absolute path */
 	const char *fsname;	/* shown in /proc/mounts: "fsfilter:<lower>" */
 	int foreground;		/* do not daemonize */
-	int debug;		/* libfuse request trace on stderr (implies
-				   nothing else: pass foreground too) */
+	int debug;		/* the trace view on stderr: each request,
+				   each filter's callbacks, each reply
+				   (implies nothing else: pass foreground
+				   too) */
 	int writeback;		/* negotiate the kernel writeback cache */
 	int no_passthrough;	/* never offer the fast path (FUSE
 				   passthrough); writeback excludes it too */

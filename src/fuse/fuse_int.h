@@ -66,6 +66,7 @@ struct fe {
 	struct fuse_session *se;
 	bool writeback;		/* FUSE_CAP_WRITEBACK_CACHE negotiated */
 	bool want_writeback;	/* asked for with --writeback */
+	bool trace;		/* the trace view (-d), trace.c */
 	struct fe_canceller canceller;
 	struct fe_pt pt;
 	pthread_mutex_t handles_lock;	/* leaf */
@@ -103,6 +104,8 @@ struct fe_req {
 	struct fe_handle *handle;	/* open/create: the new wrapper;
 					   release: the one to free */
 	bool dir;			/* opendir (handles not wrapped) */
+	uint64_t unique;		/* the FUSE unique, for the trace view
+					   (0 unless tracing) */
 	void *buf;			/* read/getxattr/listxattr data */
 	char strings[];			/* copies of names */
 };
@@ -148,6 +151,13 @@ static inline const struct fe_handle *fe_handle_of(
 {
 	return (const struct fe_handle *)(uintptr_t)fi->fh;
 }
+
+/* trace.c: the trace view's request and reply lines (on stderr), called
+ * by the I/O hooks only when fe->trace. The unique of the request this
+ * worker thread read last, which its handler is serving. */
+extern __thread uint64_t fe_trace_unique;
+void fe_trace_in(const void *buf, ssize_t len);
+void fe_trace_out(const struct iovec *iov, int count);
 
 /* passthrough.c: the fast path (FUSE passthrough). */
 /* After fuse_session_mount(): route the session's I/O through the hooks

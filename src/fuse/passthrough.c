@@ -62,6 +62,9 @@ static ssize_t pt_read(int fd, void *buf, size_t len, void *userdata)
 	struct fe *fe = userdata;
 	ssize_t res = read(fd, buf, len);
 
+	if (__builtin_expect(fe->trace, 0))
+		fe_trace_in(buf, res);
+
 	if (res >= (ssize_t)(sizeof(struct fek_in_header) +
 			     sizeof(struct fek_init_in)) &&
 	    !atomic_load_explicit(&fe->pt.init_seen, memory_order_relaxed)) {
@@ -126,6 +129,8 @@ static ssize_t pt_writev(int fd, struct iovec *iov, int count,
 
 	if (!atomic_load_explicit(&fe->pt.init_done, memory_order_relaxed))
 		patch_init(fe, iov, count);
+	if (__builtin_expect(fe->trace, 0))
+		fe_trace_out(iov, count);
 	return writev(fd, iov, count);
 }
 

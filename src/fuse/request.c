@@ -28,6 +28,7 @@ struct fe_req *fe_req_new(fuse_req_t req, enum flt_op op, fuse_ino_t ino,
 	r->handle = NULL;
 	r->dir = false;
 	r->buf = NULL;
+	r->unique = req && r->fe->trace ? fe_trace_unique : 0;
 	if (req) {
 		const struct fuse_ctx *ctx = fuse_req_ctx(req);
 
@@ -112,14 +113,14 @@ void fe_req_dispatch(struct fe_req *r)
 	if (r->req)
 		fuse_req_interrupt_func(r->req, fe_interrupted, r);
 	if (!r->waited) {
-		core_dispatch(r->fe->vol, &r->data, fe_done, r);
+		core_dispatch_id(r->fe->vol, &r->data, r->unique, fe_done, r);
 		return;
 	}
 	/* The operation borrows the libfuse request buffer (write data):
 	 * it must be complete before this handler returns. */
 	pthread_mutex_init(&r->lock, NULL);
 	pthread_cond_init(&r->cond, NULL);
-	core_dispatch(r->fe->vol, &r->data, fe_done, r);
+	core_dispatch_id(r->fe->vol, &r->data, r->unique, fe_done, r);
 	pthread_mutex_lock(&r->lock);
 	while (!r->completed)
 		pthread_cond_wait(&r->cond, &r->lock);
@@ -138,6 +139,9 @@ void fe_forget(struct fe *fe, flt_ino_t ino, uint64_t nlookup)
 	if (!r)
 		return;
 	r->fe = fe;
+	/* on the worker thread of the FORGET (or of the reply the kernel
+	 * did not take) */
+	r->unique = fe->trace ? fe_trace_unique : 0;
 	r->data.params.forget.nlookup = nlookup;
 	fe_req_dispatch(r);
 }

@@ -128,8 +128,6 @@ static int build_args(const struct fuse_frontend_options *o,
 
 	if (fuse_opt_add_arg(args, "fsfilter"))
 		goto out;
-	if (o->debug && fuse_opt_add_arg(args, "-d"))
-		goto out;
 	if (opt_append_escaped(&opts, "fsname=",
 			       o->fsname ? o->fsname : "fsfilter"))
 		goto out;
@@ -277,6 +275,10 @@ int fuse_frontend_run(struct flt_volume *vol,
 		goto out_args;
 	}
 	fe.se = se;
+	if (o->debug) {	/* the trace view: FUSE lines here, steps in core */
+		fe.trace = true;
+		core_volume_set_trace(vol, STDERR_FILENO);
+	}
 	core_volume_set_host_hooks(vol, &(struct core_host_hooks){
 		.inval_inode = hook_inval_inode,
 		.inval_entry = hook_inval_entry,
