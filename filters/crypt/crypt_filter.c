@@ -4,12 +4,15 @@
  * changes) are completed here with filter-initiated I/O on the lower
  * handle (crypt_io.c); sizes coming back up (lookup, getattr, setattr,
  * create, readdirplus, ...) are turned from ciphertext into plaintext
- * sizes; the volume config file is hidden and protected.
+ * sizes; the volume config file is hidden and protected. With raw=LIST,
+ * listed processes get twins of regular files (crypt_raw.c) whose
+ * operations go down unchanged, read-only.
  */
 #include "filters/crypt/crypt.h"
 #include "filters/crypt/crypt_int.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +28,7 @@ static void vol_cleanup(void *ctx, enum flt_context_type type)
 	struct crypt_vol *v = ctx;
 
 	crypt_wipe(v->master, sizeof(v->master));
+	crypt_twins_destroy(&v->twins);
 }
 
 static void node_cleanup(void *ctx, enum flt_context_type type)
@@ -110,6 +114,108 @@ static enum flt_preop_status complete(struct flt_callback_data *d, int status,
 	return FLT_PREOP_COMPLETE;
 }
 
+/* ---- the raw view: twins ------------------------------------------------ */
+
+/* A completion context that is a twin id (bit 63 set, which no user-space
+ * pointer has): the operation was rewritten to the twin's lower inode and
+ * its post puts the id back for the filters above. */
+#define TWIN_CTX(id) ((void *)(uintptr_t)(id))
+
+static flt_ino_t twin_of_ctx(void *ctx)
+{
+	uintptr_t v = (uintptr_t)ctx;
+
+	return (v & FLT_INO_FILTER_OWNED) ? (flt_ino_t)v : 0;
+}
+
+/* If @d is on a twin, send it down on the lower inode: returns the twin
+ * id (0: not a twin). The caller restores d->ino before completing. */
+static flt_ino_t twin_down(struct flt_callback_data *d,
+			   const struct flt_related_objects *objs)
+{
+	struct crypt_vol *v;
+	flt_ino_t id = d->ino, lower;
+
+	if (!(id & FLT_INO_FILTER_OWNED) ||
+	    flt_get_instance_context(objs->instance, (void **)&v))
+		return 0;
+	lower = crypt_twin_lower(&v->twins, id);
+	flt_release_context(v);
+	if (!lower)
+		return 0;
+	d->ino = lower;
+	flt_set_callback_data_dirty(d);
+	return id;
+}
+
+static bool raw_requestor(const struct crypt_vol *v,
+			  const struct flt_callback_data *d)
+{
+	return v->raw_on && !(d->flags & FLT_IO_FILTER_INITIATED) &&
+	       flt_scope_match(&v->raw, d);
+}
+
+/* Is the requestor of @d in the raw view? */
+static bool requestor_is_raw(const struct flt_callback_data *d,
+			     const struct flt_related_objects *objs)
+{
+	struct crypt_vol *v;
+	bool raw;
+
+	if (flt_get_instance_context(objs->instance, (void **)&v))
+		return false;
+	raw = raw_requestor(v, d);
+	flt_release_context(v);
+	return raw;
+}
+
+/* Operations that pass through on a twin (flush, release, fsync, xattrs,
+ * access, statfs, lseek): down on the lower inode, then the id back. */
+static enum flt_preop_status pre_twin(struct flt_callback_data *d,
+				      const struct flt_related_objects *objs,
+				      void **ctx)
+{
+	flt_ino_t id = twin_down(d, objs);
+
+	if (!id)
+		return FLT_PREOP_SUCCESS_NO_CALLBACK;
+	*ctx = TWIN_CTX(id);
+	return FLT_PREOP_SUCCESS_WITH_CALLBACK;
+}
+
+static enum flt_postop_status post_twin(struct flt_callback_data *d,
+					const struct flt_related_objects *objs,
+					void *ctx, unsigned flags)
+{
+	flt_ino_t id = twin_of_ctx(ctx);
+
+	if (id)
+		d->ino = id;
+	return FLT_POSTOP_FINISHED_PROCESSING;
+}
+
+/* The twin's kernel inode forgets: drop its references and pass them
+ * down as the lower inode's. */
+static enum flt_preop_status pre_forget(struct flt_callback_data *d,
+					const struct flt_related_objects *objs,
+					void **ctx)
+{
+	struct crypt_vol *v;
+	flt_ino_t lower;
+
+	if (!(d->ino & FLT_INO_FILTER_OWNED) ||
+	    flt_get_instance_context(objs->instance, (void **)&v))
+		return FLT_PREOP_SUCCESS_NO_CALLBACK;
+	lower = crypt_twin_forget(objs->instance, &v->twins, d->ino,
+				  d->params.forget.nlookup);
+	flt_release_context(v);
+	if (lower) {
+		d->ino = lower;
+		flt_set_callback_data_dirty(d);
+	}
+	return FLT_PREOP_SUCCESS_NO_CALLBACK;
+}
+
 /* ---- sizes going up ---------------------------------------------------- */
 
 static void fix_attr(struct stat *st)
@@ -135,24 +241,90 @@ static void remember_name(const struct flt_related_objects *objs,
 	flt_release_context(n);
 }
 
+/*
+ * An entry going up (it holds one lookup reference on e->ino). Regular
+ * files: a raw-view requestor gets the twin with the stored size; anyone
+ * else the plaintext size. With a raw view configured, regular files'
+ * names are not cached, so that every path walk picks its view (the cost:
+ * one LOOKUP per open or stat by path). -ENOMEM: no twin could be made
+ * (the lower reference has been dropped).
+ */
+static int entry_up(const struct flt_callback_data *d,
+		    const struct flt_related_objects *objs,
+		    struct flt_entry *e)
+{
+	struct crypt_vol *v;
+	flt_ino_t id;
+	int ret = 0;
+
+	if (!e->ino || !S_ISREG(e->attr.st_mode))
+		return 0;
+	if (flt_get_instance_context(objs->instance, (void **)&v)) {
+		fix_attr(&e->attr);
+		return 0;
+	}
+	if (v->raw_on && raw_requestor(v, d)) {
+		ret = crypt_twin_ref(objs->instance, &v->twins, e->ino, &id);
+		if (ret) {
+			flt_forget(objs->instance, e->ino, 1);
+			e->ino = 0;
+		} else {
+			e->ino = id;
+			/* raw sizes change with every plaintext write */
+			e->attr_timeout = 0;
+		}
+		e->entry_timeout = 0;
+		flt_release_context(v);
+		return ret;
+	}
+	if (v->raw_on)
+		e->entry_timeout = 0;
+	flt_release_context(v);
+	fix_attr(&e->attr);
+	return 0;
+}
+
 static enum flt_postop_status post_entry(struct flt_callback_data *d,
 					 const struct flt_related_objects *objs,
 					 void *ctx, unsigned flags)
 {
+	flt_ino_t id = twin_of_ctx(ctx);
+	int ret;
+
+	if (id)
+		d->ino = id;	/* link of a twin */
 	if (d->io_status.status || !d->results.entry.ino)
 		return FLT_POSTOP_FINISHED_PROCESSING;
-	fix_attr(&d->results.entry.attr);
+	ret = entry_up(d, objs, &d->results.entry);
+	if (ret) {
+		d->io_status.status = ret;
+		return FLT_POSTOP_FINISHED_PROCESSING;
+	}
 	if (d->op == FLT_OP_LOOKUP)
 		remember_name(objs, &d->results.entry, d->params.lookup.name);
 	return FLT_POSTOP_FINISHED_PROCESSING;
+}
+
+static enum flt_preop_status pre_getattr(struct flt_callback_data *d,
+					 const struct flt_related_objects *objs,
+					 void **ctx)
+{
+	*ctx = TWIN_CTX(twin_down(d, objs));
+	return FLT_PREOP_SUCCESS_WITH_CALLBACK;
 }
 
 static enum flt_postop_status post_attr(struct flt_callback_data *d,
 					const struct flt_related_objects *objs,
 					void *ctx, unsigned flags)
 {
-	if (!d->io_status.status)
+	flt_ino_t id = twin_of_ctx(ctx);
+
+	if (id) {
+		d->ino = id;	/* raw: the stored size, never cached */
+		d->results.attr_timeout = 0;
+	} else if (!d->io_status.status) {
 		fix_attr(&d->results.attr);
+	}
 	return FLT_POSTOP_FINISHED_PROCESSING;
 }
 
@@ -161,13 +333,16 @@ static enum flt_postop_status post_readdir(struct flt_callback_data *d,
 					   void *ctx, unsigned flags)
 {
 	struct flt_dirents *ds = &d->results.dirents;
+	bool raw;
 
 	if (d->io_status.status)
 		return FLT_POSTOP_FINISHED_PROCESSING;
+	/* the raw view shows the config: a backup of it must mount */
+	raw = requestor_is_raw(d, objs);
 	for (size_t i = 0; i < ds->n; i++) {
 		struct flt_dirent *e = &ds->v[i];
 
-		if (is_conf(d->ino, e->name)) {
+		if (!raw && is_conf(d->ino, e->name)) {
 			if (e->entry.ino)	/* its lookup reference */
 				flt_forget(objs->instance, e->entry.ino, 1);
 			memmove(e, e + 1, (ds->n - i - 1) * sizeof(*e));
@@ -176,7 +351,8 @@ static enum flt_postop_status post_readdir(struct flt_callback_data *d,
 			continue;
 		}
 		if (d->params.readdir.plus && e->entry.ino)
-			fix_attr(&e->entry.attr);
+			entry_up(d, objs, &e->entry);	/* ino 0 on failure:
+							   a plain entry */
 	}
 	return FLT_POSTOP_FINISHED_PROCESSING;
 }
@@ -187,7 +363,8 @@ static enum flt_preop_status pre_lookup(struct flt_callback_data *d,
 					const struct flt_related_objects *objs,
 					void **ctx)
 {
-	if (is_conf(d->params.lookup.parent, d->params.lookup.name))
+	if (is_conf(d->params.lookup.parent, d->params.lookup.name) &&
+	    !requestor_is_raw(d, objs))
 		return complete(d, -ENOENT, 0);
 	return FLT_PREOP_SUCCESS_WITH_CALLBACK;
 }
@@ -197,10 +374,15 @@ static enum flt_preop_status pre_name(struct flt_callback_data *d,
 				      void **ctx)
 {
 	int hit = 0;
+	flt_ino_t id;
 
 	switch (d->op) {
 	case FLT_OP_MKNOD:
 		hit = is_conf(d->params.mknod.parent, d->params.mknod.name);
+		/* the raw view is read-only: no new regular file in it */
+		if (!hit && S_ISREG(d->params.mknod.mode) &&
+		    requestor_is_raw(d, objs))
+			return complete(d, -EROFS, 0);
 		break;
 	case FLT_OP_MKDIR:
 		hit = is_conf(d->params.mkdir.parent, d->params.mkdir.name);
@@ -225,6 +407,8 @@ static enum flt_preop_status pre_name(struct flt_callback_data *d,
 	}
 	if (hit)
 		return complete(d, -EPERM, 0);
+	if (d->op == FLT_OP_LINK && (id = twin_down(d, objs)))
+		*ctx = TWIN_CTX(id);
 	return d->op == FLT_OP_MKNOD || d->op == FLT_OP_LINK
 		       ? FLT_PREOP_SUCCESS_WITH_CALLBACK
 		       : FLT_PREOP_SUCCESS_NO_CALLBACK;
@@ -248,7 +432,20 @@ static enum flt_preop_status pre_open(struct flt_callback_data *d,
 {
 	int flags = lower_flags(d->params.open.flags);
 	struct crypt_node *n;
+	flt_ino_t id = twin_down(d, objs);
 
+	if (id) {
+		/* the raw view is read-only: writing ciphertext back would
+		 * race the plaintext side's read-modify-write of the same
+		 * blocks (restores go into the lower directory, unmounted) */
+		if ((d->params.open.flags & O_ACCMODE) != O_RDONLY ||
+		    (d->params.open.flags & O_TRUNC)) {
+			d->ino = id;
+			return complete(d, -EROFS, 0);
+		}
+		*ctx = TWIN_CTX(id);
+		return FLT_PREOP_SUCCESS_WITH_CALLBACK;
+	}
 	if (flags != d->params.open.flags) {
 		d->params.open.flags = flags;
 		flt_set_callback_data_dirty(d);
@@ -276,7 +473,16 @@ static enum flt_postop_status post_open(struct flt_callback_data *d,
 					void *ctx, unsigned flags)
 {
 	struct crypt_node *n = ctx;
+	flt_ino_t id = twin_of_ctx(ctx);
 
+	if (id) {
+		/* no page cache for the raw view: every read is current
+		 * (plaintext writes change the stored blocks under it) */
+		d->ino = id;
+		d->results.open.direct_io = 1;
+		d->results.open.keep_cache = 0;
+		return FLT_POSTOP_FINISHED_PROCESSING;
+	}
 	if (!d->io_status.status)
 		forget_key(n);
 	crypt_unlock_excl(&n->lock);
@@ -292,6 +498,8 @@ static enum flt_preop_status pre_create(struct flt_callback_data *d,
 
 	if (is_conf(d->params.create.parent, d->params.create.name))
 		return complete(d, -EPERM, 0);
+	if (requestor_is_raw(d, objs))
+		return complete(d, -EROFS, 0);	/* the raw view: read-only */
 	if (flags != d->params.create.flags) {
 		d->params.create.flags = flags;
 		flt_set_callback_data_dirty(d);
@@ -307,7 +515,7 @@ static enum flt_postop_status post_create(struct flt_callback_data *d,
 
 	if (d->io_status.status || !d->results.entry.ino)
 		return FLT_POSTOP_FINISHED_PROCESSING;
-	fix_attr(&d->results.entry.attr);
+	entry_up(d, objs, &d->results.entry);	/* never raw: refused in pre */
 	if (crypt_node_get(objs->instance, d->results.entry.ino, &n))
 		return FLT_POSTOP_FINISHED_PROCESSING;
 	crypt_node_set_name(n, d->params.create.name);
@@ -326,7 +534,12 @@ static enum flt_preop_status pre_read(struct flt_callback_data *d,
 	struct crypt_op op;
 	size_t done = 0;
 	int ret;
+	flt_ino_t id = twin_down(d, objs);
 
+	if (id) {	/* the raw view: the stored bytes */
+		*ctx = TWIN_CTX(id);
+		return FLT_PREOP_SUCCESS_WITH_CALLBACK;
+	}
 	ret = op_begin(objs, d->ino, d->params.read.fh, &op);
 	if (ret)
 		return complete(d, ret, 0);
@@ -345,6 +558,8 @@ static enum flt_preop_status pre_write(struct flt_callback_data *d,
 	struct crypt_op op;
 	int ret;
 
+	if (d->ino & FLT_INO_FILTER_OWNED)
+		return complete(d, -EROFS, 0);	/* a twin: opened read-only */
 	if (d->params.write.offset < 0)
 		return complete(d, -EINVAL, 0);
 	ret = op_begin(objs, d->ino, d->params.write.fh, &op);
@@ -422,7 +637,16 @@ static enum flt_preop_status pre_setattr(struct flt_callback_data *d,
 	unsigned to_set = d->params.setattr.to_set;
 	struct stat st;
 	int ret;
+	flt_ino_t id = twin_down(d, objs);
 
+	if (id) {
+		if (to_set & FLT_SET_SIZE) {
+			d->ino = id;
+			return complete(d, -EROFS, 0);
+		}
+		*ctx = TWIN_CTX(id);	/* chmod, utimes, ...: as they are */
+		return FLT_PREOP_SUCCESS_WITH_CALLBACK;
+	}
 	if (!(to_set & FLT_SET_SIZE))
 		return FLT_PREOP_SUCCESS_WITH_CALLBACK;
 	ret = flt_query_information(objs->instance, d->ino, &st);
@@ -452,6 +676,8 @@ static enum flt_preop_status pre_fallocate(struct flt_callback_data *d,
 	struct stat st;
 	int ret;
 
+	if (d->ino & FLT_INO_FILTER_OWNED)
+		return complete(d, -EROFS, 0);	/* a twin: read-only */
 	if (mode & ~FALLOC_FL_KEEP_SIZE)
 		return complete(d, -EOPNOTSUPP, 0);	/* punch, zero, ... */
 	if (d->params.fallocate.offset < 0 || d->params.fallocate.length <= 0)
@@ -473,7 +699,12 @@ static enum flt_preop_status pre_lseek(struct flt_callback_data *d,
 	off_t off = d->params.lseek.offset, size;
 	struct stat st;
 	int ret;
+	flt_ino_t id = twin_down(d, objs);
 
+	if (id) {	/* the raw view: the lower file's own answer */
+		*ctx = TWIN_CTX(id);
+		return FLT_PREOP_SUCCESS_WITH_CALLBACK;
+	}
 	ret = flt_query_information(objs->instance, d->ino, &st);
 	if (ret)
 		return complete(d, ret, 0);
@@ -516,7 +747,8 @@ static int instance_setup(const struct flt_related_objects *objs)
 
 static const struct flt_operation_registration crypt_ops[] = {
 	{ FLT_OP_LOOKUP, 0, pre_lookup, post_entry },
-	{ FLT_OP_GETATTR, 0, NULL, post_attr },
+	{ FLT_OP_FORGET, 0, pre_forget, NULL },
+	{ FLT_OP_GETATTR, 0, pre_getattr, post_attr },
 	{ FLT_OP_SETATTR, 0, pre_setattr, post_attr },
 	{ FLT_OP_MKNOD, 0, pre_name, post_entry },
 	{ FLT_OP_MKDIR, 0, pre_name, NULL },
@@ -527,12 +759,21 @@ static const struct flt_operation_registration crypt_ops[] = {
 	{ FLT_OP_LINK, 0, pre_name, post_entry },
 	{ FLT_OP_OPEN, 0, pre_open, post_open },
 	{ FLT_OP_CREATE, 0, pre_create, post_create },
-	{ FLT_OP_READ, 0, pre_read, NULL },
+	{ FLT_OP_READ, 0, pre_read, post_twin },
 	{ FLT_OP_WRITE, 0, pre_write, NULL },
 	{ FLT_OP_READDIR, 0, NULL, post_readdir },
 	{ FLT_OP_FALLOCATE, 0, pre_fallocate, NULL },
 	{ FLT_OP_COPY_FILE_RANGE, 0, pre_copy_range, NULL },
-	{ FLT_OP_LSEEK, 0, pre_lseek, NULL },
+	{ FLT_OP_LSEEK, 0, pre_lseek, post_twin },
+	{ FLT_OP_FLUSH, 0, pre_twin, post_twin },
+	{ FLT_OP_RELEASE, 0, pre_twin, post_twin },
+	{ FLT_OP_FSYNC, 0, pre_twin, post_twin },
+	{ FLT_OP_STATFS, 0, pre_twin, post_twin },
+	{ FLT_OP_SETXATTR, 0, pre_twin, post_twin },
+	{ FLT_OP_GETXATTR, 0, pre_twin, post_twin },
+	{ FLT_OP_LISTXATTR, 0, pre_twin, post_twin },
+	{ FLT_OP_REMOVEXATTR, 0, pre_twin, post_twin },
+	{ FLT_OP_ACCESS, 0, pre_twin, post_twin },
 	FLT_OPERATION_END
 };
 

@@ -11,6 +11,7 @@
 #define FSFILTER_CRYPT_INT_H
 
 #include <fsfilter/filter.h>
+#include <fsfilter/scope.h>
 
 #include "filters/crypt/crypt_cipher.h"
 #include "filters/crypt/crypt_keys.h"
@@ -18,9 +19,36 @@
 #include <pthread.h>
 #include <stdbool.h>
 
-/* Instance context: one per volume. Immutable after instance setup. */
+/* The raw view's twins (crypt_raw.c): filter-owned node ids that show a
+ * lower regular file as it is stored. */
+#define CRYPT_TWIN_BUCKETS 256
+struct crypt_twin;
+struct crypt_twins {
+	pthread_mutex_t mu;	/* leaf */
+	struct crypt_twin *by_id[CRYPT_TWIN_BUCKETS];	/* mu */
+	struct crypt_twin *by_lower[CRYPT_TWIN_BUCKETS];	/* mu */
+};
+
+void crypt_twins_init(struct crypt_twins *tw);
+void crypt_twins_destroy(struct crypt_twins *tw);
+/* The twin of @lower, with one more lookup reference (which stands for
+ * the lower one the caller got). 0 or -ENOMEM / -EINVAL. */
+int crypt_twin_ref(struct flt_instance *inst, struct crypt_twins *tw,
+		   flt_ino_t lower, flt_ino_t *id);
+/* The lower inode of twin @id, or 0 if @id is not one of ours. */
+flt_ino_t crypt_twin_lower(struct crypt_twins *tw, flt_ino_t id);
+/* Drop @nlookup references of twin @id (freeing the id at zero); returns
+ * its lower inode (to pass the FORGET down) or 0. */
+flt_ino_t crypt_twin_forget(struct flt_instance *inst, struct crypt_twins *tw,
+			    flt_ino_t id, uint64_t nlookup);
+
+/* Instance context: one per volume. Immutable after instance setup but
+ * for the twin table, which has its own lock. */
 struct crypt_vol {
 	uint8_t master[CRYPT_KEY_LEN];
+	bool raw_on;		/* raw=LIST given */
+	struct flt_scope raw;	/* who sees the raw view */
+	struct crypt_twins twins;
 };
 
 /* Shared/exclusive lock that any thread may release. */

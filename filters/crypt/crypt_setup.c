@@ -3,6 +3,9 @@
  * crypt: instance setup. Arguments (--filter crypt:ARGS, comma separated):
  *   keyfile=/abs/path   the volume's key file, or
  *   passfile=/abs/path  a file whose first line is the passphrase.
+ *   raw=LIST            processes that see the raw view (ciphertext, raw
+ *                       sizes, read-only): NAME, comm:NAME, pid:N, uid:N
+ *                       joined with '+' (include/fsfilter/scope.h).
  * The volume config is read from the lower directory (below the instance)
  * and the master key unlocked; a wrong key declines the instance with a
  * clear message, so nothing is mounted.
@@ -17,6 +20,8 @@
 struct crypt_args {
 	char *keyfile;
 	char *passfile;
+	bool raw_on;
+	struct flt_scope raw;
 };
 
 static int parse_args(const char *s, struct crypt_args *a)
@@ -28,15 +33,23 @@ static int parse_args(const char *s, struct crypt_args *a)
 		return -ENOMEM;
 	for (tok = strtok_r(copy, ",", &save); tok && !ret;
 	     tok = strtok_r(NULL, ",", &save)) {
-		char **dst = NULL;
+		char **dst = NULL, err[160];
 
+		if (!strncmp(tok, "raw=", 4)) {
+			ret = flt_scope_parse(tok + 4, &a->raw, err,
+					      sizeof(err));
+			if (ret)
+				flt_log(LOG_ERR, "crypt: raw=: %s", err);
+			a->raw_on = !ret;
+			continue;
+		}
 		if (!strncmp(tok, "keyfile=", 8))
 			dst = &a->keyfile;
 		else if (!strncmp(tok, "passfile=", 9))
 			dst = &a->passfile;
 		if (!dst) {
 			flt_log(LOG_ERR, "crypt: unknown argument '%s' "
-				"(expected keyfile=PATH or passfile=PATH)", tok);
+				"(expected keyfile=PATH, passfile=PATH or raw=LIST)", tok);
 			ret = -EINVAL;
 			break;
 		}
@@ -130,6 +143,9 @@ int crypt_instance_setup(const struct flt_related_objects *objs)
 	/* the master key lives as long as the instance: its pages are
 	   never dumped (the call above already made dumps impossible) */
 	crypt_protect_memory(vol->master, sizeof(vol->master));
+	crypt_twins_init(&vol->twins);
+	vol->raw_on = a.raw_on;
+	vol->raw = a.raw;
 	ret = crypt_conf_unlock(&c, kdf, secret, slen, vol->master);
 	if (ret == -EKEYREJECTED)
 		flt_log(LOG_ERR, "crypt: wrong %s for this volume (the key "
