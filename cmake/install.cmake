@@ -25,9 +25,25 @@ install(CODE "execute_process(COMMAND \${CMAKE_COMMAND} -E create_symlink
 
 install(FILES include/fsfilter/filter.h include/fsfilter/monitor.h
         DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/fsfilter)
-configure_file(dist/fsfilter-filter.pc.in fsfilter-filter.pc @ONLY)
-install(FILES ${CMAKE_BINARY_DIR}/fsfilter-filter.pc
-        DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+# pkg-config files, written at install time: their prefix is the one of
+# this install (cmake --install --prefix P, or CPack's /usr), not only the
+# prefix given at configure time. With DESTDIR it stays the final prefix
+# (what a package installs to; use PKG_CONFIG_SYSROOT_DIR for a staging
+# tree). install(CODE) rules run in order, before the install(FILES).
+function(fsfilter_install_pc template name)
+  set(out ${CMAKE_BINARY_DIR}/pkgconfig-install/${name})
+  install(CODE "
+    set(CMAKE_INSTALL_LIBDIR \"${CMAKE_INSTALL_LIBDIR}\")
+    set(CMAKE_INSTALL_INCLUDEDIR \"${CMAKE_INSTALL_INCLUDEDIR}\")
+    set(FSFILTER_FILTERDIR_REL \"${FSFILTER_FILTERDIR_REL}\")
+    set(PROJECT_VERSION \"${PROJECT_VERSION}\")
+    configure_file(\"${template}\" \"${out}\" @ONLY)")
+  install(FILES ${out} DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+endfunction()
+fsfilter_install_pc(${CMAKE_SOURCE_DIR}/dist/fsfilter-filter.pc.in
+                    fsfilter-filter.pc)
+fsfilter_install_pc(${CMAKE_SOURCE_DIR}/lib/client/fsfilter-client.pc.in
+                    fsfilter-client.pc)
 
 install(TARGETS hello LIBRARY DESTINATION ${FSFILTER_FILTERDIR_REL})
 

@@ -114,6 +114,45 @@ rc=$?
 rc=$?
 ((rc == 2)) || it_fail "static port_echo without arguments: exit $rc, expected 2"
 
+# --- cmake --install --prefix OTHER: the .pc files follow the new prefix -------
+# (written at install time), and an outside author builds against them with
+# plain PKG_CONFIG_PATH, no sysroot
+other=$base/other
+cmake --install "$BUILD_DIR" --prefix "$other" >"$base/install-other.log" 2>&1 ||
+	{ cat "$base/install-other.log" >&2; it_fail "cmake --install --prefix failed"; }
+opc=$other/${LIBDIR#"$PREFIX"/}/pkgconfig
+[[ -f $opc/fsfilter-filter.pc && -f $opc/fsfilter-client.pc ]] ||
+	it_fail "no .pc files in $opc"
+(
+	unset PKG_CONFIG_SYSROOT_DIR
+	export PKG_CONFIG_LIBDIR=$opc PKG_CONFIG_PATH=
+	for pc in fsfilter-filter fsfilter-client; do
+		p=$(pkg-config --variable=prefix $pc) || it_fail "pkg-config $pc"
+		[[ $p == "$other" ]] || it_fail "$pc.pc has prefix $p, not the install's $other"
+	done
+	fdir=$(pkg-config --variable=filterdir fsfilter-filter)
+	[[ $fdir == "$other/"*/fsfilter/filters && -f $fdir/hello.so ]] ||
+		it_fail "filterdir of --prefix $other: $fdir"
+	mkdir "$base/src2"
+	cp "$src/hello.c" "$src/port_echo.c" "$base/src2/"
+	cflags=$(pkg-config --cflags fsfilter-filter)
+	[[ $cflags == "-I$other/include"* ]] || it_fail "fsfilter-filter cflags: $cflags"
+	# shellcheck disable=SC2086
+	cc -Wall -Wextra -Wno-unused-parameter -Werror -fPIC -shared -fvisibility=hidden $cflags \
+		-o "$base/src2/hello.so" "$base/src2/hello.c" ||
+		it_fail "hello.c does not build against --prefix $other"
+	# shellcheck disable=SC2086
+	cc -Wall -Wextra -Wno-unused-parameter -Werror $san $(pkg-config --cflags fsfilter-client) \
+		-o "$base/src2/port_echo" "$base/src2/port_echo.c" $(pkg-config --libs fsfilter-client) ||
+		it_fail "port_echo.c does not build against --prefix $other"
+	LD_LIBRARY_PATH=$other/${LIBDIR#"$PREFIX"/} ldd "$base/src2/port_echo" |
+		grep -qF "$other/" || it_fail "port_echo does not use the library of $other"
+	LD_LIBRARY_PATH=$other/${LIBDIR#"$PREFIX"/} "$base/src2/port_echo" >/dev/null 2>&1
+	rc=$?
+	((rc == 2)) || it_fail "port_echo (--prefix $other) without arguments: exit $rc, expected 2"
+) || exit 1
+it_log "ok: --prefix $other: .pc prefix, out-of-tree hello.so and port_echo"
+
 # --- the staged fsfilter loads the out-of-tree filter --------------------------
 if [[ ! -c /dev/fuse ]] || ((EUID != 0)); then
 	it_log "no /dev/fuse or not root: built, not mounted"
