@@ -11,7 +11,13 @@
  * fltc_get_fd(), as a real service would have; stops on SIGINT/SIGTERM or
  * when the volume goes away. Built against <fsfilter/client.h> and
  * libfsfilter-client alone.
+ *
+ * Plain ISO C17 plus POSIX (cc -std=c17 builds it): sigaction and
+ * struct sigaction are POSIX, hence the feature macro.
  */
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L
+#endif
 #include <fsfilter/client.h>
 
 #include <errno.h>

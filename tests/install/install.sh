@@ -138,11 +138,12 @@ opc=$other/${LIBDIR#"$PREFIX"/}/pkgconfig
 	cflags=$(pkg-config --cflags fsfilter-filter)
 	[[ $cflags == "-I$other/include"* ]] || it_fail "fsfilter-filter cflags: $cflags"
 	# shellcheck disable=SC2086
-	cc -Wall -Wextra -Wno-unused-parameter -Werror -fPIC -shared -fvisibility=hidden $cflags \
+	# strict ISO C17 this time (the feature macros are the examples' own)
+	cc -std=c17 -Wall -Wextra -Wno-unused-parameter -Werror -fPIC -shared -fvisibility=hidden $cflags \
 		-o "$base/src2/hello.so" "$base/src2/hello.c" ||
 		it_fail "hello.c does not build against --prefix $other"
 	# shellcheck disable=SC2086
-	cc -Wall -Wextra -Wno-unused-parameter -Werror $san $(pkg-config --cflags fsfilter-client) \
+	cc -std=c17 -Wall -Wextra -Wno-unused-parameter -Werror $san $(pkg-config --cflags fsfilter-client) \
 		-o "$base/src2/port_echo" "$base/src2/port_echo.c" $(pkg-config --libs fsfilter-client) ||
 		it_fail "port_echo.c does not build against --prefix $other"
 	LD_LIBRARY_PATH=$other/${LIBDIR#"$PREFIX"/} ldd "$base/src2/port_echo" |
@@ -151,7 +152,7 @@ opc=$other/${LIBDIR#"$PREFIX"/}/pkgconfig
 	rc=$?
 	((rc == 2)) || it_fail "port_echo (--prefix $other) without arguments: exit $rc, expected 2"
 ) || exit 1
-it_log "ok: --prefix $other: .pc prefix, out-of-tree hello.so and port_echo"
+it_log "ok: --prefix $other: .pc prefix, out-of-tree hello.so and port_echo (-std=c17)"
 
 # --- the staged fsfilter loads the out-of-tree filter --------------------------
 if [[ ! -c /dev/fuse ]] || ((EUID != 0)); then
