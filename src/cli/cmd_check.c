@@ -4,6 +4,8 @@
  * a scratch volume over the lower directory that refuses every change:
  * a filter may read what it needs at setup, e.g. crypt its key config). */
 #include "cli/cli.h"
+#include "cli/color.h"
+#include "cli/json_out.h"
 #include "core/core.h"
 #include "lower/lower.h"
 #include "port/port.h"
@@ -50,6 +52,44 @@ static void stream_gone(flt_ino_t ino, void *vol)
 	core_stream_gone(vol, ino);
 }
 
+/* --json: what was checked and the verdict (fsfilter(1), JSON OUTPUT).
+ * "error" is the message about the file itself (syntax, values); other
+ * failures (a directory, a filter refusing its arguments) say why on
+ * stderr. */
+static void check_json(const char *file, const struct cfg_volume *c,
+		       int ret, const char *err)
+{
+	struct json_object *o = json_object_new_object();
+	struct json_object *fl = json_object_new_array();
+
+	json_object_object_add(o, "config", json_object_new_string(file));
+	json_object_object_add(o, "ok", json_object_new_boolean(!ret));
+	json_object_object_add(o, "exit_code", json_object_new_int(ret));
+	json_object_object_add(o, "error",
+			       err[0] ? json_object_new_string(err) : NULL);
+	json_object_object_add(o, "lower", c->lower ?
+			       json_object_new_string(c->lower) : NULL);
+	json_object_object_add(o, "mountpoint", c->mountpoint ?
+			       json_object_new_string(c->mountpoint) : NULL);
+	for (size_t i = 0; i < c->nfilters; i++) {
+		const struct cfg_filter *f = &c->filters[i];
+		struct json_object *j = json_object_new_object();
+
+		json_object_object_add(j, "name",
+				       json_object_new_string(f->name));
+		/* 0: the filter's own default */
+		json_object_object_add(j, "altitude",
+				       json_object_new_int64(f->altitude));
+		json_object_object_add(j, "args", json_object_new_string(
+							  f->args ? f->args : ""));
+		json_object_object_add(j, "file", f->file ?
+				       json_object_new_string(f->file) : NULL);
+		json_object_array_add(fl, j);
+	}
+	json_object_object_add(o, "filters", fl);
+	cli_json_print_put(stdout, o);
+}
+
 int cmd_check(int argc, char **argv)
 {
 	struct core_bottom bottom = { scratch_perform, NULL };
@@ -59,17 +99,29 @@ int cmd_check(int argc, char **argv)
 	struct flt_volume *vol;
 	char portdir[] = "/tmp/fsfilter-check.XXXXXX";
 	struct cfg_volume c;
+	const char *file = NULL;
+	bool json = false;
 	int ret;
 
-	if (argc != 2 || argv[1][0] == '-') {
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--json"))
+			json = true;
+		else if (argv[i][0] == '-' || file)
+			file = "";	/* unknown option, or a second file */
+		else
+			file = argv[i];
+	}
+	if (!file || !*file) {
 		fprintf(stderr, "fsfilter check: usage: fsfilter check CONFIG "
-			"(see fsfilter --help)\n");
+			"[--json] (see fsfilter --help)\n");
 		return CLI_USAGE;
 	}
+	err[0] = '\0';
 	cfg_init(&c);
-	if (cfg_load(&c, argv[1], err, sizeof(err)) ||
+	if (cfg_load(&c, file, err, sizeof(err)) ||
 	    cfg_check(&c, err, sizeof(err))) {
-		fprintf(stderr, "fsfilter: %s\n", err);
+		fprintf(stderr, "%sfsfilter: %s%s\n", cli_color(stderr, CLI_C_RED),
+			err, cli_color(stderr, CLI_C_RESET));
 		ret = CLI_USAGE;
 		goto out;
 	}
@@ -116,8 +168,10 @@ int cmd_check(int argc, char **argv)
 		lower_set_inode_gone_hook(lower, stream_gone, vol);
 	ret = cli_attach_filters(vol, &c);
 	core_volume_destroy(vol);
-	if (!ret)
-		printf("%s: ok (%zu filter%s)\n", argv[1], c.nfilters,
+	if (!ret && !json)
+		printf("%s: %sok%s (%zu filter%s)\n", file,
+		       cli_color(stdout, CLI_C_GREEN),
+		       cli_color(stdout, CLI_C_RESET), c.nfilters,
 		       c.nfilters == 1 ? "" : "s");
 out_lower:
 	if (lower)
@@ -127,6 +181,8 @@ out_ports:
 out_portdir:
 	rmdir(portdir);
 out:
+	if (json)
+		check_json(file, &c, ret, err);
 	cfg_free(&c);
 	return ret;
 }

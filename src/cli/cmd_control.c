@@ -4,6 +4,9 @@
  * control channel of a running volume (src/control/ctl.h).
  */
 #include "cli/cli.h"
+#include "cli/color.h"
+#include "cli/filterdir.h"
+#include "cli/json_out.h"
 #include "cli/status_print.h"
 #include "control/ctl.h"
 #include "lib/client/runtime_dir.h"
@@ -25,6 +28,17 @@ struct ctl_args {
 	const char *pos[3];
 	size_t npos;
 };
+
+/* fsfilter status without MOUNTPOINT: a volume unmounted between reading
+ * the mount table and connecting to it is skipped, so the first attempt
+ * is silent (see status_all). */
+static bool quiet;
+
+#define complain(...)                                                        \
+	do {                                                                 \
+		if (!quiet)                                                  \
+			fprintf(stderr, __VA_ARGS__);                        \
+	} while (0)
 
 static int usage_error(const char *cmd, const char *msg, const char *arg)
 {
@@ -106,27 +120,26 @@ static int find_socket(const char *cmd, const char *arg, char *mnt,
 	int ret;
 
 	if (!real) {
-		fprintf(stderr, "fsfilter %s: %s: %s\n", cmd, arg,
-			strerror(errno));
+		complain("fsfilter %s: %s: %s\n", cmd, arg, strerror(errno));
 		return CLI_USAGE;
 	}
 	snprintf(mnt, mntlen, "%s", real);
 	free(real);
 	if (!cli_is_fsfilter_mount(mnt)) {
-		fprintf(stderr, "fsfilter %s: %s is not a mounted fsfilter "
-			"volume (see fsfilter status for the mounted ones)\n",
-			cmd, mnt);
+		complain("fsfilter %s: %s is not a mounted fsfilter volume "
+			 "(see fsfilter status for the mounted ones)\n", cmd,
+			 mnt);
 		return CLI_USAGE;
 	}
 	ret = fltc_runtime_dir(mnt, dir, sizeof(dir));
 	if (ret == -ENOTCONN) {
-		fprintf(stderr, "fsfilter %s: %s is a dead mount (its daemon "
-			"is gone): run 'fsfilter unmount %s'\n", cmd, mnt, mnt);
+		complain("fsfilter %s: %s is a dead mount (its daemon is "
+			 "gone): run 'fsfilter unmount %s'\n", cmd, mnt, mnt);
 		return CLI_RUNTIME;
 	}
 	if (ret) {
-		fprintf(stderr, "fsfilter %s: cannot find the runtime "
-			"directory of %s: %s\n", cmd, mnt, strerror(-ret));
+		complain("fsfilter %s: cannot find the runtime directory of "
+			 "%s: %s\n", cmd, mnt, strerror(-ret));
 		return CLI_RUNTIME;
 	}
 	if (snprintf(sock, socklen, "%s/%s", dir, CTL_SOCKET_NAME) >=
@@ -148,7 +161,7 @@ static int call(const char *cmd, const char *arg, struct json_object *req,
 	if (ret)
 		return ret;
 	if (ctl_call(sock, req, resp, err, sizeof(err))) {
-		fprintf(stderr, "fsfilter %s: %s: %s\n", cmd, mnt, err);
+		complain("fsfilter %s: %s: %s\n", cmd, mnt, err);
 		return CLI_RUNTIME;
 	}
 	return CLI_OK;
@@ -163,11 +176,29 @@ static int check_ok(const char *cmd, const char *mnt,
 	if (json_object_get_boolean(json_object_object_get(resp, "ok")))
 		return CLI_OK;
 	e = json_object_object_get(resp, "error");
-	fprintf(stderr, "fsfilter %s: %s: %s\n", cmd, mnt,
-		e ? json_object_get_string(e) : "the daemon refused");
+	complain("%sfsfilter %s: %s: %s%s\n", cli_color(stderr, CLI_C_RED), cmd,
+		 mnt, e ? json_object_get_string(e) : "the daemon refused",
+		 cli_color(stderr, CLI_C_RESET));
 	return CLI_RUNTIME;
 }
 
+/* --json of a command that failed before or at the daemon: the same
+ * object shape as on success, "ok": false and what went wrong. */
+static void json_failure(const char *mnt, struct json_object *resp,
+			 int code)
+{
+	struct json_object *o = json_object_new_object(), *e = NULL;
+
+	json_object_object_add(o, "ok", json_object_new_boolean(0));
+	json_object_object_add(o, "mountpoint", json_object_new_string(mnt));
+	if (resp)
+		e = json_object_object_get(resp, "error");
+	json_object_object_add(o, "error", e ? json_object_get(e) : NULL);
+	json_object_object_add(o, "exit_code", json_object_new_int(code));
+	cli_json_print_put(stdout, o);
+}
+
+/* One volume's status; @all collects the --json array of every volume. */
 static int status_one(const char *arg, bool json, struct json_object *all)
 {
 	struct json_object *req = json_object_new_object(), *resp = NULL;
@@ -186,6 +217,8 @@ static int status_one(const char *arg, bool json, struct json_object *all)
 			json_object_object_add(o, "mountpoint",
 					       json_object_new_string(arg));
 			json_object_array_add(all, o);
+		} else if (json) {
+			json_failure(arg, NULL, ret);
 		}
 		return ret;
 	}
@@ -193,23 +226,63 @@ static int status_one(const char *arg, bool json, struct json_object *all)
 	if (all)
 		json_object_array_add(all, json_object_get(resp));
 	else if (json)
-		printf("%s\n", json_object_to_json_string_ext(
-				       resp, JSON_C_TO_STRING_PRETTY |
-						     JSON_C_TO_STRING_SPACED |
-					     JSON_C_TO_STRING_NOSLASHESCAPE));
+		cli_json_print(stdout, resp);
 	if (!ret && !json)
 		status_print(stdout, resp);
 	json_object_put(resp);
 	return ret;
 }
 
+/* Every mounted volume. One that is gone by the time we connect (unmounted
+ * after the mount table was read) is skipped: the first attempt is quiet,
+ * and only a volume that is still mounted has its failure reported (by a
+ * second attempt, which says why). */
+static int status_all(bool json)
+{
+	struct json_object *all = json ? json_object_new_array() : NULL;
+	size_t n, shown = 0;
+	char **mounts;
+	int ret = CLI_OK, r;
+
+	if (cli_fsfilter_mounts(&mounts, &n)) {
+		fprintf(stderr, "fsfilter status: cannot read "
+			"/proc/self/mountinfo: %s\n", strerror(errno));
+		json_object_put(all);
+		return CLI_RUNTIME;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (shown && !json)
+			printf("\n");
+		quiet = true;
+		r = status_one(mounts[i], json, all);
+		quiet = false;
+		if (!r) {
+			shown++;
+			continue;
+		}
+		if (all)	/* its {"ok": false} entry, for now */
+			json_object_array_del_idx(
+				all, json_object_array_length(all) - 1, 1);
+		if (!cli_is_fsfilter_mount(mounts[i]))
+			continue;	/* gone meanwhile */
+		/* still there: this time say why it fails */
+		shown++;
+		r = status_one(mounts[i], json, all);
+		if (r && !ret)
+			ret = r;
+	}
+	if (!shown && !json)
+		printf("no fsfilter volumes are mounted\n");
+	if (all)
+		cli_json_print_put(stdout, all);
+	cli_free_mounts(mounts, n);
+	return ret;
+}
+
 int cmd_status(int argc, char **argv)
 {
 	struct ctl_args a = { 0 };
-	struct json_object *all;
-	char **mounts;
-	size_t n;
-	int ret = parse(argc, argv, &a, true, false, false), r;
+	int ret = parse(argc, argv, &a, true, false, false);
 
 	if (ret)
 		return ret;
@@ -217,40 +290,44 @@ int cmd_status(int argc, char **argv)
 		return usage_error(a.cmd, "too many arguments", a.pos[1]);
 	if (a.npos == 1)
 		return status_one(a.pos[0], a.json, NULL);
-	if (cli_fsfilter_mounts(&mounts, &n)) {
-		fprintf(stderr, "fsfilter status: cannot read "
-			"/proc/self/mountinfo: %s\n", strerror(errno));
-		return CLI_RUNTIME;
-	}
-	all = a.json ? json_object_new_array() : NULL;
-	if (!n && !a.json)
-		printf("no fsfilter volumes are mounted\n");
-	for (size_t i = 0; i < n; i++) {
-		if (i && !a.json)
-			printf("\n");
-		r = status_one(mounts[i], a.json, all);
-		if (r && !ret)
-			ret = r;
-	}
-	if (all) {
-		printf("%s\n", json_object_to_json_string_ext(
-				       all, JSON_C_TO_STRING_PRETTY |
-						    JSON_C_TO_STRING_SPACED |
-					     JSON_C_TO_STRING_NOSLASHESCAPE));
-		json_object_put(all);
-	}
-	cli_free_mounts(mounts, n);
-	return ret;
+	return status_all(a.json);
 }
 
-/* load, attach, detach, unload: one request, a one-line answer */
+/* fsfilter load MOUNTPOINT NAME|FILE.so: a NAME (no '/', no .so) is NAME.so
+ * in the filter directories (filterdir.c); the daemon runs in / and gets
+ * an absolute path. malloc'd, or NULL after printing why. */
+static char *load_path(const char *arg)
+{
+	char found[PATH_MAX], *path;
+	size_t n = strlen(arg);
+
+	if (!strchr(arg, '/') && !(n > 3 && !strcmp(arg + n - 3, ".so"))) {
+		if (cli_filterdir_find(arg, found, sizeof(found))) {
+			fprintf(stderr, "fsfilter load: no filter '%s': no "
+				"%s.so in $FSFILTER_FILTER_PATH, next to "
+				"fsfilter or in %s (give the path of a .so "
+				"file, e.g. ./%s.so)\n", arg, arg,
+				cli_filterdir(), arg);
+			return NULL;
+		}
+		arg = found;
+	}
+	path = realpath(arg, NULL);
+	if (!path)
+		fprintf(stderr, "fsfilter load: %s: %s\n", arg,
+			strerror(errno));
+	return path;
+}
+
+/* load, attach, detach, unload: one request, a one-line answer (or with
+ * --json the daemon's answer object plus "mountpoint") */
 static int simple(int argc, char **argv, const char *what, bool attach_opts,
 		  bool force)
 {
 	struct ctl_args a = { 0 };
 	struct json_object *req, *resp = NULL;
 	char mnt[PATH_MAX], *path = NULL;
-	int ret = parse(argc, argv, &a, false, attach_opts, force);
+	int ret = parse(argc, argv, &a, true, attach_opts, force);
 
 	if (ret)
 		return ret;
@@ -262,12 +339,11 @@ static int simple(int argc, char **argv, const char *what, bool attach_opts,
 	req = json_object_new_object();
 	json_object_object_add(req, "cmd", json_object_new_string(a.cmd));
 	if (!strcmp(a.cmd, "load")) {
-		/* the daemon runs in / : send an absolute path */
-		path = realpath(a.pos[1], NULL);
+		path = load_path(a.pos[1]);
 		if (!path) {
-			fprintf(stderr, "fsfilter load: %s: %s\n", a.pos[1],
-				strerror(errno));
 			json_object_put(req);
+			if (a.json)
+				json_failure(a.pos[0], NULL, CLI_USAGE);
 			return CLI_USAGE;
 		}
 		json_object_object_add(req, "path",
@@ -287,17 +363,35 @@ static int simple(int argc, char **argv, const char *what, bool attach_opts,
 				       json_object_new_boolean(a.force));
 	ret = call(a.cmd, a.pos[0], req, &resp, mnt, sizeof(mnt));
 	json_object_put(req);
-	if (!ret)
-		ret = check_ok(a.cmd, mnt, resp);
-	if (!ret && attach_opts)
+	if (ret) {
+		if (a.json)
+			json_failure(a.pos[0], NULL, ret);
+		goto out;
+	}
+	ret = check_ok(a.cmd, mnt, resp);
+	if (a.json) {
+		if (ret) {
+			json_failure(mnt, resp, ret);
+		} else {
+			json_object_object_add(resp, "mountpoint",
+					       json_object_new_string(mnt));
+			if (!attach_opts)
+				json_object_object_add(
+					resp, "filter",
+					json_object_new_string(a.pos[1]));
+			cli_json_print(stdout, resp);
+		}
+	} else if (!ret && attach_opts) {
 		printf("%s: %s attached at altitude %s\n", mnt,
 		       json_object_get_string(json_object_object_get(
 			       resp, "filter")),
 		       json_object_get_string(json_object_object_get(
 			       resp, "altitude")));
-	else if (!ret)
+	} else if (!ret) {
 		printf("%s: %s %s\n", mnt, a.pos[1],
 		       !strcmp(a.cmd, "unload") ? "unloaded" : "detached");
+	}
+out:
 	json_object_put(resp);
 	free(path);
 	return ret;
@@ -305,7 +399,7 @@ static int simple(int argc, char **argv, const char *what, bool attach_opts,
 
 int cmd_load(int argc, char **argv)
 {
-	return simple(argc, argv, "FILE.so", true, false);
+	return simple(argc, argv, "NAME or FILE.so", true, false);
 }
 
 int cmd_attach(int argc, char **argv)
@@ -331,7 +425,7 @@ int cmd_fault(int argc, char **argv)
 	struct json_object *req, *resp = NULL;
 	struct ctl_args a = { 0 };
 	char mnt[PATH_MAX];
-	int ret = parse(argc, argv, &a, false, false, false);
+	int ret = parse(argc, argv, &a, true, false, false);
 
 	if (ret)
 		return ret;
@@ -344,9 +438,18 @@ int cmd_fault(int argc, char **argv)
 	json_object_put(req);
 	if (!ret)
 		ret = check_ok(a.cmd, mnt, resp);
-	if (!ret)
+	if (a.json && ret) {
+		json_failure(a.pos[0], resp, ret);
+	} else if (a.json) {
+		json_object_object_add(resp, "mountpoint",
+				       json_object_new_string(mnt));
+		json_object_object_add(resp, "spec",
+				       json_object_new_string(a.pos[1]));
+		cli_json_print(stdout, resp);
+	} else if (!ret) {
 		printf("%s\n", json_object_get_string(json_object_object_get(
 					resp, "fired")));
+	}
 	json_object_put(resp);
 	return ret;
 }

@@ -10,6 +10,8 @@
  * file either fully old or fully new.
  */
 #include "cli/cli.h"
+#include "cli/color.h"
+#include "cli/json_out.h"
 #include "filters/crypt/crypt_file.h"
 #include "filters/crypt/crypt_keys.h"
 
@@ -29,6 +31,8 @@ struct crypt_cli {
 	const char *keyfile, *passfile;
 	unsigned log2n;
 	int quiet;
+	int json;
+	struct json_object *problems;	/* --json: verify/migrate findings */
 	uint8_t master[CRYPT_KEY_LEN];
 	/* walk state */
 	uint64_t files, bytes, total_files, total_bytes, bad_files, errors;
@@ -53,6 +57,7 @@ static int parse(int argc, char **argv, struct crypt_cli *c)
 		{ "passfile", required_argument, NULL, 'p' },
 		{ "scrypt-log2n", required_argument, NULL, 'n' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "json", no_argument, NULL, 'j' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int o;
@@ -64,6 +69,7 @@ static int parse(int argc, char **argv, struct crypt_cli *c)
 		case 'k': c->keyfile = optarg; break;
 		case 'p': c->passfile = optarg; break;
 		case 'q': c->quiet = 1; break;
+		case 'j': c->json = 1; break;
 		case 'n':
 			c->log2n = (unsigned)atoi(optarg);
 			if (c->log2n < 10 || c->log2n > 24) {
@@ -78,7 +84,7 @@ static int parse(int argc, char **argv, struct crypt_cli *c)
 	}
 	if (optind + 1 != argc || !!c->keyfile == !!c->passfile) {
 		fprintf(stderr, "usage: fsfilter crypt %s LOWER (--keyfile FILE "
-			"| --passfile FILE) [--scrypt-log2n N] [--quiet]\n",
+			"| --passfile FILE) [--scrypt-log2n N] [--quiet] [--json]\n",
 			argv[0]);
 		return CLI_USAGE;
 	}
@@ -241,6 +247,42 @@ static void progress(void *arg)
 		rate / 1048576.0, eta);
 }
 
+/* One file that is not as it should be: a line (red on a terminal), or
+ * with --json an entry of "problems". @kind is the stable JSON name. */
+static void problem(struct crypt_cli *c, const char *path, const char *kind,
+		    const char *text, const uint64_t *blocks, long nblocks)
+{
+	struct json_object *o, *b;
+
+	if (!c->json) {
+		/* findings on stdout, failures to read on stderr */
+		FILE *out = strcmp(kind, "error") ? stdout : stderr;
+
+		if (c->tty && !c->quiet)
+			fputc('\n', stderr);	/* past the progress line */
+		fprintf(out, "%s%s: %s", cli_color(out, CLI_C_RED), path, text);
+		for (long i = 0; i < nblocks && i < 8; i++)
+			fprintf(out, " %" PRIu64, blocks[i]);
+		fprintf(out, "%s%s\n", nblocks > 8 ? " ..." : "",
+			cli_color(out, CLI_C_RESET));
+		return;
+	}
+	o = json_object_new_object();
+	json_object_object_add(o, "path", json_object_new_string(path));
+	json_object_object_add(o, "problem", json_object_new_string(kind));
+	json_object_object_add(o, "message", json_object_new_string(text));
+	if (nblocks) {
+		b = json_object_new_array();
+		for (long i = 0; i < nblocks && i < 8; i++)
+			json_object_array_add(b, json_object_new_uint64(
+							 blocks[i]));
+		json_object_object_add(o, "blocks", b);
+		json_object_object_add(o, "blocks_total",
+				       json_object_new_int64(nblocks));
+	}
+	json_object_array_add(c->problems, o);
+}
+
 static int verify_one(const char *path, const struct stat *st, int type,
 		      struct FTW *f)
 {
@@ -253,7 +295,7 @@ static int verify_one(const char *path, const struct stat *st, int type,
 		return 0;
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0) {
-		fprintf(stderr, "\n%s: %s\n", path, strerror(errno));
+		problem(c, path, "error", strerror(errno), NULL, 0);
 		c->errors++;
 		return 0;
 	}
@@ -261,20 +303,24 @@ static int verify_one(const char *path, const struct stat *st, int type,
 	close(fd);
 	c->files++;
 	if (n == -EINVAL) {
-		printf("%s: not encrypted (no crypt header)\n", path);
+		problem(c, path, "not_encrypted",
+			"not encrypted (no crypt header)", NULL, 0);
 		c->bad_files++;
 	} else if (n == -EBADMSG || n == -EPROTONOSUPPORT) {
-		printf("%s: header %s\n", path, n == -EBADMSG ?
-		       "fails authentication" : "of an unsupported format");
+		problem(c, path, n == -EBADMSG ? "header_authentication" :
+			"unsupported_format", n == -EBADMSG ?
+			"header fails authentication" :
+			"header of an unsupported format", NULL, 0);
 		c->bad_files++;
 	} else if (n < 0) {
-		fprintf(stderr, "%s: %s\n", path, strerror((int)-n));
+		problem(c, path, "error", strerror((int)-n), NULL, 0);
 		c->errors++;
 	} else if (n > 0) {
-		printf("%s: %ld corrupt block%s:", path, n, n == 1 ? "" : "s");
-		for (long i = 0; i < n && i < 8; i++)
-			printf(" %" PRIu64, bad[i]);
-		printf("%s\n", n > 8 ? " ..." : "");
+		char text[64];
+
+		snprintf(text, sizeof(text), "%ld corrupt block%s:", n,
+			 n == 1 ? "" : "s");
+		problem(c, path, "corrupt_blocks", text, bad, n);
 		c->bad_files++;
 	}
 	progress(c);
@@ -296,7 +342,7 @@ static int migrate_one(const char *path, const struct stat *st, int type,
 		return 0;
 	in = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (in < 0) {
-		fprintf(stderr, "\n%s: %s\n", path, strerror(errno));
+		problem(c, path, "error", strerror(errno), NULL, 0);
 		c->errors++;
 		return 0;
 	}
@@ -312,7 +358,10 @@ static int migrate_one(const char *path, const struct stat *st, int type,
 		 slash ? slash + 1 : path);
 	out = mkstemp(tmp);
 	if (out < 0) {
-		fprintf(stderr, "\n%s: temp file: %s\n", path, strerror(errno));
+		char text[160];
+
+		snprintf(text, sizeof(text), "temp file: %s", strerror(errno));
+		problem(c, path, "error", text, NULL, 0);
 		close(in);
 		c->errors++;
 		return 0;
@@ -328,9 +377,12 @@ static int migrate_one(const char *path, const struct stat *st, int type,
 	if (!ret && rename(tmp, path))
 		ret = -errno;
 	if (ret) {
+		char text[160];
+
 		unlink(tmp);
-		fprintf(stderr, "\n%s: %s (left unchanged)\n", path,
-			strerror(-ret));
+		snprintf(text, sizeof(text), "%s (left unchanged)",
+			 strerror(-ret));
+		problem(c, path, "error", text, NULL, 0);
 		c->errors++;
 	}
 	progress(c);
@@ -361,6 +413,8 @@ int cmd_crypt(int argc, char **argv)
 		goto out;
 	walk_cli = &c;
 	c.tty = isatty(2);
+	if (c.json)
+		c.problems = json_object_new_array();
 	c.t0 = now_s();
 	nftw(c.lower, count_one, 64, FTW_PHYS | FTW_MOUNT);
 	if (nftw(c.lower, !strcmp(sub, "verify") ? verify_one : migrate_one,
@@ -371,13 +425,36 @@ int cmd_crypt(int argc, char **argv)
 	}
 	if (c.tty && !c.quiet)
 		fprintf(stderr, "\n");
-	if (!c.quiet)
-		printf("%s: %" PRIu64 " files, %.1f MiB %s, %" PRIu64 " bad, %"
-		       PRIu64 " errors\n", c.lower, c.files,
-		       (double)c.bytes / 1048576.0, !strcmp(sub, "verify") ?
-		       "checked" : "processed", c.bad_files, c.errors);
 	if (!ret && (c.bad_files || c.errors))
 		ret = CLI_RUNTIME;
+	if (c.json) {
+		struct json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "command",
+				       json_object_new_string(sub));
+		json_object_object_add(o, "lower",
+				       json_object_new_string(c.lower));
+		json_object_object_add(o, "ok", json_object_new_boolean(!ret));
+		json_object_object_add(o, "files",
+				       json_object_new_uint64(c.files));
+		json_object_object_add(o, "bytes",
+				       json_object_new_uint64(c.bytes));
+		json_object_object_add(o, "bad_files",
+				       json_object_new_uint64(c.bad_files));
+		json_object_object_add(o, "errors",
+				       json_object_new_uint64(c.errors));
+		json_object_object_add(o, "problems", c.problems);
+		cli_json_print_put(stdout, o);
+	} else if (!c.quiet) {
+		bool bad = c.bad_files || c.errors;
+
+		printf("%s: %" PRIu64 " files, %.1f MiB %s, %s%" PRIu64
+		       " bad, %" PRIu64 " errors%s\n", c.lower, c.files,
+		       (double)c.bytes / 1048576.0, !strcmp(sub, "verify") ?
+		       "checked" : "processed",
+		       cli_color(stdout, bad ? CLI_C_RED : CLI_C_GREEN),
+		       c.bad_files, c.errors, cli_color(stdout, CLI_C_RESET));
+	}
 out:
 	crypt_wipe(c.master, sizeof(c.master));
 	return ret;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* fsfilter: command dispatch. */
 #include "cli/cli.h"
+#include "cli/color.h"
 
 #include <string.h>
 
@@ -25,7 +26,12 @@ static const struct {
 
 int main(int argc, char **argv)
 {
-	const char *cmd = argc > 1 ? argv[1] : NULL;
+	const char *cmd;
+
+	/* --color=WHEN goes with every command, anywhere on the line */
+	if (cli_color_parse(&argc, argv))
+		return CLI_USAGE;
+	cmd = argc > 1 ? argv[1] : NULL;
 
 	if (!cmd) {
 		cli_usage(stderr);

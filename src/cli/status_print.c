@@ -23,8 +23,11 @@
  *       completion nodes (top first): noop@370000 (sync)
  *
  * The JSON field names are the contract (--json); this is only a view.
+ * On a terminal (cli/color.h) headings are bold, a cancelled operation red
+ * and a pended one yellow.
  */
 #include "cli/status_print.h"
+#include "cli/color.h"
 
 #include <json-c/json.h>
 #include <stdbool.h>
@@ -51,8 +54,9 @@ static unsigned long long num(struct json_object *o, const char *key)
 
 static void print_volume(FILE *f, struct json_object *vol)
 {
-	fprintf(f, "Volume %s (lower %s, daemon pid %llu, mounted by uid "
-		"%llu)\n", str(vol, "mountpoint"),
+	fprintf(f, "%sVolume %s%s (lower %s, daemon pid %llu, mounted by uid "
+		"%llu)\n", cli_color(f, CLI_C_BOLD), str(vol, "mountpoint"),
+		cli_color(f, CLI_C_RESET),
 		str(vol, "lower") ? str(vol, "lower") : "?",
 		num(vol, "pid"), num(vol, "owner_uid"));
 	fprintf(f, "  dispatched %llu, in flight %llu, live callback data "
@@ -75,8 +79,9 @@ static void print_figures(FILE *f, struct json_object *insts)
 
 		if (!json_object_object_get_ex(in, "figures", &figs))
 			continue;
-		fprintf(f, "\nFigures of %s@%llu:\n", str(in, "filter"),
-			num(in, "altitude"));
+		fprintf(f, "\n%sFigures of %s@%llu:%s\n",
+			cli_color(f, CLI_C_BOLD), str(in, "filter"),
+			num(in, "altitude"), cli_color(f, CLI_C_RESET));
 		json_object_object_foreach(figs, key, v)
 			fprintf(f, "  %-40s %s\n", key,
 				json_object_get_string(v));
@@ -90,7 +95,8 @@ static void print_instances(FILE *f, struct json_object *insts)
 {
 	size_t n = json_object_array_length(insts), wf = 6, wa = 4;
 
-	fprintf(f, "\nInstances (top first):\n");
+	fprintf(f, "\n%sInstances (top first):%s\n", cli_color(f, CLI_C_BOLD),
+		cli_color(f, CLI_C_RESET));
 	if (!n) {
 		fprintf(f, "  none: operations go straight to the lower "
 			"directory\n");
@@ -113,7 +119,8 @@ static void print_instances(FILE *f, struct json_object *insts)
 			(int)wf, str(in, "filter"), (int)wa, str(in, "args"),
 			str(in, "source"));
 	}
-	fprintf(f, "\nOperations per instance (pre/post, non-zero):\n");
+	fprintf(f, "\n%sOperations per instance (pre/post, non-zero):%s\n",
+		cli_color(f, CLI_C_BOLD), cli_color(f, CLI_C_RESET));
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *in = json_object_array_get_idx(insts, i);
 		struct json_object *pre = json_object_object_get(in, "pre");
@@ -158,10 +165,13 @@ static void print_op(FILE *f, struct json_object *op)
 		fprintf(f, " %s", json_object_get_string(
 					  json_object_array_get_idx(flags, i)));
 	if (json_object_get_boolean(json_object_object_get(op, "cancelled")))
-		fprintf(f, " CANCELLED");
+		fprintf(f, " %sCANCELLED%s", cli_color(f, CLI_C_RED),
+			cli_color(f, CLI_C_RESET));
 	fprintf(f, "\n");
 	if (str(op, "pended_by"))
-		fprintf(f, "    pended by: %s\n", str(op, "pended_by"));
+		fprintf(f, "    %spended by: %s%s\n",
+			cli_color(f, CLI_C_YELLOW), str(op, "pended_by"),
+			cli_color(f, CLI_C_RESET));
 	fprintf(f, "    completion nodes (top first):");
 	if (!nn)
 		fprintf(f, " none");
@@ -185,7 +195,8 @@ void status_print(FILE *f, struct json_object *status)
 
 	print_volume(f, json_object_object_get(status, "volume"));
 	print_instances(f, json_object_object_get(status, "instances"));
-	fprintf(f, "\nIn flight (%llu):\n", num(status, "operations_total"));
+	fprintf(f, "\n%sIn flight (%llu):%s\n", cli_color(f, CLI_C_BOLD),
+		num(status, "operations_total"), cli_color(f, CLI_C_RESET));
 	if (!n)
 		fprintf(f, "  nothing\n");
 	for (size_t i = 0; i < n; i++)

@@ -177,7 +177,8 @@ static void list_filters(void)
 	fprintf(stderr, "fsfilter: available filters:");
 	for (size_t i = 0; (name = builtin_filter_name(i)); i++)
 		fprintf(stderr, " %s", name);
-	fprintf(stderr, ", or NAME.so in %s\n", cli_filterdir());
+	fprintf(stderr, ", or NAME.so in $FSFILTER_FILTER_PATH or %s\n",
+		cli_filterdir());
 }
 
 /* --filter FILE.so: load it now, so the rest knows it by name. */
