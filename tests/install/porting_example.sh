@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The worked example of docs/porting-from-windows.md, run as written: the
+# The worked example of docs/for-windows-minifilter-developers.md, run as written: the
 # first ```sh block after "Worked example", with /srv/data and /mnt/data
 # replaced by temp dirs and fsfilter/scanner by the built ones. A line
 # commented "allowed" must succeed, "Permission denied" must fail with it.
@@ -8,7 +8,7 @@
 IT_NAME=porting_example
 it_init
 [[ -x ${SCANNER:-} ]] || it_fail "SCANNER not set"
-doc=$SRC_DIR/docs/porting-from-windows.md
+doc=$SRC_DIR/docs/for-windows-minifilter-developers.md
 block=$(awk '/^## Worked example/ { w = 1 } w && /^```sh$/ { b = 1; next } b && /^```$/ { exit } b' "$doc")
 [[ -n $block ]] || it_fail "no sh block in the worked example"
 it_tmpdir base
@@ -47,6 +47,8 @@ while IFS= read -r line; do
 	[[ $cmd == *" mount "* ]] && it_note_mount "$base/mnt"
 done <<<"$block"
 ((steps == 4)) || it_fail "ran $steps steps of the example, expected 4"
+# the scanner prints its line after it answered: give it a moment
+for _ in $(seq 100); do grep -q "DENY  /infected.txt" "$base/bg.out" && break; sleep 0.05; done
 grep -q "DENY  /infected.txt" "$base/bg.out" || it_fail "the scanner did not report the deny: $(cat "$base/bg.out")"
 it_unmount "$base/mnt"
 it_log "ok"
