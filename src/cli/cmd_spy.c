@@ -5,6 +5,7 @@
  * command line, and a summary with the dropped count on exit.
  */
 #include "cli/cli.h"
+#include "cli/color.h"
 
 #include <fsfilter/client.h>
 #include <fsfilter/filter.h>
@@ -174,6 +175,11 @@ static void print_event(const struct mon_event *e, bool json)
 		return;
 	}
 	detail(e, det, sizeof(det));
+	/* a failed operation in red, on a terminal (cli/color.h) */
+	bool failed = e->phase == MON_POST && e->result;
+
+	if (failed)
+		fputs(cli_color(stdout, CLI_C_RED), stdout);
 	printf("%s.%06u %8" PRIu64 " %-15s %7d %-4s %-11s %-40s %-14s %s",
 	       ts, (unsigned)(e->time_ns % 1000000000ull / 1000), e->seq,
 	       e->comm, e->pid, e->phase == MON_PRE ? "pre" : "post",
@@ -183,6 +189,8 @@ static void print_event(const struct mon_event *e, bool json)
 	       det);
 	if (e->phase == MON_POST)
 		printf(" %.1fus", (double)e->duration_ns / 1000.0);
+	if (failed)
+		fputs(cli_color(stdout, CLI_C_RESET), stdout);
 	putchar('\n');
 }
 
