@@ -709,19 +709,30 @@ static enum flt_preop_status pre_lseek(struct flt_callback_data *d,
 	if (ret)
 		return complete(d, ret, 0);
 	size = (off_t)crypt_plain_size((uint64_t)st.st_size);
-	/* one data extent: holes are not reported (they are a storage
-	 * detail here, and all-zero blocks would need reading) */
 	switch (d->params.lseek.whence) {
 	case SEEK_DATA:
+	case SEEK_HOLE: {
+		struct crypt_op op;
+		uint64_t res = 0;
+
 		if (off < 0 || off >= size)
 			return complete(d, -ENXIO, 0);
-		d->results.offset = off;
-		return complete(d, 0, 0);
-	case SEEK_HOLE:
-		if (off < 0 || off >= size)
-			return complete(d, -ENXIO, 0);
-		d->results.offset = size;
-		return complete(d, 0, 0);
+		ret = op_begin(objs, d->ino, d->params.lseek.fh, &op);
+		if (ret)
+			return complete(d, ret, 0);
+		crypt_lock_shared(&op.node->lock);
+		/* the size again, under the lock: no writer in between */
+		ret = crypt_lower_stat(&op, &st);
+		if (!ret)
+			ret = crypt_do_seek(&op, d->params.lseek.whence,
+					    (uint64_t)off,
+					    crypt_plain_size((uint64_t)st.st_size),
+					    &res);
+		crypt_unlock_shared(&op.node->lock);
+		op_end(&op);
+		d->results.offset = (off_t)res;
+		return complete(d, ret, 0);
+	}
 	case SEEK_END:
 		d->results.offset = size + off;
 		return complete(d, 0, 0);

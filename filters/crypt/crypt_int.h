@@ -103,5 +103,11 @@ int crypt_do_write(struct crypt_op *op, uint64_t off, size_t size,
 /* Change the plaintext size; @has_fh: op->file.fh is an open handle
  * (else the lower file is truncated by inode). */
 int crypt_do_truncate(struct crypt_op *op, uint64_t size, bool has_fh);
+/* SEEK_DATA / SEEK_HOLE in plaintext offsets of a file of @size bytes:
+ * 4 KiB blocks never written (all-zero stored bytes in a lower hole) are
+ * holes. -ENXIO at or after the end (and SEEK_DATA past the last data).
+ * Caller holds node->lock shared and op->file.fh is an open handle. */
+int crypt_do_seek(struct crypt_op *op, int whence, uint64_t off,
+		  uint64_t size, uint64_t *res);
 
 #endif /* FSFILTER_CRYPT_INT_H */

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <unistd.h>
 
 /*
  * Per-thread I/O buffers, grown on demand and kept: a 1 MiB request would
@@ -256,16 +257,38 @@ static int load_block(struct crypt_op *op, struct crypt_aead *a,
 	return 0;
 }
 
+static bool all_zero(const uint8_t *p, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (p[i])
+			return false;
+	return true;
+}
+
 /* Re-encrypt block @b from @old_len to @new_len plaintext bytes (zero
- * extended or cut). */
+ * extended or cut). A hole (stored bytes all zero: never written) stays
+ * one: the caller's change of the lower size makes it the new length of
+ * zeros, which reads as zeros and keeps SEEK_HOLE's answer. */
 static int resize_block(struct crypt_op *op, struct crypt_aead *a,
 			const struct crypt_fkey *fk, uint64_t b, size_t old_len,
 			size_t new_len)
 {
 	uint8_t plain[CRYPT_BLOCK] = { 0 }, cb[CRYPT_CBLOCK];
+	size_t got;
 	int ret;
 
-	ret = load_block(op, a, fk, b, old_len, plain);
+	ret = read_full(op, crypt_block_lower_off(b), old_len + CRYPT_OVERHEAD,
+			cb, &got);
+	if (ret)
+		return ret;
+	if (got == old_len + CRYPT_OVERHEAD && all_zero(cb, got))
+		return 0;
+	if (got != old_len + CRYPT_OVERHEAD ||
+	    crypt_block_open(a, fk->file_id, b, cb, got, plain) !=
+		    (int)old_len) {
+		log_bad_block(op, b);
+		ret = -EIO;
+	}
 	if (!ret)
 		ret = crypt_block_seal(a, fk->file_id, b, plain, new_len, NULL, cb);
 	if (!ret)
@@ -441,4 +464,115 @@ out:
 	crypt_aead_free(&a);
 	crypt_wipe(&fk, sizeof(fk));
 	return ret;
+}
+
+/* ---- holes --------------------------------------------------------------- */
+
+static int lower_seek(struct crypt_op *op, uint64_t off, int whence,
+		      uint64_t *res)
+{
+	struct flt_callback_data *d;
+	int ret;
+
+	ret = flt_allocate_callback_data(op->inst, FLT_OP_LSEEK, &d);
+	if (ret)
+		return ret;
+	d->ino = op->file.ino;
+	d->params.lseek.fh = op->file.fh;
+	d->params.lseek.offset = (off_t)off;
+	d->params.lseek.whence = whence;
+	ret = flt_perform_synchronous_io(d);
+	*res = (uint64_t)d->results.offset;
+	flt_free_callback_data(d);
+	return ret;
+}
+
+/* Stored range [*s, *e) of block @b in a file of @size plaintext bytes. */
+static void stored_range(uint64_t b, uint64_t size, uint64_t *s, uint64_t *e)
+{
+	*s = crypt_block_lower_off(b);
+	*e = *s + block_len(b, size) + CRYPT_OVERHEAD;
+}
+
+/* Block whose stored range holds lower offset @loff (the header: 0). */
+static uint64_t block_at(uint64_t loff)
+{
+	return loff < CRYPT_HDR_SIZE ? 0
+				     : (loff - CRYPT_HDR_SIZE) / CRYPT_CBLOCK;
+}
+
+/*
+ * Is block @b a hole: does its stored range touch a lower hole, and are
+ * all its stored bytes zero? Stored blocks (4124 bytes) straddle the lower
+ * file system's blocks, so the edges of a run of never-written blocks sit
+ * in lower blocks shared with written neighbours: those are read. A block
+ * wholly inside lower data counts as data without a read (a single
+ * never-written block between two written ones, or zeros a tool wrote).
+ * 1: hole, 0: data; *@next: first block that may differ from @b's kind
+ * when known (else @b + 1).
+ */
+static int block_is_hole(struct crypt_op *op, uint64_t b, uint64_t size,
+			 uint64_t *next)
+{
+	uint8_t cb[CRYPT_CBLOCK];
+	uint64_t s, e, d, h;
+	size_t got;
+	int ret;
+
+	*next = b + 1;
+	stored_range(b, size, &s, &e);
+	ret = lower_seek(op, s, SEEK_DATA, &d);
+	if (ret == -ENXIO || (!ret && d >= e)) {
+		/* all hole up to d: so are the blocks before d's */
+		if (ret == -ENXIO)
+			*next = UINT64_MAX;
+		else if (block_at(d) > b)
+			*next = block_at(d);
+		return 1;
+	}
+	if (ret)
+		return ret;
+	ret = lower_seek(op, s, SEEK_HOLE, &h);
+	if (ret)
+		return ret;
+	if (h >= e) {
+		/* all data up to h: so are the blocks before h's */
+		if (block_at(h) > b)
+			*next = block_at(h);
+		return 0;
+	}
+	ret = read_full(op, s, (size_t)(e - s), cb, &got);
+	if (ret)
+		return ret;
+	return all_zero(cb, got);
+}
+
+int crypt_do_seek(struct crypt_op *op, int whence, uint64_t off,
+		  uint64_t size, uint64_t *res)
+{
+	bool want_hole = whence == SEEK_HOLE;
+	uint64_t b, next, nblocks;
+	int ret;
+
+	if (off >= size)
+		return -ENXIO;
+	nblocks = (size + CRYPT_BLOCK - 1) / CRYPT_BLOCK;
+	for (b = crypt_block_of(off); b < nblocks; b = next) {
+		ret = block_is_hole(op, b, size, &next);
+		if (ret < 0)
+			return ret;
+		if (ret == want_hole) {
+			uint64_t at = b * (uint64_t)CRYPT_BLOCK;
+
+			*res = at > off ? at : off;
+			return 0;
+		}
+		if (next <= b)
+			next = b + 1;
+	}
+	if (want_hole) {
+		*res = size;	/* the end of the file is a hole */
+		return 0;
+	}
+	return -ENXIO;
 }

@@ -13,6 +13,9 @@
  *                                           or failing; LOG gets the count
  *                                           of chunks whose fsync returned
  *   cryptmodel checkdurable FILE N          chunks 0..N-1 read back intact
+ *   cryptmodel holes FILE SEED OPS          sparse writes and truncates;
+ *                                           SEEK_DATA / SEEK_HOLE against a
+ *                                           model of never-written blocks
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -276,12 +279,161 @@ static int checkdurable(const char *path, unsigned n)
 	return bad;
 }
 
+/*
+ * The holes model: which 4 KiB blocks were ever written (since they were
+ * last cut off). A written block must be data; a never-written block in a
+ * run of at least two must be a hole; a lone never-written block between
+ * written ones may be either (its stored bytes share the lower file
+ * system's blocks with its neighbours: docs/crypt-format.md, "Holes").
+ */
+#define HBLK 4096u
+#define HMAX (MAXSIZE / HBLK)
+
+enum { H_ANY, H_DATA, H_HOLE };
+
+static int hole_rule(const uint8_t *w, size_t nb, size_t b)
+{
+	if (w[b])
+		return H_DATA;
+	if ((b > 0 && !w[b - 1]) || (b + 1 < nb && !w[b + 1]))
+		return H_HOLE;
+	return H_ANY;
+}
+
+static off_t seek_or(int fd, off_t off, int whence, off_t size, long op)
+{
+	off_t r = lseek(fd, off, whence);
+
+	if (r < 0 && errno == ENXIO)
+		return whence == SEEK_DATA ? size : -1;
+	if (r < 0)
+		die("lseek", op);
+	return r;
+}
+
+static void check_holes(int fd, const uint8_t *w, const uint8_t *m,
+			uint8_t *buf, size_t size, long op)
+{
+	size_t nb = (size + HBLK - 1) / HBLK;
+	uint8_t kind[HMAX];
+	off_t pos = 0;
+
+	if (size == 0)
+		return;
+	/* the map, walked the way cp does it */
+	while ((size_t)pos < size) {
+		off_t d = seek_or(fd, pos, SEEK_DATA, (off_t)size, op), h;
+
+		if (d < pos || (size_t)d > size || ((size_t)d < size && d % HBLK &&
+						    d != pos))
+			die("SEEK_DATA answer out of place", op);
+		for (off_t b = pos / HBLK; b * HBLK < d; b++)
+			kind[b] = H_HOLE;
+		if ((size_t)d >= size)
+			break;
+		h = seek_or(fd, d, SEEK_HOLE, (off_t)size, op);
+		if (h <= d || (size_t)h > size || ((size_t)h < size && h % HBLK))
+			die("SEEK_HOLE answer out of place", op);
+		for (off_t b = d / HBLK; b * HBLK < h; b++)
+			kind[b] = H_DATA;
+		pos = h;
+	}
+	for (size_t b = 0; b < nb; b++) {
+		int rule = hole_rule(w, nb, b);
+
+		if (rule != H_ANY && rule != kind[b]) {
+			fprintf(stderr, "cryptmodel: op %ld: block %zu of %zu "
+				"reported %s, model says %s\n", op, b, nb,
+				kind[b] == H_HOLE ? "hole" : "data",
+				rule == H_HOLE ? "hole" : "data");
+			exit(1);
+		}
+	}
+	/* random starting points agree with the map */
+	for (int i = 0; i < 8; i++) {
+		off_t off = (off_t)(rnd() % size), d, h, want;
+
+		d = seek_or(fd, off, SEEK_DATA, (off_t)size, op);
+		for (want = off; (size_t)want < size && kind[want / HBLK] != H_DATA;
+		     want = (want / HBLK + 1) * HBLK)
+			;
+		if ((size_t)want > size)
+			want = (off_t)size;
+		if (d != want)
+			die("SEEK_DATA from a random offset", op);
+		h = seek_or(fd, off, SEEK_HOLE, (off_t)size, op);
+		for (want = off; (size_t)want < size && kind[want / HBLK] != H_HOLE;
+		     want = (want / HBLK + 1) * HBLK)
+			;
+		if ((size_t)want > size)
+			want = (off_t)size;
+		if (h != want)
+			die("SEEK_HOLE from a random offset", op);
+	}
+	if (pread(fd, buf, size, 0) != (ssize_t)size || memcmp(buf, m, size))
+		die("holes: contents differ from the model", op);
+}
+
+static int holes(const char *path, long ops)
+{
+	uint8_t *m = calloc(1, MAXSIZE), *buf = malloc(MAXSIZE);
+	uint8_t w[HMAX] = { 0 };
+	size_t size = 0;
+	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+
+	if (fd < 0 || !m || !buf)
+		die("open", -1);
+	for (long i = 0; i < ops; i++) {
+		unsigned r = (unsigned)(rnd() % 10);
+
+		if (r < 6) {
+			size_t len = rnd() % 3 ? 1 + rnd() % 6000
+					       : HBLK * (1 + rnd() % 3);
+			size_t off = (size_t)(rnd() % (MAXSIZE - len));
+
+			if (rnd() % 2)	/* block aligned, often */
+				off -= off % HBLK;
+			for (size_t j = 0; j < len; j++)
+				buf[j] = (uint8_t)rnd();
+			if (pwrite(fd, buf, len, (off_t)off) != (ssize_t)len)
+				die("pwrite", i);
+			memcpy(m + off, buf, len);
+			for (size_t b = off / HBLK; b * HBLK < off + len; b++)
+				w[b] = 1;
+			if (off + len > size)
+				size = off + len;
+		} else if (r < 9) {
+			size_t ns = (size_t)(rnd() % MAXSIZE);
+
+			if (ftruncate(fd, (off_t)ns))
+				die("ftruncate", i);
+			if (ns < size) {
+				memset(m + ns, 0, size - ns);
+				for (size_t b = (ns + HBLK - 1) / HBLK; b < HMAX; b++)
+					w[b] = 0;
+			}
+			size = ns;
+		} else {
+			check_holes(fd, w, m, buf, size, i);
+		}
+	}
+	check_holes(fd, w, m, buf, size, ops);
+	close(fd);
+	free(m);
+	free(buf);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 4 && !strcmp(argv[1], "durable"))
 		return durable(argv[2], argv[3]);
 	if (argc == 4 && !strcmp(argv[1], "checkdurable"))
 		return checkdurable(argv[2], (unsigned)atoi(argv[3]));
+	if (argc == 5 && !strcmp(argv[1], "holes")) {
+		rng = strtoull(argv[3], NULL, 0) * 2654435761u + 88172645463325252ull;
+		return holes(argv[2], atol(argv[4]));
+	}
 	if (argc >= 5 && !strcmp(argv[1], "model")) {
 		rng = strtoull(argv[3], NULL, 0) * 2654435761u + 88172645463325252ull;
 		return model(argv[2], atol(argv[4]),
