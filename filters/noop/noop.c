@@ -40,6 +40,29 @@ static const char *op_name_arg(const struct flt_callback_data *d)
 	}
 }
 
+/*
+ * Names and process names are bytes chosen by whoever makes them: control
+ * bytes and the backslash become \xHH, so a name with a newline cannot
+ * forge a trace line of its own. Truncated (with "...") to @len.
+ */
+static const char *escaped(const char *in, char *out, size_t len)
+{
+	size_t o = 0;
+
+	for (; *in && o + 8 < len; in++) {
+		unsigned char c = (unsigned char)*in;
+
+		if (c < 0x20 || c == 0x7f || c == '\\')
+			o += (size_t)snprintf(out + o, len - o, "\\x%02x", c);
+		else
+			out[o++] = (char)c;
+	}
+	if (*in)
+		o += (size_t)snprintf(out + o, len - o, "...");
+	out[o] = '\0';
+	return out;
+}
+
 static void trace_range(const struct flt_callback_data *d, char *buf,
 			size_t len)
 {
@@ -59,7 +82,7 @@ static enum flt_preop_status noop_pre(struct flt_callback_data *d,
 				      const struct flt_related_objects *objs,
 				      void **ctx)
 {
-	char comm[32], range[64];
+	char comm[32], ecomm[140], range[64], ename[1100];
 	const char *name;
 
 	if (!tracing(objs))
@@ -69,9 +92,11 @@ static enum flt_preop_status noop_pre(struct flt_callback_data *d,
 	fprintf(stderr, "[noop@%" PRIu32 "] pre  %-11s ino=%" PRIu64 "%s%s%s"
 		" pid=%d (%s)\n",
 		flt_instance_altitude(objs->instance), flt_op_name(d->op),
-		d->ino, name ? " name=" : "", name ? name : "", range,
+		d->ino, name ? " name=" : "",
+		name ? escaped(name, ename, sizeof(ename)) : "", range,
 		(int)d->requestor.pid,
-		flt_requestor_name(d, comm, sizeof(comm)));
+		escaped(flt_requestor_name(d, comm, sizeof(comm)), ecomm,
+			sizeof(ecomm)));
 	return FLT_PREOP_SUCCESS_WITH_CALLBACK;
 }
 

@@ -28,6 +28,7 @@
 #include <fnmatch.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
@@ -269,13 +270,21 @@ static long find_rule(struct redir_inst *ri, const struct redir_rule *r)
 static void do_list(struct redir_inst *ri, struct reply *out)
 {
 	struct redir_rules *cur = redir_rules_get(ri);
-	char line[8300];
+	/* escaped names take up to 4 bytes a byte */
+	size_t len = 8 * PATH_MAX + 512;
+	char *line = malloc(len);
 
+	if (!line) {
+		redir_rules_put(cur);
+		say(out, "error: %s\n", strerror(ENOMEM));
+		return;
+	}
 	say(out, "ok\n");
 	for (size_t i = 0; i < cur->n; i++) {
-		redir_rule_format(&cur->v[i], line, sizeof(line));
+		redir_rule_format(&cur->v[i], line, len);
 		say(out, "%s\n", line);
 	}
+	free(line);
 	redir_rules_put(cur);
 }
 
@@ -416,9 +425,12 @@ static void do_dehydrate(struct redir_inst *ri, const char *vpath,
 	bool matched;
 	int ret;
 
-	while (*vpath == '/')
-		vpath++;
-	snprintf(path, sizeof(path), "%s", vpath);
+	if (redir_unescape_path(vpath, path, sizeof(path))) {
+		redir_rules_put(rules);
+		say(out, "error: %s: a bad escape or too long\n", vpath);
+		return;
+	}
+	memmove(path, path + strspn(path, "/"), strlen(path + strspn(path, "/")) + 1);
 	matched = redir_match_path(rules, path, &m);
 	redir_rules_put(rules);
 	if (!matched) {

@@ -298,9 +298,12 @@ void redir_port_close(struct redir_inst *ri);
 /* redirect.c: refuse backing files on FUSE, wrong types (logged) */
 int redir_check_backing(const struct redir_rule *r);
 /* rules.c */
+/* a PATH of the rule syntax with its escapes decoded (dehydrate PATH) */
+int redir_unescape_path(const char *in, char *out, size_t len);
 int redir_rule_dup(const struct redir_rule *r, struct redir_rule *out);
-/* "PATH=>BACKING,policy=...,errno=..." of @r into @buf */
-void redir_rule_format(const struct redir_rule *r, char *buf, size_t len);
+/* "PATH=>BACKING,policy=...,errno=..." of @r into @buf, names escaped
+ * (docs/redirect.md "Names"); returns the length it needs (>= @len: cut) */
+size_t redir_rule_format(const struct redir_rule *r, char *buf, size_t len);
 
 /* status.c: figures for `fsfilter status` */
 int redir_instance_status(const struct flt_related_objects *objs,

@@ -71,6 +71,158 @@ static char *trim(char *s)
 	return s;
 }
 
+/*
+ * Names in rules (docs/redirect.md, "Names"): PATH and BACKING may hold
+ * any byte but NUL, written as \xHH (or \n, \t, \r); a backslash before
+ * any other character takes it literally (\, \; \= \\ and, in an exact or
+ * prefix PATH, \* \? \[). So names with newlines, commas, semicolons,
+ * "=>", glob characters or invalid UTF-8 can be named, and `list` prints
+ * every rule on one line in a form `add` takes back.
+ */
+
+/* The first occurrence of @needle in @s that is not escaped, or NULL. */
+static char *find_plain(char *s, const char *needle)
+{
+	size_t n = strlen(needle);
+
+	for (char *p = s; *p; p++) {
+		if (*p == '\\') {
+			if (!p[1])
+				return NULL;
+			p++;
+			continue;
+		}
+		if (!strncmp(p, needle, n))
+			return p;
+	}
+	return NULL;
+}
+
+static bool has_plain_glob(char *s)
+{
+	return find_plain(s, "*") || find_plain(s, "?") || find_plain(s, "[");
+}
+
+static int hexval(char c)
+{
+	return isdigit((unsigned char)c) ? c - '0' :
+	       tolower((unsigned char)c) - 'a' + 10;
+}
+
+/*
+ * Decode the escapes of @in into @out (@len bytes). In a glob, an escaped
+ * glob character or backslash stays escaped for fnmatch (a literal there).
+ */
+static int unescape(const char *in, char *out, size_t len, bool glob)
+{
+	size_t o = 0;
+
+	while (*in) {
+		unsigned char c = (unsigned char)*in++;
+		bool esc = c == '\\';
+
+		if (esc) {
+			switch (*in) {
+			case '\0':
+				return -EINVAL;
+			case 'n': c = '\n'; in++; break;
+			case 't': c = '\t'; in++; break;
+			case 'r': c = '\r'; in++; break;
+			case 'x':
+				if (!isxdigit((unsigned char)in[1]) ||
+				    !isxdigit((unsigned char)in[2]))
+					return -EINVAL;
+				c = (unsigned char)(hexval(in[1]) << 4 |
+						    hexval(in[2]));
+				in += 3;
+				break;
+			default:
+				c = (unsigned char)*in++;
+				break;
+			}
+			if (!c)
+				return -EINVAL;
+		}
+		if (o + 3 > len)
+			return -ENAMETOOLONG;
+		if (glob && esc && strchr("*?[]\\", c))
+			out[o++] = '\\';
+		out[o++] = (char)c;
+	}
+	out[o] = '\0';
+	return 0;
+}
+
+int redir_unescape_path(const char *in, char *out, size_t len)
+{
+	return unescape(in, out, len, false);
+}
+
+/* Length of the valid UTF-8 sequence at @s, 0 if there is none. */
+static size_t utf8_len(const unsigned char *s)
+{
+	unsigned c = s[0], cp, n;
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		n = 2, cp = c & 0x1f;
+	else if (c >= 0xe0 && c <= 0xef)
+		n = 3, cp = c & 0x0f;
+	else if (c >= 0xf0 && c <= 0xf4)
+		n = 4, cp = c & 0x07;
+	else
+		return 0;
+	for (unsigned i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
+	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+		return 0;
+	return n;
+}
+
+/*
+ * Append @s escaped (the inverse of unescape) to @buf at @o; returns the
+ * new length (which may exceed @len: the caller checks). Valid UTF-8 stays
+ * as it is; a glob's own escapes are kept.
+ */
+static size_t escape(char *buf, size_t len, size_t o, const char *str,
+		     bool glob)
+{
+	const unsigned char *s = (const unsigned char *)str;
+
+	while (*s) {
+		unsigned char c = *s;
+		size_t n = utf8_len(s);
+		char tmp[8];
+
+		if (glob && c == '\\' && s[1]) {
+			snprintf(tmp, sizeof(tmp), "\\%c", s[1]);
+			n = 2;
+		} else if (c < 0x20 || c == 0x7f || !n ||
+			   (c == ' ' && !s[1])) {
+			snprintf(tmp, sizeof(tmp), "\\x%02x", c);
+			n = 1;
+		} else if (strchr("\\,;=", c) ||
+			   (!glob && strchr("*?[]", c))) {
+			snprintf(tmp, sizeof(tmp), "\\%c", c);
+		} else {
+			memcpy(tmp, s, n);
+			tmp[n] = '\0';
+		}
+		for (const char *t = tmp; *t; t++, o++)
+			if (o + 1 < len)
+				buf[o] = *t;
+		s += n;
+	}
+	if (len)
+		buf[o < len ? o : len - 1] = '\0';
+	return o;
+}
+
 /* "/a//b/" -> "a/b" (and whether it ended in '/'); rejects "." and ".." */
 static int norm_volume_path(const char *in, char *out, size_t len,
 			    bool *trailing)
@@ -112,15 +264,15 @@ int redir_rule_parse(const char *spec, struct redir_rule *r, char *err,
 {
 	char *copy = strdup(spec), *arrow, *opts, *path, *backing, *tok,
 	     *save = NULL;
-	char npath[PATH_MAX];
-	bool trailing;
+	char npath[PATH_MAX], raw[PATH_MAX], rawb[PATH_MAX];
+	bool trailing, glob;
 	int ret = -EINVAL;
 
 	memset(r, 0, sizeof(*r));
 	r->deny_errno = EACCES;
 	if (!copy)
 		return -ENOMEM;
-	arrow = strstr(copy, "=>");
+	arrow = find_plain(copy, "=>");
 	if (!arrow) {
 		snprintf(err, errlen, "rule '%s': expected PATH=>BACKING", spec);
 		goto out;
@@ -128,11 +280,20 @@ int redir_rule_parse(const char *spec, struct redir_rule *r, char *err,
 	*arrow = '\0';
 	path = trim(copy);
 	backing = arrow + 2;
-	opts = strchr(backing, ',');
+	opts = find_plain(backing, ",");
 	if (opts)
 		*opts++ = '\0';
 	backing = trim(backing);
-	if (norm_volume_path(path, npath, sizeof(npath), &trailing)) {
+	glob = has_plain_glob(path);
+	if (unescape(path, raw, sizeof(raw), glob) ||
+	    unescape(backing, rawb, sizeof(rawb), false)) {
+		snprintf(err, errlen, "rule '%s': a bad escape (\\xHH, \\n, "
+			 "\\t, \\r or \\ before a character) or a name too "
+			 "long", spec);
+		goto out;
+	}
+	backing = rawb;
+	if (!raw[0] || norm_volume_path(raw, npath, sizeof(npath), &trailing)) {
 		snprintf(err, errlen, "rule '%s': the volume path must be "
 			 "absolute (start with /), without . or ..", spec);
 		goto out;
@@ -142,7 +303,7 @@ int redir_rule_parse(const char *spec, struct redir_rule *r, char *err,
 			 "absolute", spec);
 		goto out;
 	}
-	if (strpbrk(npath, "*?["))
+	if (glob)
 		r->kind = REDIR_GLOB;
 	else if (trailing)
 		r->kind = REDIR_PREFIX;
@@ -349,8 +510,14 @@ int redir_args_parse(const char *args, struct redir_rules **out,
 		ret = -ENOMEM;
 		goto out;
 	}
-	for (tok = strtok_r(copy, ";", &save); tok;
-	     tok = strtok_r(NULL, ";", &save)) {
+	for (tok = copy; tok; tok = save) {
+		char *semi = find_plain(tok, ";");
+
+		save = NULL;
+		if (semi) {
+			*semi = '\0';
+			save = semi + 1;
+		}
 		ret = parse_clause(tok, set, cfg, err, errlen, 0);
 		if (ret)
 			goto out;
@@ -487,15 +654,23 @@ int redir_rule_dup(const struct redir_rule *r, struct redir_rule *out)
 	return 0;
 }
 
-void redir_rule_format(const struct redir_rule *r, char *buf, size_t len)
+size_t redir_rule_format(const struct redir_rule *r, char *buf, size_t len)
 {
 	static const char *const pol[] = { "readonly", "copy-on-write",
 					   "hydrate" };
 	char scope[REDIR_SCOPE_MAX * 24 + 16];
+	size_t o = escape(buf, len, 0, "/", false);
+	int n;
 
 	redir_scope_format(&r->scope, scope, sizeof(scope));
-	snprintf(buf, len, "/%s%s=>%s,policy=%s,errno=%s%s", r->path,
-		 r->kind == REDIR_PREFIX && r->path[0] ? "/" : "", r->backing,
-		 pol[r->policy], r->deny_errno == EROFS ? "EROFS" : "EACCES",
-		 scope);
+	o = escape(buf, len, o, r->path, r->kind == REDIR_GLOB);
+	if (r->kind == REDIR_PREFIX && r->path[0])
+		o = escape(buf, len, o, "/", false);
+	if (o + 2 < len)
+		memcpy(buf + o, "=>", 3);
+	o = escape(buf, len, o + 2, r->backing, false);
+	n = snprintf(o < len ? buf + o : NULL, o < len ? len - o : 0,
+		     ",policy=%s,errno=%s%s", pol[r->policy],
+		     r->deny_errno == EROFS ? "EROFS" : "EACCES", scope);
+	return o + (size_t)(n > 0 ? n : 0);
 }

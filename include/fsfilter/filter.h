@@ -844,7 +844,9 @@ FLT_API const char *flt_port_runtime_dir(void);
 /**
  * Log a message at a syslog priority (LOG_ERR ... LOG_DEBUG). Messages
  * above the current level (default LOG_NOTICE) are dropped cheaply.
- * Thread-safe; never blocks on the volume.
+ * Thread-safe; never blocks on the volume. A message is one line: control
+ * bytes in it (a newline in a file name it quotes) are written as \xHH,
+ * so quoting a name cannot forge a log line. At most 1023 bytes.
  */
 FLT_API void flt_log(int priority, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

@@ -85,20 +85,83 @@ static int parse_ops(const char *list, uint64_t *out)
 	return 0;
 }
 
-static void json_str(FILE *f, const char *s)
+/* Length of the valid UTF-8 sequence at @s (1-4), 0 if it is not one
+ * (stray continuation, overlong, surrogate, above U+10FFFF, cut short). */
+static size_t utf8_len(const unsigned char *s)
 {
-	fputc('"', f);
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
+	unsigned c = s[0], cp, n;
 
-		if (c == '"' || c == '\\')
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		n = 2, cp = c & 0x1f;
+	else if (c >= 0xe0 && c <= 0xef)
+		n = 3, cp = c & 0x0f;
+	else if (c >= 0xf0 && c <= 0xf4)
+		n = 4, cp = c & 0x07;
+	else
+		return 0;
+	for (unsigned i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
+	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+		return 0;
+	return n;
+}
+
+/*
+ * A name as a JSON string. Names are bytes, JSON strings are Unicode: a
+ * byte that is not part of valid UTF-8 is written as the lone surrogate
+ * \udcXX (XX the byte), the convention of Python's "surrogateescape"
+ * (docs/monitor.md), so clients get the exact bytes back.
+ */
+static void json_str(FILE *f, const char *str)
+{
+	const unsigned char *s = (const unsigned char *)str;
+
+	fputc('"', f);
+	while (*s) {
+		unsigned char c = *s;
+		size_t n = utf8_len(s);
+
+		if (!n) {
+			fprintf(f, "\\udc%02x", c);
+			s++;
+		} else if (c == '"' || c == '\\') {
 			fprintf(f, "\\%c", c);
-		else if (c < 0x20)
+			s++;
+		} else if (c < 0x20 || c == 0x7f) {
 			fprintf(f, "\\u%04x", c);
-		else
-			fputc(c, f);
+			s++;
+		} else {
+			fwrite(s, 1, n, f);
+			s += n;
+		}
 	}
 	fputc('"', f);
+}
+
+/* A name in the text output: control bytes and the backslash as \xHH, so
+ * a name with a newline cannot forge an event line. */
+static const char *text_str(const char *in, char *out, size_t len)
+{
+	size_t o = 0;
+
+	for (; *in && o + 8 < len; in++) {
+		unsigned char c = (unsigned char)*in;
+
+		if (c < 0x20 || c == 0x7f || c == '\\')
+			o += (size_t)snprintf(out + o, len - o, "\\x%02x", c);
+		else
+			out[o++] = (char)c;
+	}
+	if (*in)
+		o += (size_t)snprintf(out + o, len - o, "...");
+	out[o] = '\0';
+	return out;
 }
 
 static void detail(const struct mon_event *e, char *buf, size_t len)
@@ -134,14 +197,17 @@ static void detail(const struct mon_event *e, char *buf, size_t len)
 	if (e->path2_len) {
 		size_t n = strlen(buf);
 
+		char p2[4 * 4096 + 8];
+
 		snprintf(buf + n, len - n, "%s-> %s", n ? " " : "",
-			 mon_event_path2(e));
+			 text_str(mon_event_path2(e), p2, sizeof(p2)));
 	}
 }
 
 static void print_event(const struct mon_event *e, bool json)
 {
-	char det[4400], ts[32];
+	static _Thread_local char det[4 * 4096 + 100], path[4 * 4096 + 8];
+	char ts[32], comm[4 * MON_COMM_LEN + 8];
 	time_t sec = (time_t)(e->time_ns / 1000000000ull);
 	struct tm tm;
 
@@ -182,8 +248,10 @@ static void print_event(const struct mon_event *e, bool json)
 		fputs(cli_color(stdout, CLI_C_RED), stdout);
 	printf("%s.%06u %8" PRIu64 " %-15s %7d %-4s %-11s %-40s %-14s %s",
 	       ts, (unsigned)(e->time_ns % 1000000000ull / 1000), e->seq,
-	       e->comm, e->pid, e->phase == MON_PRE ? "pre" : "post",
-	       flt_op_name((enum flt_op)e->op), mon_event_path(e),
+	       text_str(e->comm, comm, sizeof(comm)), e->pid,
+	       e->phase == MON_PRE ? "pre" : "post",
+	       flt_op_name((enum flt_op)e->op),
+	       text_str(mon_event_path(e), path, sizeof(path)),
 	       e->phase == MON_PRE ? "" :
 	       e->result ? strerror(-e->result) : "SUCCESS",
 	       det);

@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <string.h>
 #include <syslog.h>
 
 static atomic_int log_level = LOG_NOTICE;
@@ -30,6 +31,30 @@ void flt_set_log_sink(flt_log_sink sink, void *arg)
 	pthread_mutex_unlock(&sink_lock);
 }
 
+/*
+ * One message, one line: messages quote names (file names, process names,
+ * rules) that anyone may choose, so control bytes in them would let a
+ * name forge log lines. They become \xHH, in place, as far as @line
+ * (of @len bytes) holds; the rest is cut.
+ */
+static void one_line(char *line, size_t len)
+{
+	char tmp[1024];
+	size_t o = 0;
+
+	for (const char *p = line; *p && o + 5 < sizeof(tmp); p++) {
+		unsigned char c = (unsigned char)*p;
+
+		if (c < 0x20 || c == 0x7f)
+			o += (size_t)snprintf(tmp + o, sizeof(tmp) - o,
+					      "\\x%02x", c);
+		else
+			tmp[o++] = (char)c;
+	}
+	tmp[o] = '\0';
+	snprintf(line, len, "%s", tmp);
+}
+
 void flt_log(int priority, const char *fmt, ...)
 {
 	char line[1024];
@@ -40,6 +65,10 @@ void flt_log(int priority, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
+	if (strpbrk(line, "\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b"
+			  "\x0c\x0d\x0e\x0f\x10\x11\x12\x13\x14\x15\x16"
+			  "\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f\x7f"))
+		one_line(line, sizeof(line));
 
 	pthread_mutex_lock(&sink_lock);
 	if (log_sink)
