@@ -123,8 +123,7 @@ REDIR_PRE(redir_pre_getattr)
 	}
 	ret = v ? redir_backing_stat(v->target->backing, &st) : -ENOENT;
 	if (!ret) {
-		memset(&d->results.attr, 0, sizeof(d->results.attr));
-		redir_fill_attr(ri, &d->results.attr, &st, true, v->target);
+		redir_vnode_attr(ri, d->ino, &st, &d->results.attr);
 		d->results.attr_timeout =
 			redir_scoped(&v->target->scope) ? 0 : 1.0;
 	} else {
@@ -134,8 +133,8 @@ REDIR_PRE(redir_pre_getattr)
 	return complete(d, ret);
 }
 
-/* Fix attributes in @attr of lower node @ino if it is redirected (for
- * the requestor of @d). True if the node is under a scoped rule: then the
+/* Fix attributes in @attr of lower node @ino if it is redirected (and
+ * not scoped: the lower node of a scoped file is the lower view). True if the node is under a scoped rule: then the
  * answer must not be cached. */
 static bool fix_attr(struct redir_inst *ri, flt_ino_t ino, struct stat *attr,
 		     const struct flt_callback_data *d)
@@ -144,12 +143,14 @@ static bool fix_attr(struct redir_inst *ri, flt_ino_t ino, struct stat *attr,
 	bool scoped = false;
 	struct stat st;
 
+	(void)d;
 	if (!sn)
 		return false;
 	if (sn->target)
 		scoped = redir_scoped(&sn->target->scope);
-	if (sn->target && !sn->target->is_dir &&
-	    redir_scope_applies(&sn->target->scope, d) &&
+	/* scoped: the lower node is the lower view for everyone (the
+	 * backing view has nodes of its own, redir_note_entry) */
+	if (sn->target && !sn->target->is_dir && !scoped &&
 	    !redir_backing_stat(sn->target->backing, &st) &&
 	    S_ISREG(st.st_mode))
 		redir_fill_attr(ri, attr, &st, false, sn->target);
@@ -214,6 +215,7 @@ static int node_denied(struct redir_inst *ri, flt_ino_t ino,
 	struct redir_snode *sn;
 	int err = 0;
 
+	(void)d;
 	if (redir_is_virtual(ino)) {
 		struct redir_vnode *v = redir_vnode_find(ri, ino);
 
@@ -221,8 +223,9 @@ static int node_denied(struct redir_inst *ri, flt_ino_t ino,
 	}
 	sn = redir_snode_get(ri, ino);
 	if (sn) {
+		/* scoped: the lower node shows the lower file (fix_attr) */
 		if (sn->target && !sn->target->is_dir &&
-		    redir_scope_applies(&sn->target->scope, d))
+		    !redir_scoped(&sn->target->scope))
 			err = sn->target->deny_errno;
 		flt_release_context(sn);
 	}
@@ -343,8 +346,10 @@ static int truncate_policy(struct redir_inst *ri, struct flt_callback_data *d)
 			path = sn->path;
 		}
 	}
-	if (t && !redir_scope_applies(&t->scope, d)) {
-		ret = 1;	/* the lower file, for this process */
+	if (t && (!redir_scope_applies(&t->scope, d) ||
+		  (sn && redir_scoped(&t->scope)))) {
+		/* the lower file, for this process or on this node */
+		ret = 1;
 	} else if (t && atomic_load(&t->materialised)) {
 		ret = -ESTALE;
 	} else if (t && t->policy != REDIR_READONLY) {

@@ -105,11 +105,6 @@ static int policy_open(struct redir_inst *ri, struct redir_target *t,
 	return ret ? ret : -ESTALE;
 }
 
-/* Completion context of an open of a file under a scoped rule that does
- * not apply to its requestor: the lower file, read through the daemon
- * with direct I/O (post-open). */
-static char lower_scoped;
-
 REDIR_PRE(redir_pre_open)
 {
 	struct redir_inst *ri = redir_inst_get(o->instance);
@@ -146,12 +141,8 @@ REDIR_PRE(redir_pre_open)
 		d->results.open.keep_cache = 1;
 		/* the fast path: the kernel reads the backing file itself */
 		d->results.open.backing_fd = ri->cfg.no_fastpath ? -1 : h->fd;
-		if (redir_scoped(&v->target->scope)) {
-			/* the kernel must not keep these pages for others */
-			d->results.open.backing_fd = -1;
-			d->results.open.direct_io = 1;
-			d->results.open.keep_cache = 0;
-		}
+		/* also under a scoped rule: this node is only ever the
+		 * backing view (the lower view is the lower node) */
 		st = complete(d, 0);
 		goto out;
 	}
@@ -161,14 +152,24 @@ REDIR_PRE(redir_pre_open)
 		ret = 1;
 		if (sn && sn->target && !sn->target->is_dir &&
 		    redir_scoped(&sn->target->scope)) {
-			/* every open of the file is served by the daemon
-			 * with direct I/O: its pages differ per process */
-			flt_disallow_fastpath(d);
-			if (!redir_scope_applies(&sn->target->scope, d)) {
-				flt_release_context(sn);
-				*ctx = &lower_scoped;
-				st = FLT_PREOP_SUCCESS_WITH_CALLBACK;
-				goto out;
+			/* The lower node of a scoped file is its lower view
+			 * for everyone (lookups give the processes in scope
+			 * a node of their own, redir_note_entry); one in
+			 * scope gets here only if the backing file was
+			 * missing at lookup (or through a descriptor of
+			 * another process): EIO as for any redirected file
+			 * whose backing is missing. */
+			struct stat bst;
+			bool bad = redir_scope_applies(&sn->target->scope, d) &&
+				   (redir_backing_stat(sn->target->backing,
+						       &bst) ||
+				    !S_ISREG(bst.st_mode));
+
+			if (bad) {
+				flt_log(LOG_ERR, "redirect: cannot open backing "
+					"file %s; the open fails with EIO",
+					sn->target->backing);
+				st = complete(d, -EIO);
 			}
 		}
 		if (sn && sn->target && !sn->target->is_dir) {
@@ -180,6 +181,8 @@ REDIR_PRE(redir_pre_open)
 			flt_release_context(sn);
 	}
 	if (!t)
+			flt_release_context(sn);
+			goto out;
 		goto out;
 	if (ret <= 0) {
 		st = complete(d, ret);
@@ -207,14 +210,6 @@ REDIR_POST(redir_post_open)
 	(void)flags;
 	if (!h)
 		return FLT_POSTOP_FINISHED_PROCESSING;
-	if (ctx == &lower_scoped) {
-		if (!d->io_status.status) {
-			d->results.open.direct_io = 1;
-			d->results.open.keep_cache = 0;
-			d->results.open.backing_fd = -1;
-		}
-		return FLT_POSTOP_FINISHED_PROCESSING;
-	}
 	if (!d->io_status.status) {
 		struct redir_inst *ri = redir_inst_get(o->instance);
 
@@ -223,11 +218,6 @@ REDIR_POST(redir_post_open)
 		d->results.open.backing_fd =
 			ri && !ri->cfg.no_fastpath ? h->fd : -1;
 		redir_inst_put(ri);
-		if (redir_scoped(&h->target->scope)) {
-			d->results.open.direct_io = 1;
-			d->results.open.keep_cache = 0;
-			d->results.open.backing_fd = -1;
-		}
 	}
 	if (!d->io_status.status &&
 	    flt_set_streamhandle_context(o->instance, d->results.open.fh,

@@ -234,6 +234,32 @@ struct redir_snode *redir_snode_get(struct redir_inst *ri, flt_ino_t ino)
 }
 
 /*
+ * A scoped rule applies to the requestor of a lookup (or readdirplus) of a
+ * lower file: answer with a virtual node for its view instead of the lower
+ * node. The kernel keeps attributes and pages per node, so the two views
+ * of the name never share a page cache: read(2), MAP_PRIVATE and
+ * MAP_SHARED each see the content of their own side, whoever maps the
+ * file at the same time. The entry timeout is 0, so every path walk asks
+ * again, and a walk that gets the other node replaces the dentry (FUSE
+ * revalidation compares node ids). The lower lookup reference is dropped;
+ * on failure the lower node stays (and its open fails: pre_open).
+ */
+static void scoped_view(struct redir_inst *ri, struct redir_snode *sn,
+			const struct stat *st, struct flt_entry *e)
+{
+	flt_ino_t lower = e->ino;
+	struct flt_entry ve;
+
+	if (redir_vnode_ref_lower(ri, sn->path, sn->target, st, &e->attr,
+				  &ve))
+		return;
+	*e = ve;
+	e->entry_timeout = 0;
+	e->attr_timeout = 0;
+	flt_forget(ri->instance, lower, 1);
+}
+
+/*
  * A name now refers to lower node @e->ino: remember directories' paths (to
  * name their children) and redirected files' targets, and show a
  * redirected file with its backing attributes. A node already known keeps
@@ -273,8 +299,12 @@ void redir_note_entry(struct redir_inst *ri, flt_ino_t parent,
 	if (sn->target && !sn->target->is_dir &&
 	    redir_scope_applies(&sn->target->scope, d) &&
 	    !redir_backing_stat(sn->target->backing, &st) &&
-	    S_ISREG(st.st_mode))
-		redir_fill_attr(ri, &e->attr, &st, false, sn->target);
+	    S_ISREG(st.st_mode)) {
+		if (redir_scoped(&sn->target->scope))
+			scoped_view(ri, sn, &st, e);
+		else
+			redir_fill_attr(ri, &e->attr, &st, false, sn->target);
+	}
 	flt_release_context(sn);
 }
 

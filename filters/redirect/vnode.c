@@ -29,9 +29,9 @@ static size_t hash_id(flt_ino_t id)
 	return (size_t)((id * 0x9e3779b97f4a7c15ull) >> 56) % REDIR_VBUCKETS;
 }
 
-int redir_vnode_ref(struct redir_inst *ri, const char *path,
-		    struct redir_target *t, const struct stat *st,
-		    struct flt_entry *e)
+static int vnode_ref(struct redir_inst *ri, const char *path,
+		     struct redir_target *t, const struct stat *st,
+		     const struct stat *lower, struct flt_entry *e)
 {
 	size_t hp = hash_str(path), n = strlen(path) + 1;
 	struct redir_vnode *v, *fresh;
@@ -73,17 +73,60 @@ int redir_vnode_ref(struct redir_inst *ri, const char *path,
 		v->next_id = ri->by_id[hash_id(v->id)];
 		ri->by_id[hash_id(v->id)] = v;
 	}
+	/* a lower file's view: its latest attributes */
+	v->has_lower = lower != NULL;
+	if (lower)
+		v->lower = *lower;
 	memset(e, 0, sizeof(*e));
 	e->ino = v->id;
 	e->generation = 1;
-	e->attr.st_ino = st->st_ino;
-	redir_fill_attr(ri, &e->attr, st, true, v->target);
+	if (lower) {
+		e->attr = *lower;
+		redir_fill_attr(ri, &e->attr, st, false, v->target);
+	} else {
+		e->attr.st_ino = st->st_ino;
+		redir_fill_attr(ri, &e->attr, st, true, v->target);
+	}
 	pthread_mutex_unlock(&ri->vlock);
 	free(fresh);
 	/* short timeouts: the backing file is not ours to watch */
 	e->attr_timeout = 1.0;
 	e->entry_timeout = 1.0;
 	return 0;
+}
+
+int redir_vnode_ref(struct redir_inst *ri, const char *path,
+		    struct redir_target *t, const struct stat *st,
+		    struct flt_entry *e)
+{
+	return vnode_ref(ri, path, t, st, NULL, e);
+}
+
+int redir_vnode_ref_lower(struct redir_inst *ri, const char *path,
+			  struct redir_target *t, const struct stat *st,
+			  const struct stat *lower, struct flt_entry *e)
+{
+	return vnode_ref(ri, path, t, st, lower, e);
+}
+
+bool redir_vnode_attr(struct redir_inst *ri, flt_ino_t id,
+		      const struct stat *st, struct stat *attr)
+{
+	struct redir_vnode *v;
+
+	pthread_mutex_lock(&ri->vlock);
+	for (v = ri->by_id[hash_id(id)]; v; v = v->next_id)
+		if (v->id == id)
+			break;
+	if (v && v->has_lower) {
+		*attr = v->lower;
+		redir_fill_attr(ri, attr, st, false, v->target);
+	} else if (v) {
+		memset(attr, 0, sizeof(*attr));
+		redir_fill_attr(ri, attr, st, true, v->target);
+	}
+	pthread_mutex_unlock(&ri->vlock);
+	return v != NULL;
 }
 
 struct redir_vnode *redir_vnode_find(struct redir_inst *ri, flt_ino_t id)

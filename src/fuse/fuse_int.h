@@ -51,6 +51,7 @@ struct fe_pt {
 	atomic_bool init_seen;		/* the INIT request was read */
 	atomic_uint_fast64_t init_unique; /* ... and its unique */
 	atomic_bool kernel_offers;	/* it offered FUSE_PASSTHROUGH */
+	atomic_bool offers_dio_mmap;	/* ... FUSE_DIRECT_IO_ALLOW_MMAP */
 	atomic_bool init_done;		/* our INIT reply went out */
 	atomic_bool on;			/* negotiated; cleared if the kernel
 					   refuses BACKING_OPEN with EPERM */

@@ -22,6 +22,9 @@
 /* flags2: the upper 32 bits of the 64-bit flags (FUSE_PASSTHROUGH is
  * 1ULL << 37) */
 #define FEK_PASSTHROUGH_FLAGS2	(1u << (37 - 32))
+/* FUSE_DIRECT_IO_ALLOW_MMAP (7.39): MAP_SHARED of a FOPEN_DIRECT_IO open
+ * goes through the inode's page cache instead of failing with ENODEV */
+#define FEK_DIRECT_IO_ALLOW_MMAP_FLAGS2	(1u << (36 - 32))
 
 /* fuse_open_out.open_flags */
 #define FEK_FOPEN_DIRECT_IO	(1u << 0)

@@ -5,12 +5,13 @@
  *
  * 1. Negotiation. The session's I/O goes through fuse_session_custom_io():
  *    the read hook notes the INIT request (its unique, and whether the
- *    kernel offers FUSE_PASSTHROUGH), the writev hook patches our INIT
- *    reply (flags2 bit, max_stack_depth = 1) unless the writeback cache
- *    was negotiated, which excludes passthrough. Every other message goes
- *    through untouched; the hooks cost one load each after INIT. libfuse
- *    calls the hooks with the fd of the worker's channel, so clone_fd and
- *    the multi-threaded loop keep working.
+ *    kernel offers FUSE_PASSTHROUGH and FUSE_DIRECT_IO_ALLOW_MMAP), the
+ *    writev hook patches our INIT reply (flags2 bits, max_stack_depth =
+ *    1) unless the writeback cache was negotiated, which excludes
+ *    passthrough (DIRECT_IO_ALLOW_MMAP is taken whenever offered).
+ *    Every other message goes through untouched; the hooks cost one load
+ *    each after INIT. libfuse calls the hooks with the fd of the worker's
+ *    channel, so clone_fd and the multi-threaded loop keep working.
  * 2. One backing id per inode (FUSE_DEV_IOC_BACKING_OPEN on the lower
  *    handle's fd, see flt_open_result.backing_fd), kept while the inode
  *    has an open handle and closed at its last release: the kernel looks
@@ -76,6 +77,10 @@ static ssize_t pt_read(int fd, void *buf, size_t len, void *userdata)
 				      (arg->flags2 & FEK_PASSTHROUGH_FLAGS2);
 
 			atomic_store(&fe->pt.kernel_offers, offers);
+			atomic_store(&fe->pt.offers_dio_mmap,
+				     (arg->flags & FEK_INIT_EXT) &&
+				     (arg->flags2 &
+				      FEK_DIRECT_IO_ALLOW_MMAP_FLAGS2));
 			atomic_store(&fe->pt.init_unique, in->unique);
 			atomic_store(&fe->pt.init_seen, true);
 		}
@@ -97,6 +102,15 @@ static void patch_init(struct fe *fe, struct iovec *iov, int count)
 	if (out->error || iov[1].iov_len < sizeof(*arg))
 		return;
 	arg = iov[1].iov_base;
+	/* Direct I/O opens (O_DIRECT with the lower layer, or a filter's
+	 * choice) then accept MAP_SHARED like MAP_PRIVATE: the mapping uses
+	 * the inode's page cache, filled by READs on the mapping's own
+	 * handle; direct read(2)/write(2) stay uncached (the kernel writes
+	 * back and drops the range around a direct write). Independent of
+	 * passthrough, so negotiated whenever the kernel offers it. */
+	if (atomic_load(&fe->pt.offers_dio_mmap) &&
+	    (arg->flags & FEK_INIT_EXT))
+		arg->flags2 |= FEK_DIRECT_IO_ALLOW_MMAP_FLAGS2;
 	if (!fe->pt.want) {
 		flt_log(LOG_INFO, "fuse: passthrough off (%s); reads and "
 			"writes go through the daemon",

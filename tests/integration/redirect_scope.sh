@@ -4,7 +4,8 @@
 #  - except=indexer: a process named indexer (a copy of cat) reads and
 #    stats the lower file, cat/stat/wc the backing content, alternating
 #    and with a handle of each kind open at once (no cached name,
-#    attribute or page leaks from one to the other);
+#    attribute or page leaks from one to the other); mmap MAP_SHARED and
+#    MAP_PRIVATE from both sides, in turn and mapped at the same time;
 #  - only=cat+ls on a virtual file: ls lists it and cat reads it, a copy
 #    of ls named lsx does not list it, indexer and stat get ENOENT;
 #  - only=pid:$$: this shell's own reads see the backing content, its
@@ -58,6 +59,47 @@ exec 8>&-
 it_wait_pid "$ipid" 10 || it_fail "indexer failed"
 [[ $(cat "$base/idx.out") == "$L" ]] || it_fail "indexer after cat: $(cat "$base/idx.out")"
 it_log "ok: except=indexer"
+
+# mmap of the scoped file, MAP_SHARED and MAP_PRIVATE, from both sides:
+# one after the other, then at once (each side maps and reads, the other
+# maps and reads, then each faults its pages in again): the two views
+# have nodes (and page caches) of their own
+[[ -n ${REDIRTEST:-} && -x $REDIRTEST ]] || it_fail "REDIRTEST not set"
+mkdir "$bin/m"
+cp "$REDIRTEST" "$bin/m/indexer"	# comm "indexer": out of scope
+# wait (bounded) until file $1 holds at least $2 bytes
+wait_size() {
+	local i
+	for ((i = 0; i < 200; i++)); do
+		(($(stat -c %s "$1") >= $2)) && return 0
+		sleep 0.05
+	done
+	return 1
+}
+for mode in shared private; do
+	for i in 1 2; do
+		[[ $("$REDIRTEST" map $mode "$mnt/data.txt") == "$B" ]] ||
+			it_fail "map $mode in scope: '$("$REDIRTEST" map $mode "$mnt/data.txt")'"
+		[[ $("$bin/m/indexer" map $mode "$mnt/data.txt") == "$L" ]] ||
+			it_fail "map $mode out of scope: '$("$bin/m/indexer" map $mode "$mnt/data.txt")'"
+	done
+	mkfifo "$base/f1.$mode" "$base/f2.$mode"
+	"$REDIRTEST" map $mode "$mnt/data.txt" "$base/f1.$mode" >"$base/in.$mode" &
+	p1=$!
+	wait_size "$base/in.$mode" 24 || it_fail "map $mode: in-scope reader did not start"
+	"$bin/m/indexer" map $mode "$mnt/data.txt" "$base/f2.$mode" >"$base/out.$mode" &
+	p2=$!
+	wait_size "$base/out.$mode" 14 || it_fail "map $mode: out-of-scope reader did not start"
+	: >"$base/f1.$mode"	# opens the fifo (blocks until p1 reads), closes
+	it_wait_pid "$p1" 10 || it_fail "map $mode: in-scope reader failed"
+	: >"$base/f2.$mode"
+	it_wait_pid "$p2" 10 || it_fail "map $mode: out-of-scope reader failed"
+	[[ $(cat "$base/in.$mode") == "$B"$'\n'"$B" ]] ||
+		it_fail "map $mode at once, in scope read: $(cat "$base/in.$mode")"
+	[[ $(cat "$base/out.$mode") == "$L"$'\n'"$L" ]] ||
+		it_fail "map $mode at once, out of scope read: $(cat "$base/out.$mode")"
+done
+it_log "ok: mmap shared and private from both sides"
 
 # only=cat+ls on a virtual file
 [[ $(cat "$mnt/virt.txt") == virtual ]] || it_fail "cat of the virtual file"

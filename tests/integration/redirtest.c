@@ -8,6 +8,11 @@
  *     MAP_SHARED, sendfile, copy_file_range out of the file.
  *   redirtest threads VOLFILE BACKING THREADS ITERATIONS
  *     THREADS threads mixing pread and mmap reads for ITERATIONS each.
+ *   redirtest map shared|private FILE [WAITFILE]
+ *     map FILE and print what the mapping reads; with WAITFILE, then
+ *     read WAITFILE to its end (a fifo: wait for another process), drop
+ *     the mapping's page table entries (MADV_DONTNEED: the next access
+ *     faults again, from the page cache) and print the mapping again.
  * Exit 0 if every byte matched, 1 with a message otherwise.
  */
 #ifndef _GNU_SOURCE
@@ -291,8 +296,55 @@ static int cmd_threads(int n, long iters)
 	return 0;
 }
 
+/* Print the mapping's bytes (what a reader of the mapping sees). */
+static void map_print(const char *p, size_t n)
+{
+	if (n && fwrite(p, 1, n, stdout) != n)
+		FAIL("write: %s", strerror(errno));
+	fflush(stdout);
+}
+
+static int cmd_map(const char *mode, const char *path, const char *wait)
+{
+	int shared = !strcmp(mode, "shared");
+	struct stat st;
+	char *p;
+	int fd;
+
+	if (!shared && strcmp(mode, "private"))
+		FAIL("map: mode %s", mode);
+	fd = open(path, O_RDONLY);
+	if (fd < 0 || fstat(fd, &st))
+		FAIL("%s: %s", path, strerror(errno));
+	if (!st.st_size)
+		return 0;
+	p = mmap(NULL, (size_t)st.st_size, PROT_READ,
+		 shared ? MAP_SHARED : MAP_PRIVATE, fd, 0);
+	if (p == MAP_FAILED)
+		FAIL("mmap %s %s: %s", mode, path, strerror(errno));
+	map_print(p, (size_t)st.st_size);
+	if (wait) {
+		char buf[256];
+		int w = open(wait, O_RDONLY);
+
+		if (w < 0)
+			FAIL("%s: %s", wait, strerror(errno));
+		while (read(w, buf, sizeof(buf)) > 0)
+			;
+		close(w);
+		if (madvise(p, (size_t)st.st_size, MADV_DONTNEED))
+			FAIL("madvise: %s", strerror(errno));
+		map_print(p, (size_t)st.st_size);
+	}
+	munmap(p, (size_t)st.st_size);
+	close(fd);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	if ((argc == 4 || argc == 5) && !strcmp(argv[1], "map"))
+		return cmd_map(argv[2], argv[3], argc == 5 ? argv[4] : NULL);
 	if (argc == 7 && !strcmp(argv[1], "compare")) {
 		volpath = argv[2];
 		backpath = argv[3];
@@ -306,6 +358,7 @@ int main(int argc, char **argv)
 	}
 	fprintf(stderr, "usage: redirtest compare VOLFILE BACKING CFRDST "
 		"ITERATIONS SEED\n       redirtest threads VOLFILE BACKING "
-		"THREADS ITERATIONS\n");
+		"THREADS ITERATIONS\n       redirtest map shared|private "
+		"FILE [WAITFILE]\n");
 	return 2;
 }
