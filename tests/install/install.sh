@@ -183,4 +183,14 @@ it_mount "$base/lower" "$base/mnt" --config "$base/hello.conf"
 cat "$base/mnt/a.forbidden" >/dev/null 2>&1 && it_fail "[filter hello] from the filter directory did not deny"
 [[ $(cat "$base/mnt/b.txt") == fine ]] || it_fail "read through the [filter hello] volume"
 it_unmount "$base/mnt"
+
+# fsfilter load MNT NAME: NAME.so from the installed filter directory (found
+# relative to the staged binary: the configured prefix is not there)
+it_mount "$base/lower" "$base/mnt"
+out=$("$FSFILTER" load "$base/mnt" hello --args deny) || it_fail "load by name from the installed filter directory"
+[[ $out == *"hello attached"* ]] || it_fail "load hello: $out"
+cat "$base/mnt/a.forbidden" >/dev/null 2>&1 && it_fail "hello loaded by name did not deny"
+"$FSFILTER" status "$base/mnt" --json | grep -qF "$stage$LIBDIR/fsfilter/filters/hello.so" ||
+	it_fail "hello was not loaded from the staged filter directory"
+it_unmount "$base/mnt"
 it_log "ok"
