@@ -61,6 +61,17 @@ for v in "${variants[@]}"; do
 	[[ $got == crypt ]] || fail "($v) 'help cry<TAB>': $got"
 	got=$(complete_words $flag fsfilter crypt init /x --key)
 	[[ $got == --keyfile ]] || fail "($v) 'crypt init /x --key<TAB>': $got"
+	got=$(complete_words $flag fsfilter --color=al)
+	[[ $got == --color=always ]] || fail "($v) 'fsfilter --color=al<TAB>': $got"
+	got=$(complete_words $flag fsfilter --color never st)
+	[[ $got == status ]] || fail "($v) 'fsfilter --color never st<TAB>': $got"
+	got=$(complete_words $flag fsfilter check --js)
+	[[ $got == --json ]] || fail "($v) 'fsfilter check --js<TAB>': $got"
+	fdir=$(mktemp -d /tmp/fsfilter-help-fdir.XXXXXX) || fail mktemp
+	: >"$fdir/myfilter.so"
+	got=$(FSFILTER_FILTER_PATH=$fdir complete_words $flag fsfilter load /mnt myf)
+	rm -rf "$fdir"
+	[[ $got == myfilter ]] || fail "($v) 'load /mnt myf<TAB>' with FSFILTER_FILTER_PATH: $got"
 	# mounted volumes: whatever fsfilter mounts exist now (maybe none)
 	# (other tests mount and unmount meanwhile: each name offered must have
 	# been a mounted fsfilter volume just before or just after)
