@@ -25,7 +25,8 @@ static const struct {
 "                   with '/' or ending in .so is a filter file to load\n"
 "  --config FILE    read the volume from FILE (fsfilter.conf(5))\n"
 "  -f, --foreground stay in the foreground\n"
-"  -d, --debug      print every request on stderr (implies -f)\n"
+"  -d, --debug      the trace view: each request as it passes each filter,\n"
+"                   down and up, on stderr (implies -f; see man fsfilter)\n"
 "  -o OPTS          mount options, e.g. -o ro,noatime,allow_other\n"
 "  --threads N      request threads\n"
 "  --writeback      kernel writeback cache\n"
@@ -48,11 +49,13 @@ static const struct {
 "\n"
 "Example: fsfilter unmount /mnt/data\n" },
 	{ "check",
-"Usage: fsfilter check CONFIG\n"
+"Usage: fsfilter check CONFIG [--json]\n"
 "\n"
 "Validate a volume configuration file as mount would, without mounting:\n"
 "the syntax (errors name FILE:LINE and what is expected), the directories,\n"
 "every filter and its arguments. Prints 'CONFIG: ok (N filters)'.\n"
+"\n"
+"  --json           the verdict and the volume as JSON\n"
 "\n"
 "Example: fsfilter check /etc/fsfilter/data.conf\n"
 "See also: man fsfilter.conf\n" },
@@ -67,15 +70,20 @@ static const struct {
 "\n"
 "Example: fsfilter status --json | jq '.[].instances'\n" },
 	{ "load",
-"Usage: fsfilter load MOUNTPOINT FILE.so [--altitude N] [--args S]\n"
+"Usage: fsfilter load MOUNTPOINT NAME|FILE.so [--altitude N] [--args S]\n"
 "\n"
 "Load a filter shared object into the daemon of a running volume (once)\n"
-"and attach it. An object built for another filter ABI is refused.\n"
+"and attach it. An object built for another filter ABI is refused. A NAME\n"
+"(no '/', no .so) is NAME.so from $FSFILTER_FILTER_PATH (directories\n"
+"separated by ':'), the filter directory next to fsfilter, or the\n"
+"installed filter directory.\n"
 "\n"
 "  --altitude N     where in the stack (default: the filter's own)\n"
 "  --args S         the filter's argument string\n"
+"  --json           the answer as JSON\n"
 "\n"
-"Example: fsfilter load /mnt/data ./hello.so --args deny\n"
+"Example: fsfilter load /mnt/data hello --args deny\n"
+"         fsfilter load /mnt/data ./myfilter.so\n"
 "See also: man fsfilter-filter-api\n" },
 	{ "attach",
 "Usage: fsfilter attach MOUNTPOINT NAME [--altitude N] [--args S]\n"
@@ -85,6 +93,7 @@ static const struct {
 "\n"
 "  --altitude N     where in the stack (default: the filter's own)\n"
 "  --args S         the filter's argument string\n"
+"  --json           the answer as JSON\n"
 "\n"
 "Example: fsfilter attach /mnt/data monitor --args default=deny\n" },
 	{ "detach",
@@ -94,6 +103,7 @@ static const struct {
 "the ones in flight drain, then it is torn down. The filter may refuse.\n"
 "\n"
 "  --force          detach even if the filter refuses\n"
+"  --json           the answer as JSON\n"
 "\n"
 "Example: fsfilter detach /mnt/data monitor\n" },
 	{ "unload",
@@ -102,10 +112,11 @@ static const struct {
 "Detach a loaded filter everywhere in the daemon and unload its object.\n"
 "\n"
 "  --force          unload even if the filter refuses\n"
+"  --json           the answer as JSON\n"
 "\n"
 "Example: fsfilter unload /mnt/data hello\n" },
 	{ "fault",
-"Usage: fsfilter fault MOUNTPOINT SPEC\n"
+"Usage: fsfilter fault MOUNTPOINT SPEC [--json]\n"
 "\n"
 "Tests only: arm fault injection (chosen lower system calls fail) in a\n"
 "daemon started with --enable-fault-injection; SPEC \"\" disarms.\n" },
@@ -125,7 +136,7 @@ static const struct {
 "Example: fsfilter spy /mnt/data --comm vim --ops open,write\n"
 "See also: fsfilter spy --help, man fsfilter-monitor\n" },
 	{ "redirect",
-"Usage: fsfilter redirect list MOUNTPOINT\n"
+"Usage: fsfilter redirect list MOUNTPOINT [--json]\n"
 "       fsfilter redirect add MOUNTPOINT 'PATH=>BACKING[,policy=P][,errno=E]'\n"
 "       fsfilter redirect remove MOUNTPOINT PATH\n"
 "       fsfilter redirect dehydrate MOUNTPOINT PATH\n"
@@ -136,7 +147,8 @@ static const struct {
 "Example: fsfilter redirect add /mnt/app '/etc/app.conf=>/srv/golden/app.conf'\n"
 "See also: man fsfilter-redirect\n" },
 	{ "crypt",
-"Usage: fsfilter crypt init|verify|migrate LOWER (--keyfile FILE | --passfile FILE)\n"
+"Usage: fsfilter crypt init|verify|migrate LOWER\n"
+"                      (--keyfile FILE | --passfile FILE) [OPTIONS]\n"
 "\n"
 "Offline tools on the lower directory of an encrypted volume (never on a\n"
 "mounted path): init creates the volume's keys, verify checks every\n"
@@ -144,13 +156,20 @@ static const struct {
 "\n"
 "  --scrypt-log2n N scrypt cost for a passphrase (init; 10..24)\n"
 "  --quiet          no progress output\n"
+"  --json           verify, migrate: the counts and every file with a\n"
+"                   problem as JSON (exit 1 if there is one)\n"
 "\n"
 "Example: fsfilter crypt init /srv/vault --keyfile /root/vault.key\n"
 "See also: man fsfilter-crypt\n" },
 	{ "help",
 "Usage: fsfilter help [COMMAND]\n"
 "\n"
-"The usage of every command, or the help of one.\n" },
+"The usage of every command, or the help of one.\n"
+"\n"
+"Every command takes --color=auto|always|never: colours only on a\n"
+"terminal and without NO_COLOR (auto, the default), always, or never.\n"
+"Exit status: 0 success, 1 runtime failure, 2 usage or configuration\n"
+"error.\n" },
 };
 
 int cli_help_command(const char *cmd)
