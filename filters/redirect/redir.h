@@ -205,12 +205,12 @@ struct redir_vnode {
 	struct redir_target *target;
 	mode_t type;			/* S_IFREG or S_IFDIR */
 	struct redir_vnode *next_id, *next_path;	/* inst->vlock */
-	char path[];
 	/* the in-scope view of a lower file under a scoped rule (see
 	 * redir_note_entry): the lower file's attributes at the last
 	 * lookup (owner, mode, inode number shown) */
 	bool has_lower;			/* inst->vlock */
 	struct stat lower;		/* inst->vlock */
+	char path[];
 };
 
 /* First member of every stream handle context: which kind it is. */
@@ -342,6 +342,16 @@ int redir_vnode_ref(struct redir_inst *ri, const char *path,
  * redir_target_get it if kept past the operation): only valid while the
  * kernel holds a reference, i.e. during an operation naming @id. */
 struct redir_vnode *redir_vnode_find(struct redir_inst *ri, flt_ino_t id);
+/* Like redir_vnode_ref, for the in-scope view of a lower file whose
+ * attributes are @lower: its own node, so its page cache never mixes
+ * with the lower node's (docs/redirect.md, "Per-process scope"). */
+int redir_vnode_ref_lower(struct redir_inst *ri, const char *path,
+			  struct redir_target *t, const struct stat *st,
+			  const struct stat *lower, struct flt_entry *e);
+/* The attributes of virtual node @id given its backing's @st; false if
+ * the node is unknown. */
+bool redir_vnode_attr(struct redir_inst *ri, flt_ino_t id,
+		      const struct stat *st, struct stat *attr);
 void redir_vnode_forget(struct redir_inst *ri, flt_ino_t id, uint64_t n);
 void redir_vnodes_destroy(struct redir_inst *ri);
 /* Ids of the virtual nodes of @path / of every path under @prefix
@@ -407,13 +417,3 @@ static inline bool redir_is_virtual(flt_ino_t ino)
 }
 
 #endif /* FSFILTER_REDIR_H */
-/* Like redir_vnode_ref, for the in-scope view of a lower file whose
- * attributes are @lower: its own node, so its page cache never mixes
- * with the lower node's (docs/redirect.md, "Per-process scope"). */
-int redir_vnode_ref_lower(struct redir_inst *ri, const char *path,
-			  struct redir_target *t, const struct stat *st,
-			  const struct stat *lower, struct flt_entry *e);
-/* The attributes of virtual node @id given its backing's @st; false if
- * the node is unknown. */
-bool redir_vnode_attr(struct redir_inst *ri, flt_ino_t id,
-		      const struct stat *st, struct stat *attr);
