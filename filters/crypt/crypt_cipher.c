@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -41,6 +42,23 @@ int crypt_protect_memory(void *buf, size_t len)
 	return 0;
 }
 
+/* Fetched once: the implicit fetch behind EVP_aes_256_gcm() looks the
+ * algorithm up in the provider store (a lock and a hash lookup) on every
+ * context initialisation. Never freed (process lifetime). */
+static EVP_CIPHER *gcm_cipher;
+static pthread_once_t gcm_once = PTHREAD_ONCE_INIT;
+
+static void gcm_fetch(void)
+{
+	gcm_cipher = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
+}
+
+static const EVP_CIPHER *gcm(void)
+{
+	pthread_once(&gcm_once, gcm_fetch);
+	return gcm_cipher ? gcm_cipher : EVP_aes_256_gcm();
+}
+
 int crypt_aead_init(struct crypt_aead *a, const uint8_t key[CRYPT_KEY_LEN])
 {
 	EVP_CIPHER_CTX *e = EVP_CIPHER_CTX_new(), *d = EVP_CIPHER_CTX_new();
@@ -49,14 +67,24 @@ int crypt_aead_init(struct crypt_aead *a, const uint8_t key[CRYPT_KEY_LEN])
 	/* The key schedule is computed once here; each message then only
 	 * sets its nonce (EVP_*Init_ex with a NULL key keeps the key). */
 	if (!e || !d ||
-	    EVP_EncryptInit_ex(e, EVP_aes_256_gcm(), NULL, key, NULL) != 1 ||
-	    EVP_DecryptInit_ex(d, EVP_aes_256_gcm(), NULL, key, NULL) != 1) {
+	    EVP_EncryptInit_ex(e, gcm(), NULL, key, NULL) != 1 ||
+	    EVP_DecryptInit_ex(d, gcm(), NULL, key, NULL) != 1) {
 		EVP_CIPHER_CTX_free(e);	/* cleanses */
 		EVP_CIPHER_CTX_free(d);
 		return -EIO;
 	}
 	a->enc = e;
 	a->dec = d;
+	return 0;
+}
+
+int crypt_aead_rekey(struct crypt_aead *a, const uint8_t key[CRYPT_KEY_LEN])
+{
+	if (!a->enc)
+		return crypt_aead_init(a, key);
+	if (EVP_EncryptInit_ex(a->enc, NULL, NULL, key, NULL) != 1 ||
+	    EVP_DecryptInit_ex(a->dec, NULL, NULL, key, NULL) != 1)
+		return -EIO;
 	return 0;
 }
 

@@ -26,6 +26,9 @@ struct crypt_aead {
 };
 
 int crypt_aead_init(struct crypt_aead *a, const uint8_t key[CRYPT_KEY_LEN]);
+/* Switch @a (initialised, or zeroed: then like crypt_aead_init) to
+ * another key without allocating. 0 or -EIO. */
+int crypt_aead_rekey(struct crypt_aead *a, const uint8_t key[CRYPT_KEY_LEN]);
 void crypt_aead_free(struct crypt_aead *a);
 
 /* One GCM message: @out gets @len bytes, @tag 16. 0 or -EIO. */

@@ -103,6 +103,13 @@ int crypt_do_write(struct crypt_op *op, uint64_t off, size_t size,
 /* Change the plaintext size; @has_fh: op->file.fh is an open handle
  * (else the lower file is truncated by inode). */
 int crypt_do_truncate(struct crypt_op *op, uint64_t size, bool has_fh);
+/* Run @fn over [0, @n) in chunks of at least @min_chunk items, spread over
+ * the calling thread and helper threads (crypt_par.c); returns the first
+ * non-zero result of a chunk. @fn must be safe to run concurrently on
+ * disjoint ranges; it runs on the caller's thread or a helper's. */
+typedef int (*crypt_par_fn)(void *arg, size_t i0, size_t i1);
+int crypt_par_run(crypt_par_fn fn, void *arg, size_t n, size_t min_chunk);
+
 /* SEEK_DATA / SEEK_HOLE in plaintext offsets of a file of @size bytes:
  * 4 KiB blocks never written (all-zero stored bytes in a lower hole) are
  * holes. -ENXIO at or after the end (and SEEK_DATA past the last data).

@@ -24,6 +24,11 @@ enum { BUF_CIPHER, BUF_PLAIN, BUF_COUNT };
 struct tbufs {
 	uint8_t *p[BUF_COUNT];
 	size_t cap[BUF_COUNT];
+	/* the thread's GCM contexts and the key they hold: re-keyed only
+	 * when the thread moves to another file (thread_aead) */
+	struct crypt_aead a;
+	uint8_t akey[CRYPT_KEY_LEN];
+	bool akey_ok;
 };
 
 static pthread_key_t tbuf_key;
@@ -38,6 +43,8 @@ static void tbuf_free(void *arg)
 			crypt_wipe(t->p[i], t->cap[i]);
 		free(t->p[i]);
 	}
+	crypt_aead_free(&t->a);	/* cleanses */
+	crypt_wipe(t->akey, sizeof(t->akey));
 	free(t);
 }
 
@@ -46,7 +53,7 @@ static void tbuf_init(void)
 	pthread_key_create(&tbuf_key, tbuf_free);
 }
 
-static uint8_t *tbuf(int which, size_t size)
+static struct tbufs *tls(void)
 {
 	struct tbufs *t;
 
@@ -59,6 +66,37 @@ static uint8_t *tbuf(int which, size_t size)
 			return NULL;
 		}
 	}
+	return t;
+}
+
+/*
+ * The calling thread's GCM contexts keyed with @key. Creating contexts
+ * and computing a key schedule for every request cost more than
+ * decrypting a 4 KiB block; a thread keeps its contexts and re-keys them
+ * only when it serves another file. NULL on failure.
+ */
+static struct crypt_aead *thread_aead(const uint8_t key[CRYPT_KEY_LEN])
+{
+	struct tbufs *t = tls();
+
+	if (!t)
+		return NULL;
+	if (!t->akey_ok || memcmp(t->akey, key, CRYPT_KEY_LEN)) {
+		t->akey_ok = false;
+		if (crypt_aead_rekey(&t->a, key))
+			return NULL;
+		memcpy(t->akey, key, CRYPT_KEY_LEN);
+		t->akey_ok = true;
+	}
+	return &t->a;
+}
+
+static uint8_t *tbuf(int which, size_t size)
+{
+	struct tbufs *t = tls();
+
+	if (!t)
+		return NULL;
 	if (t->cap[which] < size) {
 		uint8_t *n = malloc(size);
 
@@ -131,8 +169,31 @@ static int write_full(struct crypt_op *op, uint64_t off, size_t size,
 
 /* Make sure the node has the file key. @lower_size 0: the file has no
  * header yet; with @create, write a new one (caller holds lock excl). */
+static int node_key_hdr(struct crypt_op *op, uint64_t lower_size,
+			bool create, const uint8_t *hdr_in, size_t hdr_len,
+			struct crypt_fkey *fk);
+
 static int node_key(struct crypt_op *op, uint64_t lower_size, bool create,
 		    struct crypt_fkey *fk)
+{
+	return node_key_hdr(op, lower_size, create, NULL, 0, fk);
+}
+
+static bool node_has_key(struct crypt_node *n)
+{
+	bool have;
+
+	pthread_mutex_lock(&n->key_mu);
+	have = n->have_key;
+	pthread_mutex_unlock(&n->key_mu);
+	return have;
+}
+
+/* node_key, with the header's bytes already read (@hdr_in, @hdr_len) or
+ * read here (@hdr_in NULL). */
+static int node_key_hdr(struct crypt_op *op, uint64_t lower_size,
+			bool create, const uint8_t *hdr_in, size_t hdr_len,
+			struct crypt_fkey *fk)
 {
 	struct crypt_node *n = op->node;
 	uint8_t hdr[CRYPT_HDR_SIZE];
@@ -148,7 +209,12 @@ static int node_key(struct crypt_op *op, uint64_t lower_size, bool create,
 			ret = write_full(op, 0, sizeof(hdr), hdr);
 		n->have_key = !ret;
 	} else if (!n->have_key) {
-		ret = read_full(op, 0, sizeof(hdr), hdr, &got);
+		if (hdr_in) {
+			memcpy(hdr, hdr_in, hdr_len);
+			got = hdr_len;
+		} else {
+			ret = read_full(op, 0, sizeof(hdr), hdr, &got);
+		}
 		if (!ret)
 			ret = crypt_header_open(op->vol->master, hdr, got, &n->fk);
 		if (ret) {
@@ -171,14 +237,65 @@ static int node_key(struct crypt_op *op, uint64_t lower_size, bool create,
 	return ret;
 }
 
+/* One read request's decryption, shared by the threads doing its blocks. */
+struct rd_job {
+	struct crypt_op *op;
+	const struct crypt_fkey *fk;
+	uint64_t b0;		/* first block */
+	const uint8_t *cbuf;	/* stored blocks from b0 */
+	size_t got;		/* stored bytes in cbuf */
+	size_t skip0;		/* plaintext bytes of block b0 not wanted */
+	size_t size;		/* bytes wanted */
+	uint8_t *buf;		/* where they go */
+};
+
+/* Decrypt blocks [i0, i1) of the job: a whole block straight into the
+ * caller's buffer, the partial first or last one through a bounce. */
+static int rd_chunk(void *arg, size_t i0, size_t i1)
+{
+	struct rd_job *j = arg;
+	struct crypt_aead *a = thread_aead(j->fk->key);
+	uint8_t tmp[CRYPT_BLOCK];
+	int ret = 0;
+
+	if (!a)
+		return -EIO;
+	for (size_t i = i0; i < i1; i++) {
+		size_t stored = j->got - i * CRYPT_CBLOCK;
+		size_t skip = i ? 0 : j->skip0;
+		size_t pos = i ? i * CRYPT_BLOCK - j->skip0 : 0;
+		size_t plen, take;
+		uint8_t *dst;
+
+		if (stored > CRYPT_CBLOCK)
+			stored = CRYPT_CBLOCK;
+		plen = stored - CRYPT_OVERHEAD;
+		take = plen - skip;
+		if (take > j->size - pos)
+			take = j->size - pos;
+		dst = !skip && take == plen ? j->buf + pos : tmp;
+		if (crypt_block_open(a, j->fk->file_id, j->b0 + i,
+				     j->cbuf + i * CRYPT_CBLOCK, stored,
+				     dst) != (int)plen) {
+			log_bad_block(j->op, j->b0 + i);
+			ret = -EIO;
+			continue;
+		}
+		if (dst == tmp)
+			memcpy(j->buf + pos, tmp + skip, take);
+	}
+	crypt_wipe(tmp, sizeof(tmp));
+	return ret;
+}
+
 int crypt_do_read(struct crypt_op *op, uint64_t off, size_t size, void *buf,
 		  size_t *done)
 {
-	uint64_t b0 = crypt_block_of(off), b1, nb;
-	uint8_t *cbuf = NULL, plain[CRYPT_BLOCK];
+	uint64_t b0 = crypt_block_of(off), b1, nb, lo;
+	size_t got, out = 0, n = 0, hdr = 0;
 	struct crypt_fkey fk;
-	struct crypt_aead a = { 0 };
-	size_t got, out = 0;
+	struct rd_job j;
+	uint8_t *cbuf;
 	int ret;
 
 	*done = 0;
@@ -186,51 +303,56 @@ int crypt_do_read(struct crypt_op *op, uint64_t off, size_t size, void *buf,
 		return 0;
 	b1 = crypt_block_of(off + size - 1);
 	nb = b1 - b0 + 1;
-	cbuf = tbuf(BUF_CIPHER, nb * CRYPT_CBLOCK);
+	/* the first read of a file also needs its header: when the request
+	 * starts at block 0, one lower read brings both */
+	if (b0 == 0 && !node_has_key(op->node))
+		hdr = CRYPT_HDR_SIZE;
+	cbuf = tbuf(BUF_CIPHER, hdr + nb * CRYPT_CBLOCK);
 	if (!cbuf)
 		return -ENOMEM;
-	ret = read_full(op, crypt_block_lower_off(b0), nb * CRYPT_CBLOCK, cbuf,
-			&got);
-	if (ret || got <= CRYPT_OVERHEAD)
-		goto out;	/* error, or at/after the end */
-	ret = node_key(op, 0, false, &fk);
+	lo = crypt_block_lower_off(b0) - hdr;
+	ret = read_full(op, lo, hdr + nb * CRYPT_CBLOCK, cbuf, &got);
 	if (ret)
-		goto out;
-	ret = crypt_aead_init(&a, fk.key);
+		return ret;
+	if (got < hdr)
+		return 0;	/* empty (or a torn header): nothing to read */
+	got -= hdr;
+	if (got <= CRYPT_OVERHEAD)
+		return 0;	/* at/after the end */
+	ret = hdr ? node_key_hdr(op, 0, false, cbuf, hdr, &fk)
+		  : node_key(op, 0, false, &fk);
 	if (ret)
-		goto out;
-	for (uint64_t i = 0; i < nb; i++) {
-		size_t stored = got - i * CRYPT_CBLOCK, skip, take;
-		int plen;
+		return ret;
+	/* which blocks, and how many bytes they give */
+	j = (struct rd_job){ .op = op, .fk = &fk, .b0 = b0, .cbuf = cbuf + hdr,
+			     .got = got, .skip0 = off % CRYPT_BLOCK,
+			     .size = size, .buf = buf };
+	for (uint64_t i = 0; i < nb && out < size; i++) {
+		size_t stored, plen, skip = i ? 0 : j.skip0, take;
 
 		if (i * CRYPT_CBLOCK >= got)
 			break;
+		stored = got - i * CRYPT_CBLOCK;
 		if (stored > CRYPT_CBLOCK)
 			stored = CRYPT_CBLOCK;
 		if (stored <= CRYPT_OVERHEAD)
 			break;	/* torn trailing bytes: not part of the file */
-		plen = crypt_block_open(&a, fk.file_id, b0 + i,
-					cbuf + i * CRYPT_CBLOCK, stored, plain);
-		if (plen < 0) {
-			log_bad_block(op, b0 + i);
-			ret = -EIO;
-			goto out;
-		}
-		skip = i == 0 ? off % CRYPT_BLOCK : 0;
-		if ((size_t)plen <= skip)
+		plen = stored - CRYPT_OVERHEAD;
+		if (plen <= skip)
 			break;
-		take = (size_t)plen - skip;
+		take = plen - skip;
 		if (take > size - out)
 			take = size - out;
-		memcpy((char *)buf + out, plain + skip, take);
 		out += take;
-		if ((size_t)plen < CRYPT_BLOCK)
+		n++;
+		if (plen < CRYPT_BLOCK)
 			break;
 	}
-	*done = out;
-out:
-	crypt_aead_free(&a);
-	crypt_wipe(plain, sizeof(plain));
+	/* 16 blocks (64 KiB) a chunk at least: below that, handing work
+	 * to another thread costs more than it saves */
+	ret = crypt_par_run(rd_chunk, &j, n, 16);
+	if (!ret)
+		*done = out;
 	crypt_wipe(&fk, sizeof(fk));
 	return ret;
 }
@@ -311,15 +433,109 @@ static size_t block_len(uint64_t b, uint64_t size)
 	return size <= start ? 0 : min_sz(size - start, CRYPT_BLOCK);
 }
 
+/* One write request's encryption, shared by the threads doing its blocks:
+ * block i's plaintext is src[i] (nlen[i] bytes: the caller's buffer for a
+ * block the write covers whole, else a merged copy), sealed with nonce
+ * nonces + 12 i into cbuf + 4124 i (only the last block may be short). */
+struct wr_job {
+	const struct crypt_fkey *fk;
+	uint64_t b0;
+	const uint8_t **src;
+	const size_t *nlen;
+	const uint8_t *nonces;
+	uint8_t *cbuf;
+};
+
+static int wr_chunk(void *arg, size_t i0, size_t i1)
+{
+	struct wr_job *j = arg;
+	struct crypt_aead *a = thread_aead(j->fk->key);
+
+	if (!a)
+		return -EIO;
+	for (size_t i = i0; i < i1; i++) {
+		int ret = crypt_block_seal(a, j->fk->file_id, j->b0 + i,
+					   j->src[i], j->nlen[i],
+					   j->nonces + i * CRYPT_NONCE_LEN,
+					   j->cbuf + i * CRYPT_CBLOCK);
+
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+/* Largest request: FE_MAX_IO (1 MiB), unaligned: 257 blocks. Larger
+ * writes (not from FUSE) go in pieces. */
+#define WR_MAX_BLOCKS 260u
+
+static int write_piece(struct crypt_op *op, const struct crypt_fkey *fk,
+		       struct crypt_aead *a, uint64_t osize, uint64_t off,
+		       size_t size, const uint8_t *buf)
+{
+	uint64_t end = off + size, b0, nb;
+	const uint8_t *src[WR_MAX_BLOCKS];
+	size_t nlen[WR_MAX_BLOCKS], in = 0, cpos = 0;
+	uint8_t *pbuf, *cbuf, *nonces;
+	struct wr_job j;
+	int ret;
+
+	b0 = crypt_block_of(off);
+	nb = crypt_block_of(end - 1) - b0 + 1;
+	pbuf = tbuf(BUF_PLAIN, 2 * CRYPT_BLOCK);
+	cbuf = tbuf(BUF_CIPHER, nb * (CRYPT_CBLOCK + CRYPT_NONCE_LEN));
+	if (!pbuf || !cbuf)
+		return -ENOMEM;
+	nonces = cbuf + nb * CRYPT_CBLOCK;
+	/* one draw for every nonce of the request */
+	ret = crypt_random(nonces, nb * CRYPT_NONCE_LEN);
+	if (ret)
+		return ret;
+	for (uint64_t i = 0; i < nb; i++) {
+		uint64_t b = b0 + i, bstart = b * CRYPT_BLOCK;
+		size_t olen = block_len(b, osize);
+		size_t from = off > bstart ? (size_t)(off - bstart) : 0;
+		size_t to = min_sz(end - bstart, CRYPT_BLOCK);
+		uint8_t *p;
+
+		nlen[i] = olen > to ? olen : to;
+		cpos += nlen[i] + CRYPT_OVERHEAD;
+		if (!from && to == nlen[i]) {
+			/* covered whole: sealed straight from the caller */
+			src[i] = buf + in;
+			in += to;
+			continue;
+		}
+		/* a partial first or last block: old data (read-modify-
+		 * write) or zeros around the written bytes */
+		p = pbuf + (i ? CRYPT_BLOCK : 0);
+		memset(p, 0, CRYPT_BLOCK);
+		if (olen && (from > 0 || to < olen)) {
+			ret = load_block(op, a, fk, b, olen, p);
+			if (ret)
+				return ret;
+		}
+		memcpy(p + from, buf + in, to - from);
+		in += to - from;
+		src[i] = p;
+	}
+	j = (struct wr_job){ .fk = fk, .b0 = b0, .src = src, .nlen = nlen,
+			     .nonces = nonces, .cbuf = cbuf };
+	ret = crypt_par_run(wr_chunk, &j, nb, 16);
+	if (!ret)
+		ret = write_full(op, crypt_block_lower_off(b0), cpos, cbuf);
+	return ret;
+}
+
 int crypt_do_write(struct crypt_op *op, uint64_t off, size_t size,
 		   const void *buf)
 {
-	uint64_t end = off + size, b0, b1, nb, osize, bs;
-	uint8_t *pbuf = NULL, *cbuf = NULL;
-	struct crypt_aead a = { 0 };
+	const size_t piece = (WR_MAX_BLOCKS - 2) * (size_t)CRYPT_BLOCK;
+	struct crypt_aead *a;
 	struct crypt_fkey fk;
-	size_t cpos = 0, in = 0;
+	uint64_t osize, bs;
 	struct stat st;
+	size_t done = 0;
 	int ret;
 
 	if (!size)
@@ -331,57 +547,31 @@ int crypt_do_write(struct crypt_op *op, uint64_t off, size_t size,
 	ret = node_key(op, (uint64_t)st.st_size, true, &fk);
 	if (ret)
 		return ret;
-	ret = crypt_aead_init(&a, fk.key);
-	if (ret)
+	a = thread_aead(fk.key);
+	if (!a) {
+		ret = -EIO;
 		goto out;
+	}
 	/* A partial last block before the written range becomes a full one
 	 * (the bytes up to the range are zeros: a hole). */
 	bs = crypt_block_of(osize);
 	if (osize % CRYPT_BLOCK && bs < crypt_block_of(off)) {
-		ret = resize_block(op, &a, &fk, bs, osize % CRYPT_BLOCK,
+		ret = resize_block(op, a, &fk, bs, osize % CRYPT_BLOCK,
 				   CRYPT_BLOCK);
 		if (ret)
 			goto out;
+		osize = (bs + 1) * (uint64_t)CRYPT_BLOCK;
 	}
-	b0 = crypt_block_of(off);
-	b1 = crypt_block_of(end - 1);
-	nb = b1 - b0 + 1;
-	pbuf = tbuf(BUF_PLAIN, nb * CRYPT_BLOCK);
-	cbuf = tbuf(BUF_CIPHER, nb * CRYPT_CBLOCK);
-	if (!pbuf || !cbuf) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	for (uint64_t i = 0; i < nb; i++) {
-		uint64_t b = b0 + i, bstart = b * CRYPT_BLOCK;
-		size_t olen = block_len(b, osize);
-		size_t from = off > bstart ? (size_t)(off - bstart) : 0;
-		size_t to = min_sz(end - bstart, CRYPT_BLOCK);
-		size_t nlen = olen > to ? olen : to;
-		uint8_t *p = pbuf + i * CRYPT_BLOCK;
+	while (!ret && done < size) {
+		size_t n = size - done < piece ? size - done : piece;
 
-		/* bytes the range does not cover: old data or zeros
-		 * (only the first and last block can have any) */
-		if (from > 0 || to < CRYPT_BLOCK)
-			memset(p, 0, CRYPT_BLOCK);
-		/* read-modify-write where the range covers part of
-		 * existing data */
-		if (olen && (from > 0 || to < olen)) {
-			ret = load_block(op, &a, &fk, b, olen, p);
-			if (ret)
-				goto out;
-		}
-		memcpy(p + from, (const char *)buf + in, to - from);
-		in += to - from;
-		ret = crypt_block_seal(&a, fk.file_id, b, p, nlen, NULL,
-				       cbuf + cpos);
-		if (ret)
-			goto out;
-		cpos += nlen + CRYPT_OVERHEAD;
+		ret = write_piece(op, &fk, a, osize, off + done, n,
+				  (const uint8_t *)buf + done);
+		done += n;
+		if (off + done > osize)
+			osize = off + done;
 	}
-	ret = write_full(op, crypt_block_lower_off(b0), cpos, cbuf);
 out:
-	crypt_aead_free(&a);
 	crypt_wipe(&fk, sizeof(fk));
 	/* pbuf (plaintext) is wiped when the thread's buffer is freed or
 	 * grown; it holds only data the volume serves in clear anyway */
