@@ -171,6 +171,8 @@ REDIR_PRE(redir_pre_open)
 					sn->target->backing);
 				st = complete(d, -EIO);
 			}
+			flt_release_context(sn);
+			goto out;
 		}
 		if (sn && sn->target && !sn->target->is_dir) {
 			t = sn->target;
@@ -181,8 +183,6 @@ REDIR_PRE(redir_pre_open)
 			flt_release_context(sn);
 	}
 	if (!t)
-			flt_release_context(sn);
-			goto out;
 		goto out;
 	if (ret <= 0) {
 		st = complete(d, ret);
