@@ -30,9 +30,11 @@
  * invalidated from the instance's invalidation thread (inval.c): never from
  * here, the kernel may hold locks of the very inode while it waits for us.
  *
- * Materialisations of one instance are serialised by ri->mat_lock (they
- * are rare; a large copy delays other materialisations, never reads of
- * other files). Progress is in ri->mat_done/mat_total for status.
+ * Who runs a copy and when (one per volume path at a time, background
+ * hydrations, waiting writers, cancel) is hydrate.c's business: this file
+ * does one copy for a struct redir_job, publishing its progress in
+ * j->done / j->total and stopping between chunks when j->cancel is set
+ * (the temp file is unlinked, the name is untouched: still a redirect).
  */
 #include "filters/redirect/redir.h"
 
@@ -42,6 +44,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 #define COPY_CHUNK (1u << 20)
@@ -227,8 +230,8 @@ static int release(struct redir_inst *ri, flt_ino_t ino, uint64_t fh,
 	return io_run(d);
 }
 
-/* Copy the backing file into (@ino, @fh). */
-static int copy_backing(struct redir_inst *ri, const char *backing,
+/* Copy the backing file of @j into (@ino, @fh). */
+static int copy_backing(struct redir_inst *ri, struct redir_job *j,
 			flt_ino_t ino, uint64_t fh)
 {
 	char *buf = malloc(COPY_CHUNK);
@@ -238,17 +241,22 @@ static int copy_backing(struct redir_inst *ri, const char *backing,
 
 	if (!buf)
 		return -ENOMEM;
-	fd = redir_backing_open(backing);
+	fd = redir_backing_open(j->backing);
 	if (fd < 0) {
 		free(buf);
 		return fd;
 	}
 	if (!fstat(fd, &st))
-		atomic_store(&ri->mat_total, (uint64_t)st.st_size);
+		atomic_store(&j->total, (uint64_t)st.st_size);
 	for (;;) {
-		ssize_t n = redir_backing_read(fd, buf, COPY_CHUNK, off, 0);
+		ssize_t n;
 		size_t done = 0;
 
+		if (atomic_load(&j->cancel)) {
+			ret = -ECANCELED;
+			break;
+		}
+		n = redir_backing_read(fd, buf, COPY_CHUNK, off, 0);
 		if (n <= 0) {
 			ret = (int)n;
 			break;
@@ -274,8 +282,9 @@ static int copy_backing(struct redir_inst *ri, const char *backing,
 		if (ret)
 			break;
 		off += n;
-		atomic_store(&ri->mat_done, (uint64_t)off);
-		if (ri->mat_delay_us)	/* tests: a window for kill -9 */
+		atomic_store(&j->done, (uint64_t)off);
+		if (ri->mat_delay_us)	/* tests: a window for kill -9,
+					   cancel, readers */
 			usleep(ri->mat_delay_us);
 	}
 	close(fd);
@@ -294,8 +303,8 @@ static uint64_t name_hash(const char *s)
 
 /* Steps 1-3 with the directory @parent and @name resolved. */
 static int replace(struct redir_inst *ri, flt_ino_t parent, const char *name,
-		   struct redir_target *t, const struct stat *shown,
-		   bool empty, const char *marker)
+		   struct redir_job *j, const struct stat *shown,
+		   const char *marker)
 {
 	char tmp[64];
 	struct flt_callback_data *d;
@@ -327,8 +336,8 @@ static int replace(struct redir_inst *ri, flt_ino_t parent, const char *name,
 	flt_free_callback_data(d);
 	if (ret)
 		return ret;
-	if (!empty)
-		ret = copy_backing(ri, t->backing, ino, fh);
+	if (!j->empty)
+		ret = copy_backing(ri, j, ino, fh);
 	if (!ret) {
 		d = io_new(ri, FLT_OP_SETXATTR, ino);
 		if (d) {
@@ -349,6 +358,8 @@ static int replace(struct redir_inst *ri, flt_ino_t parent, const char *name,
 		ret = io_run(d);
 	}
 	release(ri, ino, fh, false);
+	if (!ret && atomic_load(&j->cancel))
+		ret = -ECANCELED;	/* the last moment to stop */
 	if (!ret) {
 		d = io_new(ri, FLT_OP_RENAME, parent);
 		if (d) {
@@ -380,19 +391,47 @@ static int replace(struct redir_inst *ri, flt_ino_t parent, const char *name,
 	return 0;
 }
 
-int redir_materialise(struct redir_inst *ri, const char *path,
-		      struct redir_target *t, flt_ino_t kernel_ino, bool empty)
+/* The kernel's caches of the name and the node(s) it had: the lower
+ * entry, the old lower node, the virtual node(s) of the path and their
+ * entries in virtual parents. Queued for the invalidation thread. */
+static void inval_after(struct redir_inst *ri, struct redir_job *j,
+			flt_ino_t parent, const char *dir, const char *name,
+			flt_ino_t old_ino)
+{
+	flt_ino_t ids[8];
+	size_t n;
+
+	redir_inval_queue(ri, parent, name, j->kernel_ino);
+	if (old_ino && old_ino != j->kernel_ino)
+		redir_inval_queue(ri, 0, NULL, old_ino);
+	n = redir_vnode_ids(ri, dir, ids, 8);
+	for (size_t i = 0; i < n; i++)
+		redir_inval_queue(ri, ids[i], name, 0);
+	n = redir_vnode_ids(ri, j->path, ids, 8);
+	for (size_t i = 0; i < n; i++)
+		if (ids[i] != j->kernel_ino)
+			redir_inval_queue(ri, 0, NULL, ids[i]);
+}
+
+static void mark_targets(struct redir_inst *ri, struct redir_job *j)
+{
+	pthread_mutex_lock(&ri->job_lock);
+	for (unsigned i = 0; i < j->nt; i++)
+		atomic_store(&j->t[i]->materialised, true);
+	pthread_mutex_unlock(&ri->job_lock);
+}
+
+int redir_copy_run(struct redir_inst *ri, struct redir_job *j)
 {
 	char dir[4096], marker[64];
-	const char *name, *slash = strrchr(path, '/');
-	flt_ino_t parent = 0;
+	const char *name, *path = j->path, *slash = strrchr(path, '/');
+	flt_ino_t parent = 0, old_ino = 0;
 	struct flt_entry e;
 	struct stat shown;
 	bool is_virtual = true;
+	struct timespec ts;
 	int ret;
 
-	if (atomic_load(&t->materialised))
-		return 0;
 	if (slash) {
 		if ((size_t)(slash - path) >= sizeof(dir))
 			return -ENAMETOOLONG;
@@ -403,24 +442,20 @@ int redir_materialise(struct redir_inst *ri, const char *path,
 		dir[0] = '\0';
 		name = path;
 	}
-	pthread_mutex_lock(&ri->mat_lock);
-	if (atomic_load(&t->materialised)) {
-		ret = 0;
-		goto out_unlock;
-	}
-	ret = redir_backing_stat(t->backing, &shown);
+	ret = redir_backing_stat(j->backing, &shown);
 	if (ret)
-		goto out_unlock;
+		return ret;
 	ret = lower_dir(ri, dir, &parent);
 	if (ret)
-		goto out_unlock;
+		return ret;
 	ret = lookup_child(ri, parent, name, &e);
 	if (!ret) {
 		bool done = redir_is_materialised(ri, e.ino);
 
+		old_ino = e.ino;
 		forget(ri, e.ino);
 		if (done) {	/* by an earlier run, or another target */
-			atomic_store(&t->materialised, true);
+			mark_targets(ri, j);
 			goto out_parent;
 		}
 		if (!S_ISREG(e.attr.st_mode)) {
@@ -436,38 +471,36 @@ int redir_materialise(struct redir_inst *ri, const char *path,
 		goto out_parent;
 	}
 	snprintf(marker, sizeof(marker), "v1 %s %s",
-		 t->policy == REDIR_HYDRATE ? "hydrate" : "cow",
+		 j->policy == REDIR_HYDRATE ? "hydrate" : "cow",
 		 is_virtual ? "virtual" : "lower");
-	pthread_mutex_lock(&ri->mat_info_lock);
-	snprintf(ri->mat_path, sizeof(ri->mat_path), "/%s", path);
-	ri->mat_policy = t->policy;
-	atomic_store(&ri->mat_done, 0);
-	atomic_store(&ri->mat_total, empty ? 0 : (uint64_t)shown.st_size);
-	atomic_store(&ri->mat_active, true);
-	pthread_mutex_unlock(&ri->mat_info_lock);
-	ret = replace(ri, parent, name, t, &shown, empty, marker);
-	pthread_mutex_lock(&ri->mat_info_lock);
-	ri->mat_path[0] = '\0';
-	atomic_store(&ri->mat_active, false);
-	pthread_mutex_unlock(&ri->mat_info_lock);
+	atomic_store(&j->done, 0);
+	atomic_store(&j->total, j->empty ? 0 : (uint64_t)shown.st_size);
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	atomic_store(&j->start_ns, (uint64_t)ts.tv_sec * 1000000000u +
+					   (uint64_t)ts.tv_nsec);
+	ret = replace(ri, parent, name, j, &shown, marker);
+	if (ret == -ECANCELED) {
+		atomic_fetch_add(&ri->mat_cancelled, 1);
+		flt_log(LOG_NOTICE, "redirect: copy of /%s cancelled after "
+			"%llu bytes; it stays a redirect", path,
+			(unsigned long long)atomic_load(&j->done));
+		goto out_parent;
+	}
 	if (ret) {
 		atomic_fetch_add(&ri->mat_failed, 1);
 		flt_log(LOG_ERR, "redirect: materialising /%s from %s failed: "
-			"%s", path, t->backing, strerror(-ret));
+			"%s", path, j->backing, strerror(-ret));
 		goto out_parent;
 	}
-	atomic_store(&t->materialised, true);
+	mark_targets(ri, j);
 	atomic_fetch_add(&ri->mat_count, 1);
-	atomic_fetch_add(t->policy == REDIR_HYDRATE ? &ri->mat_hydrations
+	atomic_fetch_add(j->policy == REDIR_HYDRATE ? &ri->mat_hydrations
 						    : &ri->mat_cows, 1);
-	atomic_fetch_add(&ri->mat_bytes, atomic_load(&ri->mat_done));
+	atomic_fetch_add(&ri->mat_bytes, atomic_load(&j->done));
 	flt_log(LOG_INFO, "redirect: /%s is now an ordinary lower file "
-		"(%s of %s)", path, marker, t->backing);
-	/* other dentries and the old node's caches */
-	redir_inval_queue(ri, parent, name, kernel_ino);
+		"(%s of %s)", path, marker, j->backing);
+	inval_after(ri, j, parent, dir, name, old_ino);
 out_parent:
 	forget(ri, parent);
-out_unlock:
-	pthread_mutex_unlock(&ri->mat_lock);
 	return ret;
 }

@@ -77,9 +77,11 @@ static int handle_open(struct redir_inst *ri, struct redir_target *t,
 /*
  * The write policy at open of redirected file @t (volume path @path).
  * Returns 1: go on and serve the backing content; 0 or a negative errno:
- * complete the open with it. copy-on-write (an open for writing) and
- * hydrate (any open) materialise the file and answer -ESTALE, so the VFS
- * walks the path again and opens the new lower file (materialise.c).
+ * complete the open with it. copy-on-write and hydrate opens for writing
+ * materialise the file (waiting for the copy) and answer -ESTALE, so the
+ * VFS walks the path again and opens the new lower file (materialise.c);
+ * a hydrate open for reading starts the copy in the background and reads
+ * the backing file (hydrate.c).
  */
 static int policy_open(struct redir_inst *ri, struct redir_target *t,
 		       const char *path, struct flt_callback_data *d)
@@ -97,7 +99,15 @@ static int policy_open(struct redir_inst *ri, struct redir_target *t,
 			return 1;
 		break;
 	case REDIR_HYDRATE:
-		break;
+		if (wants_write(flags))
+			break;	/* waits for the copy (hydrate.c) */
+		/* start or join the background copy; this open reads the
+		 * backing file meanwhile (the same bytes) */
+		ret = redir_hydrate_start(ri, path, t, d->ino);
+		if (ret && ret != -ESHUTDOWN)
+			flt_log(LOG_WARNING, "redirect: /%s: hydration not "
+				"started: %s", path, strerror(-ret));
+		return 1;
 	}
 	ret = redir_materialise(ri, path, t, d->ino, trunc);
 	if (ret == -ENOENT)

@@ -10,6 +10,13 @@
  *                                  of exact / prefix "dir/" / glob)
  *   "dehydrate PATH"            -> an unmodified materialised file becomes
  *                                  a redirect again
+ *   "hydrate PATH"              -> starts (or joins) the background copy
+ *                                  of a hydrate file: "started" or
+ *                                  "hydrated" (already)
+ *   "progress PATH"             -> "queued|copying DONE TOTAL RATE",
+ *                                  "hydrated" or "redirect" (no copy
+ *                                  runs, not hydrated: cancelled/failed)
+ *   "cancel PATH"               -> stops the copy of PATH (hydrate.c)
  * The reply starts with "ok\n" or "error: <text>\n".
  *
  * A change builds a new immutable rule set and swaps it in under
@@ -507,6 +514,88 @@ out_close:
 	flt_close(ri->instance, &f);
 }
 
+/* @vpath without leading '/' into @path; is its lower file hydrated
+ * (carries the marker)? */
+static bool hydrated(struct redir_inst *ri, const char *path)
+{
+	struct flt_entry e;
+	bool done;
+
+	if (flt_lookup_path(ri->instance, path, &e))
+		return false;
+	done = S_ISREG(e.attr.st_mode) && redir_is_materialised(ri, e.ino);
+	flt_forget(ri->instance, e.ino, 1);
+	return done;
+}
+
+static void do_hydrate(struct redir_inst *ri, const char *vpath,
+		       struct reply *out)
+{
+	struct redir_rules *rules = redir_rules_get(ri);
+	struct redir_target *t = NULL;
+	struct redir_match m;
+	char path[4096];
+	bool matched;
+	int ret;
+
+	if (redir_unescape_path(vpath, path, sizeof(path))) {
+		redir_rules_put(rules);
+		say(out, "error: %s: a bad escape or too long\n", vpath);
+		return;
+	}
+	memmove(path, path + strspn(path, "/"), strlen(path + strspn(path, "/")) + 1);
+	matched = redir_match_path(rules, path, &m);
+	if (matched && m.rule->policy == REDIR_HYDRATE)
+		t = redir_target_new(&m, false);
+	redir_rules_put(rules);
+	if (!matched || !t) {
+		say(out, "error: %s /%s\n", matched ?
+		    "no hydrate rule (policy=hydrate) covers" :
+		    "no rule covers", path);
+		return;
+	}
+	if (hydrated(ri, path)) {
+		say(out, "ok\nhydrated\n");
+	} else {
+		ret = redir_hydrate_start(ri, path, t, 0);
+		if (ret)
+			say(out, "error: /%s: %s\n", path, strerror(-ret));
+		else
+			say(out, "ok\nstarted\n");
+	}
+	redir_target_put(t);
+}
+
+static void do_progress(struct redir_inst *ri, const char *vpath,
+			struct reply *out)
+{
+	struct redir_job_info info;
+
+	while (*vpath == '/')
+		vpath++;
+	if (redir_job_find_info(ri, vpath, &info))
+		say(out, "ok\n%s %llu %llu %llu\n",
+		    info.running ? "copying" : "queued",
+		    (unsigned long long)info.done,
+		    (unsigned long long)info.total,
+		    (unsigned long long)info.rate);
+	else
+		say(out, "ok\n%s\n",
+		    hydrated(ri, vpath) ? "hydrated" : "redirect");
+}
+
+static void do_cancel(struct redir_inst *ri, const char *vpath,
+		      struct reply *out)
+{
+	while (*vpath == '/')
+		vpath++;
+	if (redir_hydrate_cancel(ri, vpath))
+		say(out, "error: no copy of /%s is queued or running\n",
+		    vpath);
+	else
+		say(out, "ok\n");
+}
+
 static int on_message(void *cookie, const void *in, size_t in_len, void *out,
 		      size_t out_len, size_t *returned)
 {
@@ -533,9 +622,16 @@ static int on_message(void *cookie, const void *in, size_t in_len, void *out,
 		do_remove(ri, arg, &r);
 	else if (!strcmp(req, "dehydrate") && arg)
 		do_dehydrate(ri, arg, &r);
+	else if (!strcmp(req, "hydrate") && arg)
+		do_hydrate(ri, arg, &r);
+	else if (!strcmp(req, "progress") && arg)
+		do_progress(ri, arg, &r);
+	else if (!strcmp(req, "cancel") && arg)
+		do_cancel(ri, arg, &r);
 	else
 		say(&r, "error: unknown request '%s' (list, add SPEC, remove "
-		    "PATH, dehydrate PATH)\n", req);
+		    "PATH, dehydrate PATH, hydrate PATH, progress PATH, "
+		    "cancel PATH)\n", req);
 	pthread_mutex_unlock(&change_lock);
 	free(req);
 	*returned = r.used;

@@ -102,6 +102,8 @@ struct redir_config {
 	bool no_fastpath;		/* fastpath=off: serve every read */
 	unsigned copy_delay_us;		/* copy_delay_us=N: sleep per MiB
 					   materialised (crash tests) */
+	unsigned hydrate_jobs;		/* hydrate_jobs=N: background
+					   copies at a time (1..16) */
 };
 int redir_args_parse(const char *args, struct redir_rules **out,
 		     struct redir_config *cfg, char *err, size_t errlen);
@@ -242,6 +244,38 @@ struct redir_dir {
 };
 
 #define REDIR_VBUCKETS 256
+#define REDIR_JOBS_MAX 16		/* hydrate_jobs= upper bound */
+#define REDIR_JOBS_DEFAULT 4
+
+/*
+ * One copy of a backing file into the lower file (hydrate.c,
+ * materialise.c): a background hydration, or a copy-on-write / truncate
+ * materialisation that its operation waits for. At most one per volume
+ * path: later requests for the path join it. Lives in ri->jobs from
+ * queued to done; referenced by the list, its worker and its waiters.
+ */
+enum redir_job_state { REDIR_JOB_QUEUED, REDIR_JOB_RUNNING,
+		       REDIR_JOB_DONE };
+#define REDIR_JOB_TARGETS 4
+struct redir_job {
+	struct redir_job *next;			/* job_lock */
+	unsigned refs;				/* job_lock */
+	enum redir_job_state state;		/* job_lock */
+	int result;				/* job_lock, once DONE */
+	bool background;			/* a worker runs it */
+	bool empty;				/* O_TRUNC: copy nothing */
+	enum redir_policy policy;
+	flt_ino_t kernel_ino;			/* the opener's node, or 0 */
+	/* targets to mark materialised when it commits */
+	struct redir_target *t[REDIR_JOB_TARGETS];	/* job_lock */
+	unsigned nt;				/* job_lock */
+	atomic_bool cancel;
+	atomic_uint_fast64_t done, total;	/* bytes */
+	atomic_uint_fast64_t start_ns;		/* CLOCK_MONOTONIC, 0 =
+						   not started */
+	char backing[4096];
+	char path[];				/* volume path, no '/' */
+};
 
 struct redir_inst {			/* instance context */
 	struct flt_instance *instance;
@@ -256,16 +290,17 @@ struct redir_inst {			/* instance context */
 	pthread_mutex_t vlock;
 	struct redir_vnode *by_id[REDIR_VBUCKETS];	/* vlock */
 	struct redir_vnode *by_path[REDIR_VBUCKETS];	/* vlock */
-	/* materialise.c */
-	pthread_mutex_t mat_lock;	/* one materialisation at a time */
-	unsigned mat_delay_us;
-	atomic_bool mat_active;
-	atomic_uint_fast64_t mat_done, mat_total, mat_count;
-	/* for status (status.c): what is being copied, finished copies */
-	pthread_mutex_t mat_info_lock;	/* leaf */
-	char mat_path[256];		/* mat_info_lock; "" when idle */
-	enum redir_policy mat_policy;	/* mat_info_lock */
-	atomic_uint_fast64_t mat_hydrations, mat_cows, mat_failed, mat_bytes;
+	/* hydrate.c: copies queued or running (struct redir_job) */
+	pthread_mutex_t job_lock;	/* leaf, never held across I/O */
+	pthread_cond_t job_cond;	/* job_lock: a job changed state */
+	struct redir_job *jobs;		/* job_lock */
+	unsigned job_workers;		/* job_lock: threads started */
+	bool job_stop;			/* job_lock */
+	pthread_t job_tid[REDIR_JOBS_MAX];
+	unsigned mat_delay_us;		/* copy_delay_us */
+	/* finished copies, for status (status.c) */
+	atomic_uint_fast64_t mat_count, mat_hydrations, mat_cows, mat_failed,
+		mat_bytes, mat_cancelled, hyd_started, hyd_joined;
 	/* inval.c */
 	pthread_mutex_t inval_lock;
 	pthread_cond_t inval_cond;
@@ -281,13 +316,50 @@ struct redir_inst {			/* instance context */
 #define REDIR_XATTR "trusted.fsfilter.redirect"
 
 /* materialise.c */
-/* Copy @t's backing content (nothing if @empty: an O_TRUNC open) into the
- * lower file at volume path @path, crash-safely; @kernel_ino is the node
- * the kernel has for it now (its caches get invalidated). 0 if done now or
- * earlier. */
+/* Copy @j's backing content (nothing if j->empty) into the lower file at
+ * volume path j->path, crash-safely, checking j->cancel between chunks
+ * (-ECANCELED: the temp file is gone, the file stays a redirect). 0 if
+ * done now or earlier; marks j's targets materialised. The caller owns
+ * the job; hydrate.c runs it. */
+int redir_copy_run(struct redir_inst *ri, struct redir_job *j);
+/* Copy @t's backing content into the lower file at @path and wait for
+ * it (copy-on-write, truncate, a write to a hydrate file): joins a copy
+ * of @path already queued or running. -EINTR if that copy is cancelled
+ * (nothing was written: the caller may retry). @kernel_ino: the node the
+ * kernel has for it now (its caches get invalidated). */
 int redir_materialise(struct redir_inst *ri, const char *path,
 		      struct redir_target *t, flt_ino_t kernel_ino,
 		      bool empty);
+
+/* hydrate.c */
+/* Start the background hydration of @path from @t, or join the one that
+ * runs: never waits for the copy. 0, or a negative errno (nothing
+ * started; the caller serves the backing content anyway). */
+int redir_hydrate_start(struct redir_inst *ri, const char *path,
+			struct redir_target *t, flt_ino_t kernel_ino);
+/* Cancel the copy of @path: 0, or -ENOENT if none is queued or running.
+ * Returns without waiting for the worker to notice. */
+int redir_hydrate_cancel(struct redir_inst *ri, const char *path);
+/* A snapshot of the copies queued or running (at most @max), oldest
+ * first. */
+struct redir_job_info {
+	char path[256];				/* "/..." */
+	enum redir_policy policy;
+	bool running;
+	bool background;
+	uint64_t done, total, rate;		/* rate: bytes/s so far */
+	uint64_t elapsed_ms;
+};
+size_t redir_jobs_snapshot(struct redir_inst *ri, struct redir_job_info *v,
+			   size_t max);
+/* The copy of @path now, if any (@path without leading '/'). */
+bool redir_job_find_info(struct redir_inst *ri, const char *path,
+			 struct redir_job_info *out);
+void redir_jobs_init(struct redir_inst *ri);
+/* Cancel every copy, wake its waiters, join the workers (teardown). */
+void redir_jobs_stop(struct redir_inst *ri);
+void redir_jobs_destroy(struct redir_inst *ri);
+
 /* Is lower name (@parent, @name) a materialised file? */
 bool redir_name_materialised(struct redir_inst *ri, flt_ino_t parent,
 			     const char *name);

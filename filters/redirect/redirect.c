@@ -89,6 +89,7 @@ static void inst_cleanup(void *c, enum flt_context_type type)
 	struct redir_inst *ri = c;
 
 	(void)type;
+	redir_jobs_stop(ri);	/* copies queue invalidations */
 	redir_inval_stop(ri);
 	pthread_mutex_destroy(&ri->inval_lock);
 	pthread_cond_destroy(&ri->inval_cond);
@@ -96,8 +97,7 @@ static void inst_cleanup(void *c, enum flt_context_type type)
 	redir_rules_put(ri->rules);
 	pthread_mutex_destroy(&ri->rules_lock);
 	pthread_mutex_destroy(&ri->vlock);
-	pthread_mutex_destroy(&ri->mat_lock);
-	pthread_mutex_destroy(&ri->mat_info_lock);
+	redir_jobs_destroy(ri);
 }
 
 
@@ -377,8 +377,7 @@ static int redir_instance_setup(const struct flt_related_objects *objs)
 	atomic_init(&ri->gen, 1);
 	pthread_mutex_init(&ri->rules_lock, NULL);
 	pthread_mutex_init(&ri->vlock, NULL);
-	pthread_mutex_init(&ri->mat_lock, NULL);
-	pthread_mutex_init(&ri->mat_info_lock, NULL);
+	redir_jobs_init(ri);
 	ri->mat_delay_us = cfg.copy_delay_us;
 	ret = redir_inval_start(ri);
 	if (ret) {
@@ -407,6 +406,7 @@ static void redir_teardown_start(const struct flt_related_objects *objs)
 	if (ri) {
 		atomic_store(&ri->closing, true);
 		redir_port_close(ri);
+		redir_jobs_stop(ri);	/* cancels copies, joins workers */
 		redir_inval_stop(ri);
 		redir_inst_put(ri);
 	}

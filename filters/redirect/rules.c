@@ -469,6 +469,18 @@ static int parse_clause(char *clause, struct redir_rules *set,
 		cfg->copy_delay_us = (unsigned)v;
 		return 0;
 	}
+	if (!strncmp(s, "hydrate_jobs=", 13)) {
+		char *end;
+		unsigned long v = strtoul(s + 13, &end, 0);
+
+		if (*end || v < 1 || v > REDIR_JOBS_MAX) {
+			snprintf(err, errlen, "hydrate_jobs=%s: expected 1 to "
+				 "%d copies at a time", s + 13, REDIR_JOBS_MAX);
+			return -EINVAL;
+		}
+		cfg->hydrate_jobs = (unsigned)v;
+		return 0;
+	}
 	if (!strncmp(s, "fastpath=", 9)) {
 		if (!strcmp(s + 9, "off"))
 			cfg->no_fastpath = true;
@@ -494,7 +506,8 @@ static int parse_clause(char *clause, struct redir_rules *set,
 		return 0;
 	}
 	snprintf(err, errlen, "unknown clause '%s' (expected rule=, rules=, "
-		 "block=, times= or fastpath=)", s);
+		 "block=, times=, fastpath=, copy_delay_us= or "
+		 "hydrate_jobs=)", s);
 	return -EINVAL;
 }
 

@@ -1,15 +1,19 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * redirect's figures for `fsfilter status`: the rule set, finished
- * materialisations (copy-on-write and hydrate) and the one in progress
- * with its bytes copied so far, cache invalidations.
+ * materialisations (copy-on-write and hydrate), the copies queued or in
+ * progress with their bytes copied so far and rate, cache invalidations.
  *
- * Runs on the control thread. It never takes mat_lock (held for the whole
- * of a copy): the copy in progress is read from mat_info_lock and atomics.
+ * Runs on the control thread. Copies are read from a snapshot of the job
+ * table (job_lock, a leaf held only to copy a few figures per job).
  */
 #include "filters/redirect/redir.h"
 
 #include <errno.h>
+#include <stdio.h>
+
+/* per-copy figures shown (6 keys each; 256 keys per instance at most) */
+#define SHOWN_COPIES 16
 
 int redir_instance_status(const struct flt_related_objects *objs,
 			  struct flt_status_writer *w)
@@ -17,9 +21,8 @@ int redir_instance_status(const struct flt_related_objects *objs,
 	struct redir_inst *ri = redir_inst_get(objs->instance);
 	struct redir_rules *set;
 	uint64_t by_policy[3] = { 0 }, scoped = 0, queued, sent;
-	char path[sizeof(ri->mat_path)];
-	enum redir_policy policy;
-	bool active;
+	struct redir_job_info jobs[SHOWN_COPIES];
+	size_t njobs, running = 0, first = SHOWN_COPIES;
 
 	if (!ri)
 		return -ENOENT;
@@ -46,20 +49,49 @@ int redir_instance_status(const struct flt_related_objects *objs,
 	flt_status_add_u64(w, "materialised.bytes",
 			   atomic_load(&ri->mat_bytes));
 
-	pthread_mutex_lock(&ri->mat_info_lock);
-	active = atomic_load(&ri->mat_active);
-	snprintf(path, sizeof(path), "%s", ri->mat_path);
-	policy = ri->mat_policy;
-	pthread_mutex_unlock(&ri->mat_info_lock);
-	flt_status_add_u64(w, "in_progress", active ? 1 : 0);
-	if (active) {
-		flt_status_add_str(w, "in_progress.path", path);
+	flt_status_add_u64(w, "materialised.cancelled",
+			   atomic_load(&ri->mat_cancelled));
+	flt_status_add_u64(w, "hydrations.started",
+			   atomic_load(&ri->hyd_started));
+	flt_status_add_u64(w, "hydrations.joined",
+			   atomic_load(&ri->hyd_joined));
+
+	njobs = redir_jobs_snapshot(ri, jobs, SHOWN_COPIES);
+	for (size_t i = 0; i < njobs; i++)
+		if (jobs[i].running) {
+			running++;
+			if (first == SHOWN_COPIES)
+				first = i;
+		}
+	flt_status_add_u64(w, "copies.queued", njobs - running);
+	/* the number of copies running, and the oldest one (the keys of
+	 * one copy at a time, kept for scripts) */
+	flt_status_add_u64(w, "in_progress", running);
+	if (first < SHOWN_COPIES) {
+		const struct redir_job_info *j = &jobs[first];
+
+		flt_status_add_str(w, "in_progress.path", j->path);
 		flt_status_add_str(w, "in_progress.policy",
-				   policy == REDIR_HYDRATE ? "hydrate" : "cow");
-		flt_status_add_u64(w, "in_progress.bytes_copied",
-				   atomic_load(&ri->mat_done));
-		flt_status_add_u64(w, "in_progress.bytes_total",
-				   atomic_load(&ri->mat_total));
+				   j->policy == REDIR_HYDRATE ? "hydrate"
+							      : "cow");
+		flt_status_add_u64(w, "in_progress.bytes_copied", j->done);
+		flt_status_add_u64(w, "in_progress.bytes_total", j->total);
+	}
+	for (size_t i = 0; i < njobs; i++) {
+		const struct redir_job_info *j = &jobs[i];
+		char key[64];
+
+#define KEY(what) (snprintf(key, sizeof(key), "copy.%zu." what, i), key)
+		flt_status_add_str(w, KEY("path"), j->path);
+		flt_status_add_str(w, KEY("state"),
+				   !j->running ? "queued"
+				   : j->policy == REDIR_HYDRATE ? "hydrating"
+								: "copying");
+		flt_status_add_u64(w, KEY("bytes_copied"), j->done);
+		flt_status_add_u64(w, KEY("bytes_total"), j->total);
+		flt_status_add_u64(w, KEY("rate"), j->rate);
+		flt_status_add_u64(w, KEY("elapsed_ms"), j->elapsed_ms);
+#undef KEY
 	}
 
 	pthread_mutex_lock(&ri->inval_lock);

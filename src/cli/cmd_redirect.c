@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * fsfilter redirect add|remove|list|dehydrate MOUNTPOINT ...: run-time
- * rules of the redirect filter, through its communication port "redirect"
- * (filters/redirect/port.c; wire format in docs/redirect.md).
+ * fsfilter redirect add|remove|list|dehydrate|hydrate|cancel MOUNTPOINT
+ * ...: run-time rules and hydrations of the redirect filter, through its
+ * communication port "redirect" (filters/redirect/port.c; wire format in
+ * docs/redirect.md). hydrate starts (or joins) the background copy and
+ * waits for it, polling "progress" and drawing a bar on a terminal.
  */
 #include "cli/cli.h"
 #include "cli/json_out.h"
@@ -12,6 +14,8 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 static const char redirect_usage[] =
 "usage: fsfilter redirect list MOUNTPOINT [--json]\n"
@@ -19,7 +23,89 @@ static const char redirect_usage[] =
 "[,only=WHO|,except=WHO]'\n"
 "         WHO: NAME, comm:NAME, pid:N or uid:N, joined with +\n"
 "       fsfilter redirect remove MOUNTPOINT PATH\n"
-"       fsfilter redirect dehydrate MOUNTPOINT PATH\n";
+"       fsfilter redirect dehydrate MOUNTPOINT PATH\n"
+"       fsfilter redirect hydrate MOUNTPOINT PATH [--no-wait]\n"
+"       fsfilter redirect cancel MOUNTPOINT PATH\n";
+
+/* One request on @port; the reply (after "ok\n") in @reply. 0, or
+ * CLI_RUNTIME with the message printed. */
+static int request(struct fltc_port *port, const char *verb, const char *req,
+		   char *reply, size_t len)
+{
+	size_t n = 0;
+	int ret;
+
+	ret = fltc_send_message(port, req, strlen(req), reply, len - 1, &n,
+				60000);
+	if (ret) {
+		fprintf(stderr, "fsfilter redirect %s: %s\n", verb,
+			strerror(-ret));
+		return CLI_RUNTIME;
+	}
+	reply[n] = '\0';
+	if (!strncmp(reply, "ok\n", 3)) {
+		memmove(reply, reply + 3, n - 2);
+		return 0;
+	}
+	fprintf(stderr, "fsfilter redirect %s: %s", verb,
+		!strncmp(reply, "error: ", 7) ? reply + 7 : reply);
+	return CLI_RUNTIME;
+}
+
+static void bar(unsigned long long done, unsigned long long total,
+		unsigned long long rate)
+{
+	char b[31];
+	unsigned fill = total ? (unsigned)(done * 30 / total) : 0;
+
+	for (unsigned i = 0; i < 30; i++)
+		b[i] = i < fill ? '#' : '.';
+	b[30] = '\0';
+	fprintf(stderr, "\r[%s] %3llu%% %8.1f / %.1f MiB  %6.1f MiB/s ", b,
+		total ? done * 100 / total : 0, done / 1048576.0,
+		total / 1048576.0, rate / 1048576.0);
+	fflush(stderr);
+}
+
+/* hydrate: start, then poll until hydrated or no longer copying. */
+static int hydrate_wait(struct fltc_port *port, const char *path, bool wait)
+{
+	static char reply[4096];
+	char req[8192];
+	bool tty = isatty(2), drawn = false;
+	struct timespec tick = { 0, 100 * 1000 * 1000 };
+
+	snprintf(req, sizeof(req), "hydrate %s", path);
+	if (request(port, "hydrate", req, reply, sizeof(reply)))
+		return CLI_RUNTIME;
+	if (!strcmp(reply, "hydrated\n") || !wait)
+		return CLI_OK;
+	snprintf(req, sizeof(req), "progress %s", path);
+	for (;;) {
+		unsigned long long done, total, rate;
+		char state[16];
+
+		if (request(port, "hydrate", req, reply, sizeof(reply)))
+			return CLI_RUNTIME;
+		if (sscanf(reply, "%15s %llu %llu %llu", state, &done, &total,
+			   &rate) == 4) {
+			if (tty) {
+				bar(done, total, rate);
+				drawn = true;
+			}
+			nanosleep(&tick, NULL);
+			continue;
+		}
+		if (drawn)
+			fputc('\n', stderr);
+		if (!strcmp(reply, "hydrated\n"))
+			return CLI_OK;
+		fprintf(stderr, "fsfilter redirect hydrate: %s was not "
+			"hydrated (cancelled, or the copy failed: see the "
+			"daemon log)\n", path);
+		return CLI_RUNTIME;
+	}
+}
 
 /* --json of "list": the rules as the filter formats them ("spec", the
  * syntax of fsfilter redirect add) and split into their parts. PATH and
@@ -90,6 +176,7 @@ int cmd_redirect(int argc, char **argv)
 	size_t n = 0;
 	int ret, need;
 	bool json = false;
+	bool no_wait = false;
 
 	if (!strcmp(verb, "--help") || !strcmp(verb, "-h")) {
 		fputs(redirect_usage, stdout);
@@ -105,8 +192,14 @@ int cmd_redirect(int argc, char **argv)
 			break;
 		}
 	need = !strcmp(verb, "list") ? 3 : 4;
+	if (!strcmp(verb, "hydrate") && argc == 5 &&
+	    !strcmp(argv[4], "--no-wait")) {
+		no_wait = true;
+		argc--;
+	}
 	if ((strcmp(verb, "list") && strcmp(verb, "add") &&
-	     strcmp(verb, "remove") && strcmp(verb, "dehydrate")) ||
+	     strcmp(verb, "remove") && strcmp(verb, "dehydrate") &&
+	     strcmp(verb, "hydrate") && strcmp(verb, "cancel")) ||
 	    argc != need) {
 		fputs(redirect_usage, stderr);
 		return CLI_USAGE;
@@ -126,6 +219,11 @@ int cmd_redirect(int argc, char **argv)
 			" (not an fsfilter volume, or no redirect filter "
 			"attached: --filter redirect:...)" : "");
 		return CLI_RUNTIME;
+	}
+	if (!strcmp(verb, "hydrate")) {
+		ret = hydrate_wait(port, argv[3], !no_wait);
+		fltc_close(port);
+		return ret;
 	}
 	ret = fltc_send_message(port, req, strlen(req), reply,
 				sizeof(reply) - 1, &n, 60000);

@@ -6,7 +6,7 @@
 # after a remount); a reader that opened it before keeps the backing
 # content; owner and mode are kept; the marker xattr is invisible through
 # the volume; unlink of a materialised file shows the backing again;
-# hydrate copies on the first open. Then the crash test: kill -9 of the
+# hydrate copies after the first open. Then the crash test: kill -9 of the
 # daemon at several moments while a 160 MiB file is materialised; after
 # each remount the lower file is either the old one or the complete copy,
 # never a partial one, and the volume shows the right content.
@@ -75,9 +75,11 @@ mv "$mnt/tr.txt" "$mnt/tr2.txt" || it_fail "rename of a materialised file"
 rm "$mnt/vt.txt" || it_fail "unlink of a materialised file"
 [[ $(cat "$mnt/vt.txt") == "backing content" ]] || it_fail "backing after unlink"
 
-# hydrate: the first open copies
+# hydrate: the first open starts the copy in the background (reads are
+# served meanwhile); `fsfilter redirect hydrate` waits for it
 [[ ! -e $lower/h.bin ]] || it_fail "hydrated early"
 cmp "$mnt/h.bin" "$back/big.bin" || it_fail "hydrate content"
+"$FSFILTER" redirect hydrate "$mnt" /h.bin || it_fail "waiting for the hydration"
 cmp "$lower/h.bin" "$back/big.bin" || it_fail "hydrate lower copy"
 
 # stays materialised after a remount (the rules are the same)

@@ -106,7 +106,8 @@ R add "/big.bin=>$back/v2" && [[ $(sha256sum <"$mnt/big.bin") == "$s2" ]] || it_
 
 # dehydrate
 R add "/h.txt=>$back/h,policy=hydrate"
-[[ $(cat "$mnt/h.txt") == "hydrate me" && -f $lower/h.txt ]] || it_fail "hydrate"
+[[ $(cat "$mnt/h.txt") == "hydrate me" ]] || it_fail "hydrate: content"
+R hydrate /h.txt && [[ -f $lower/h.txt ]] || it_fail "hydrate"	# waits for it
 R dehydrate /h.txt || it_fail "dehydrate"
 [[ ! -e $lower/h.txt ]] || it_fail "the lower copy of a virtual file stayed"
 [[ $(cat "$mnt/h.txt") == "hydrate me" ]] || it_fail "after dehydrate"

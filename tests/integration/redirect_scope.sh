@@ -188,6 +188,8 @@ done
 "$FSFILTER" status "$mnt" | grep -Eq '^  in_progress\.bytes_copied +[0-9]+' ||
 	it_log "(the hydration finished before the human-readable status)"
 it_wait_pid "$hpid" 30 || it_fail "cat of the hydrated file failed"
+# the cat is served from the backing file while the copy runs: wait for it
+"$FSFILTER" redirect hydrate "$mnt" /h.bin || it_fail "waiting for the hydration"
 cmp -s "$base/h.out" "$back/big" || it_fail "hydrated content differs"
 [[ $(fig in_progress) == 0 && $(fig materialised.hydrate) == 1 && $(fig materialised.bytes) == $((24 << 20)) ]] ||
 	it_fail "status after hydration: in_progress $(fig in_progress) hydrate $(fig materialised.hydrate) bytes $(fig materialised.bytes)"

@@ -1,0 +1,176 @@
+#!/usr/bin/env bash
+# redirect filter, hydrate policy with a large file whose copy is slowed
+# down (copy_delay_us): the first open starts a background copy and reads
+# the backing content at once (a reader of the first and the last MiB is
+# done while the copy runs); a second open joins the copy; `fsfilter
+# status` shows its bytes copied growing; two files hydrate at the same
+# time; a write waits for the copy and lands in the complete file; `fsfilter
+# redirect cancel` stops a copy (no temp file, the file still reads as the
+# backing content, an earlier handle too) and `fsfilter redirect hydrate`
+# then copies it completely (the lower file equals the backing file byte for
+# byte); unmount during a copy cancels it cleanly; kill -9 during a copy
+# leaves, after a remount, a file that is a redirect or complete, never
+# partial.
+. "$(dirname "$0")/lib.sh"
+it_init
+
+it_tmpdir base
+lower=$base/lower mnt=$base/mnt back=$base/back
+mkdir -p "$lower/d" "$mnt" "$back"
+# 512 MiB, sparse, with random MiBs at the start, the middle and the end
+big=$back/big.bin
+truncate -s 512M "$big"
+for mib in 0 1 200 511; do
+	head -c 1M /dev/urandom | dd of="$big" bs=1M seek=$mib conv=notrunc status=none
+done
+head -c 96M /dev/urandom >"$back/w.bin"
+printf 'old lower w\n' >"$lower/w.bin"
+# 512 MiB at 10 ms per MiB: at least 5 s per complete copy
+args="copy_delay_us=10000;hydrate_jobs=2;rule=/big.bin=>$big,policy=hydrate"
+args+=";rule=/w.bin=>$back/w.bin,policy=hydrate;rule=/d/u.bin=>$big,policy=hydrate"
+it_mount "$lower" "$mnt" --filter "redirect:$args"
+
+# fig KEY: a redirect figure of `fsfilter status --json` ("missing" if none)
+fig() {
+	"$FSFILTER" status "$mnt" --json | python3 -c '
+import json, sys
+st = json.load(sys.stdin)
+for i in st["instances"]:
+    if i["filter"] == "redirect":
+        print(i.get("figures", {}).get(sys.argv[1], "missing"))' "$1"
+}
+# copies: "PATH STATE COPIED TOTAL RATE" per copy queued or running
+copies() {
+	"$FSFILTER" status "$mnt" --json | python3 -c '
+import json, sys
+st = json.load(sys.stdin)
+f = [i for i in st["instances"] if i["filter"] == "redirect"][0]["figures"]
+i = 0
+while "copy.%d.path" % i in f:
+    k = "copy.%d." % i
+    print(f[k + "path"], f[k + "state"], f[k + "bytes_copied"],
+          f[k + "bytes_total"], f[k + "rate"])
+    i += 1'
+}
+no_temp() {
+	local t
+	t=$(find "$lower" -name '.fsfilter-redirect-*' | head -n3)
+	[[ -z $t ]] || it_fail "$1: temp file(s) left: $t"
+}
+# wait_copy PATH yes|no: until a copy of PATH is (not) listed, 20 s at most
+wait_copy() {
+	local i
+	for ((i = 0; i < 200; i++)); do
+		if copies | grep -q "^$1 "; then
+			[[ $2 == yes ]] && return 0
+		else
+			[[ $2 == no ]] && return 0
+		fi
+		sleep 0.1
+	done
+	it_fail "copy of $1 listed: not $2 after 20 s"
+}
+
+# ---- readers are not blocked behind the copy ------------------------------
+head -c 1M "$mnt/big.bin" | cmp -s - <(head -c 1M "$big") || it_fail "first MiB"
+dd if="$mnt/big.bin" bs=1M skip=511 count=1 status=none |
+	cmp -s - <(dd if="$big" bs=1M skip=511 count=1 status=none) || it_fail "last MiB"
+# both reads are complete while the copy still runs
+read -r p state copied total rate < <(copies | grep '^/big.bin ') || it_fail "no copy after the reads"
+[[ $state == hydrating && $total == $((512 << 20)) ]] || it_fail "copy: $p $state $copied/$total"
+((copied < total)) || it_fail "the copy was done before the reads returned"
+[[ ! -e $lower/big.bin ]] || it_fail "lower file before the copy is done"
+it_log "ok: reads served during the copy ($copied of $total bytes copied)"
+
+# a second open joins the copy
+head -c 4096 "$mnt/big.bin" >/dev/null || it_fail "second open"
+[[ $(fig hydrations.started) == 1 ]] || it_fail "hydrations.started $(fig hydrations.started)"
+(($(fig hydrations.joined) >= 1)) || it_fail "hydrations.joined $(fig hydrations.joined)"
+[[ $(copies | grep -c '^/big.bin ') == 1 ]] || it_fail "two copies of one file"
+
+# progress grows
+grown=
+for ((i = 0; i < 50; i++)); do
+	sleep 0.1
+	read -r p state c2 total rate < <(copies | grep '^/big.bin ') || it_fail "copy gone"
+	if ((c2 > copied && rate > 0)); then grown=1; break; fi
+done
+[[ $grown ]] || it_fail "progress did not grow: $copied then $c2 (rate $rate)"
+"$FSFILTER" status "$mnt" | grep -Eq '^  copy\.0\.bytes_copied +[0-9]+' ||
+	it_fail "human status: no copy figures"
+
+# two files at a time (hydrate_jobs=2), and a write during the copy waits
+# for it and lands in the complete file
+head -c 1 "$mnt/w.bin" >/dev/null || it_fail "open w.bin"
+both=
+for ((i = 0; i < 50; i++)); do
+	[[ $(fig in_progress) == 2 ]] && { both=1; break; }
+	sleep 0.02
+done
+[[ $both ]] || it_log "(w.bin's copy did not overlap big.bin's in a status sample)"
+echo tail >>"$mnt/w.bin" || it_fail "append during hydration"
+(cat "$back/w.bin"; echo tail) | cmp -s - "$lower/w.bin" || it_fail "w.bin: lower file is not backing + write"
+(cat "$back/w.bin"; echo tail) | cmp -s - "$mnt/w.bin" || it_fail "w.bin through the volume"
+getfattr -n trusted.fsfilter.redirect "$lower/w.bin" >/dev/null 2>&1 || it_fail "w.bin: no marker"
+it_log "ok: join, progress, two copies, a write during the copy"
+
+# ---- cancel -------------------------------------------------------------
+exec 7<"$mnt/big.bin"
+"$FSFILTER" redirect cancel "$mnt" /big.bin || it_fail "cancel"
+wait_copy /big.bin no
+no_temp "after cancel"
+[[ ! -e $lower/big.bin ]] || it_fail "a lower file after cancel"
+[[ $(fig materialised.cancelled) == 1 ]] || it_fail "materialised.cancelled $(fig materialised.cancelled)"
+head -c 1M <&7 | cmp -s - <(head -c 1M "$big") || it_fail "a handle opened before the cancel"
+exec 7<&-
+"$FSFILTER" redirect cancel "$mnt" /big.bin 2>"$base/err" && it_fail "cancel without a copy"
+grep -q "no copy" "$base/err" || it_fail "cancel message: $(cat "$base/err")"
+"$FSFILTER" redirect hydrate "$mnt" /w.bin >/dev/null || it_fail "hydrate of a hydrated file"
+"$FSFILTER" redirect hydrate "$mnt" /nothing 2>/dev/null && it_fail "hydrate without a rule"
+it_log "ok: cancel"
+
+# ---- a complete hydration, waited for by the CLI ----------------------------
+"$FSFILTER" redirect hydrate "$mnt" /big.bin || it_fail "fsfilter redirect hydrate"
+cmp "$lower/big.bin" "$big" || it_fail "the lower file differs from the backing file"
+getfattr -n trusted.fsfilter.redirect "$lower/big.bin" 2>/dev/null | grep -q 'v1 hydrate virtual' ||
+	it_fail "big.bin: no marker"
+cmp "$mnt/big.bin" "$big" || it_fail "big.bin through the volume after hydration"
+no_temp "after hydration"
+[[ $(fig in_progress) == 0 && $(fig materialised.hydrate) == 2 ]] ||
+	it_fail "status after: in_progress $(fig in_progress) hydrate $(fig materialised.hydrate)"
+it_log "ok: hydrate through the CLI"
+
+# ---- unmount during a copy cancels it ---------------------------------------
+head -c 1M "$mnt/d/u.bin" | cmp -s - <(head -c 1M "$big") || it_fail "u.bin first MiB"
+wait_copy /d/u.bin yes
+sleep 0.3
+it_unmount "$mnt"
+it_wait_pid "$IT_PID" 20 || it_fail "daemon exited with $? after an unmount during a copy"
+no_temp "after unmount"
+[[ ! -e $lower/d/u.bin ]] || it_fail "u.bin: a lower file after an unmount during its copy"
+grep -q 'copy of /d/u.bin cancelled' "$IT_LOG" || it_fail "no cancel in the daemon log"
+
+# ---- kill -9 during a copy --------------------------------------------------
+it_mount "$lower" "$mnt" --filter "redirect:$args"
+pid=$IT_PID
+head -c 1 "$mnt/d/u.bin" >/dev/null || it_fail "u.bin open"
+for ((i = 0; i < 100; i++)); do
+	read -r p state copied total rate < <(copies | grep '^/d/u.bin ')
+	((${copied:-0} > 0)) && break
+	sleep 0.05
+done
+kill -KILL "$pid"
+wait "$pid" 2>/dev/null
+fusermount3 -uz "$mnt" 2>/dev/null || umount -l "$mnt"
+if [[ -e $lower/d/u.bin ]]; then
+	cmp -s "$lower/d/u.bin" "$big" || it_fail "kill -9: partial lower file ($(stat -c %s "$lower/d/u.bin") bytes)"
+	it_log "(the copy had committed before the kill)"
+fi
+it_mount "$lower" "$mnt" --filter "redirect:$args"
+[[ $(stat -c %s "$mnt/d/u.bin") == $((512 << 20)) ]] || it_fail "u.bin size after the crash"
+head -c 1M "$mnt/d/u.bin" | cmp -s - <(head -c 1M "$big") || it_fail "u.bin after the crash"
+cmp "$mnt/big.bin" "$big" || it_fail "big.bin after remount"
+it_unmount "$mnt"
+it_wait_pid "$IT_PID" 20 || it_fail "daemon exited with $?"
+no_temp "at the end"
+it_log ok
