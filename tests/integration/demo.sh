@@ -66,8 +66,10 @@ case_tour() {
 
 case_sigint() {
 	local pid rc w i
-	set -m # own process group, and SIGINT not ignored (as from a terminal)
-	"$demo" --wait >"$out" 2>&1 </dev/null &
+	# its own process group, SIGINT not ignored (as from a terminal; perl
+	# resets it in case whoever started ctest left it ignored)
+	set -m
+	perl -e '$SIG{INT} = "DEFAULT"; exec @ARGV or die' -- "$demo" --wait >"$out" 2>&1 </dev/null &
 	pid=$!
 	set +m
 	IT_PIDS+=("$pid")
@@ -81,7 +83,15 @@ case_sigint() {
 	[[ -n $w ]] && it_is_mounted "$w/volume" || it_fail "not mounted while waiting: $(cat "$out")"
 	IT_MOUNTS+=("$w/volume")
 	kill -INT -- "-$pid"
-	it_wait_pid "$pid" 30
+	for ((i = 0; i < 600; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.05
+	done
+	if kill -0 "$pid" 2>/dev/null; then
+		ps -eo pid,ppid,pgid,stat,wchan:20,args | awk -v g="$pid" 'NR == 1 || $3 == g || $1 == g' >&2
+		it_fail "the demo is still running 30 s after Ctrl-C: $(cat "$out")"
+	fi
+	wait "$pid"
 	rc=$?
 	((rc == 0)) || it_fail "the demo exited $rc after Ctrl-C: $(cat "$out")"
 	expect '== unmounting' "the unmount after Ctrl-C"
