@@ -5,7 +5,8 @@
 #            tour's output, and at the end nothing is mounted, no process of
 #            the demo is left and its temp dir is gone;
 #   sigint   `scripts/demo --wait` stays mounted until Ctrl-C (SIGINT to its
-#            process group, as a terminal sends it), then unmounts cleanly.
+#            process group, as a terminal sends it), then unmounts cleanly;
+#   tty      `scripts/demo` on a pty waits by itself; a typed Ctrl-C ends it.
 # Env: FSFILTER_DEMO_BUILD, SRC_DIR (set by CMake).
 . "$(dirname "$0")/lib.sh"
 it_init
@@ -98,11 +99,54 @@ case_sigint() {
 	left_nothing "$w"
 }
 
+# The real thing: `scripts/demo` with no option on a terminal (a pty) waits
+# by itself; Ctrl-C typed on the terminal (the tty sends SIGINT to the
+# whole foreground process group) unmounts and exits 0.
+case_tty() {
+	local w
+	python3 - "$demo" "$out" <<'PY' || it_fail "the demo on a pty: $(cat "$out")"
+import os, pty, select, sys, time
+demo, out = sys.argv[1], sys.argv[2]
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(demo, [demo])
+buf = b""
+def pump(until, secs):
+    global buf
+    end = time.time() + secs
+    while (until is None or until not in buf) and time.time() < end:
+        if select.select([fd], [], [], 0.5)[0]:
+            try:
+                d = os.read(fd, 65536)
+            except OSError:
+                return
+            if not d:
+                return
+            buf += d
+pump(b"Press Ctrl-C", 90)
+waiting = b"Press Ctrl-C" in buf
+if waiting:
+    os.write(fd, b"\x03")
+    pump(None, 30)
+done, st = os.waitpid(pid, os.WNOHANG)
+if not done:
+    os.kill(pid, 15)
+    pump(None, 10)
+    os.waitpid(pid, 0)
+open(out, "wb").write(buf.replace(b"\r\n", b"\n"))
+sys.exit(0 if waiting and done and os.waitstatus_to_exitcode(st) == 0 else 1)
+PY
+	expect '== unmounting' "the unmount after Ctrl-C"
+	expect 'done.' "the end"
+	left_nothing "$(workdir)"
+}
+
 export FSFILTER_DEMO_BUILD
 case ${1:-all} in
 tour) case_tour ;;
 sigint) case_sigint ;;
-all) case_tour && case_sigint ;;
+tty) case_tty ;;
+all) case_tour && case_sigint && case_tty ;;
 *) it_fail "unknown case $1" ;;
 esac
 it_log "ok"
