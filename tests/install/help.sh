@@ -56,7 +56,7 @@ for v in "${variants[@]}"; do
 	got=$(complete_words $flag fsfilter mount /a /b --filter mon)
 	[[ $got == monitor ]] || fail "($v) '--filter mon<TAB>': $got"
 	got=$(complete_words $flag fsfilter redirect "")
-	[[ $(echo $got) == "add dehydrate list remove" ]] || fail "($v) 'redirect <TAB>': $got"
+	[[ $(echo $got) == "add cancel dehydrate hydrate list remove" ]] || fail "($v) 'redirect <TAB>': $got"
 	got=$(complete_words $flag fsfilter help cry)
 	[[ $got == crypt ]] || fail "($v) 'help cry<TAB>': $got"
 	got=$(complete_words $flag fsfilter crypt init /x --key)
