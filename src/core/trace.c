@@ -111,10 +111,43 @@ static const char *indent(size_t depth)
 	return spaces + sizeof(spaces) - 1 - n;
 }
 
+/* A name for a trace line: control bytes, DEL, '\\' and '"' as \xHH, so a
+ * name cannot forge a line or end its quotes (docs/security.md, hostile
+ * names); cut with "..." to what @out holds. Returns @out. */
+#define NAME_OUT 100
+static const char *esc(char *out, const char *in)
+{
+	size_t o = 0;
+
+	if (!in)
+		in = "";
+	for (; *in && o + 8 < NAME_OUT; in++) {
+		unsigned char c = (unsigned char)*in;
+
+		if (c < 0x20 || c == 0x7f || c == '\\' || c == '"') {
+			static const char hex[] = "0123456789abcdef";
+
+			out[o++] = '\\';
+			out[o++] = 'x';
+			out[o++] = hex[c >> 4];
+			out[o++] = hex[c & 15];
+		} else {
+			out[o++] = (char)c;
+		}
+	}
+	if (*in) {
+		memcpy(out + o, "...", 3);
+		o += 3;
+	}
+	out[o] = '\0';
+	return out;
+}
+
 /* The parameters that say what the operation is about. */
 static int fmt_params(char *p, size_t len, const struct flt_callback_data *d)
 {
 	const union flt_parameters *pa = &d->params;
+	char n1[NAME_OUT], n2[NAME_OUT];
 
 	switch (d->op) {
 	case FLT_OP_LOOKUP:
@@ -123,26 +156,26 @@ static int fmt_params(char *p, size_t len, const struct flt_callback_data *d)
 	case FLT_OP_MKNOD:
 	case FLT_OP_MKDIR:
 		return snprintf(p, len, ", name: \"%s\"",
-				pa->lookup.name ? pa->lookup.name : "");
+				esc(n1, pa->lookup.name));
 	case FLT_OP_SYMLINK:
 		return snprintf(p, len, ", name: \"%s\"",
-				pa->symlink.name ? pa->symlink.name : "");
+				esc(n1, pa->symlink.name));
 	case FLT_OP_CREATE:
 		return snprintf(p, len, ", name: \"%s\", flags: 0%o, mode: 0%o",
-				pa->create.name ? pa->create.name : "",
+				esc(n1, pa->create.name),
 				(unsigned)pa->create.flags,
 				(unsigned)pa->create.mode);
 	case FLT_OP_RENAME:
 		return snprintf(p, len, ", name: \"%s\", newparent: %" PRIu64
 				", newname: \"%s\"",
-				pa->rename.name ? pa->rename.name : "",
+				esc(n1, pa->rename.name),
 				(uint64_t)pa->rename.newparent,
-				pa->rename.newname ? pa->rename.newname : "");
+				esc(n2, pa->rename.newname));
 	case FLT_OP_LINK:
 		return snprintf(p, len, ", newparent: %" PRIu64
 				", newname: \"%s\"",
 				(uint64_t)pa->link.newparent,
-				pa->link.newname ? pa->link.newname : "");
+				esc(n1, pa->link.newname));
 	case FLT_OP_OPEN:
 	case FLT_OP_OPENDIR:
 		return snprintf(p, len, ", flags: 0%o",
@@ -181,7 +214,7 @@ static int fmt_params(char *p, size_t len, const struct flt_callback_data *d)
 	case FLT_OP_GETXATTR:
 	case FLT_OP_REMOVEXATTR:
 		return snprintf(p, len, ", name: \"%s\"",
-				pa->getxattr.name ? pa->getxattr.name : "");
+				esc(n1, pa->getxattr.name));
 	case FLT_OP_ACCESS:
 		return snprintf(p, len, ", mask: 0%o",
 				(unsigned)pa->access.mask);

@@ -205,6 +205,31 @@ static void test_pended_then_resumed(void **state)
 				    "   unique: 9,   pre:  lower@200 "));
 }
 
+/* A hostile name cannot forge a line or close its quotes. */
+static void test_names_escaped(void **state)
+{
+	struct fx *fx = *state;
+	struct flt_callback_data d;
+	atomic_int done = 0;
+	static const char head[] = "a\n   unique: 1, done: \"\\";
+	char name[300];
+	const char *log;
+
+	memset(name, 'n', sizeof(name) - 1);
+	name[sizeof(name) - 1] = '\0';
+	memcpy(name, head, sizeof(head) - 1);
+	core_data_init(&d, FLT_OP_LOOKUP, 1);
+	d.params.lookup.name = name;
+	core_dispatch_id(fx->vol, &d, 10, done_cb, &done);
+	assert_int_equal(atomic_load(&done), 1);
+	log = slurp(fx->path);
+	assert_non_null(strstr(log, "name: \"a\\x0a   unique: 1, done: "
+				    "\\x22\\x5cnnn"));
+	assert_non_null(strstr(log, "nnn...\""));
+	for (const char *l = log; *l; l = strchr(l, '\n') + 1)
+		assert_int_equal(strncmp(l, "   unique: 10, ", 15), 0);
+}
+
 #define THREADS 4
 #define PER_THREAD 2000
 
@@ -274,6 +299,7 @@ int main(void)
 		T(test_down_and_up),
 		T(test_complete_stops_descent),
 		T(test_pended_then_resumed),
+		T(test_names_escaped),
 		T(test_threads_whole_lines),
 	};
 
