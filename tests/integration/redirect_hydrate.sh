@@ -10,9 +10,11 @@
 # then copies it completely (the lower file equals the backing file byte for
 # byte); unmount during a copy cancels it cleanly; kill -9 during a copy
 # leaves, after a remount, a file that is a redirect or complete, never
-# partial.
+# partial. $1: more redirect clauses (fastpath=off: reads served by the
+# daemon).
 . "$(dirname "$0")/lib.sh"
 it_init
+extra=${1:-fastpath=on}
 
 it_tmpdir base
 lower=$base/lower mnt=$base/mnt back=$base/back
@@ -28,6 +30,7 @@ printf 'old lower w\n' >"$lower/w.bin"
 # 512 MiB at 10 ms per MiB: at least 5 s per complete copy
 args="copy_delay_us=10000;hydrate_jobs=2;rule=/big.bin=>$big,policy=hydrate"
 args+=";rule=/w.bin=>$back/w.bin,policy=hydrate;rule=/d/u.bin=>$big,policy=hydrate"
+args+=";$extra"
 it_mount "$lower" "$mnt" --filter "redirect:$args"
 
 # fig KEY: a redirect figure of `fsfilter status --json` ("missing" if none)
@@ -173,4 +176,4 @@ cmp "$mnt/big.bin" "$big" || it_fail "big.bin after remount"
 it_unmount "$mnt"
 it_wait_pid "$IT_PID" 20 || it_fail "daemon exited with $?"
 no_temp "at the end"
-it_log ok
+it_log "ok ($extra)"
