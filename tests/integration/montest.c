@@ -7,7 +7,8 @@
  *       the verdict client: prints "ready", then for each request a line
  *       "req OP PATH [paging] [async]" and answers (deny when the path
  *       contains SUBSTR), after sleeping N ms (with --extend-ms, asking
- *       for more time first). --open PATH: before answering, a second
+ *       for more time first; --random-sleep-ms N: a random 0..N ms per
+ *       verdict instead). --open PATH: before answering, a second
  *       thread of this process opens and reads PATH (inside the volume).
  *   montest noread MNT TRIGGER
  *       subscribes to every operation, never reads until the file TRIGGER
@@ -145,7 +146,8 @@ static int cmd_verdict(int argc, char **argv)
 {
 	const char *mnt = argv[2], *deny = NULL, *open_path = NULL;
 	uint64_t ops = MON_OP_BIT(FLT_OP_OPEN) | MON_OP_BIT(FLT_OP_CREATE);
-	long sleep_ms = 0, extend_ms = 0;
+	long sleep_ms = 0, extend_ms = 0, random_ms = 0;
+	unsigned seed = (unsigned)getpid();
 	struct fltc_port *p;
 	int ret;
 
@@ -156,6 +158,8 @@ static int cmd_verdict(int argc, char **argv)
 			deny = argv[i + 1];
 		else if (!strcmp(argv[i], "--sleep-ms"))
 			sleep_ms = atol(argv[i + 1]);
+		else if (!strcmp(argv[i], "--random-sleep-ms"))
+			random_ms = atol(argv[i + 1]);
 		else if (!strcmp(argv[i], "--extend-ms"))
 			extend_ms = atol(argv[i + 1]);
 		else if (!strcmp(argv[i], "--open"))
@@ -202,6 +206,8 @@ static int cmd_verdict(int argc, char **argv)
 		}
 		if (sleep_ms)
 			usleep((useconds_t)sleep_ms * 1000);
+		if (random_ms > 0)
+			usleep((useconds_t)(rand_r(&seed) % (random_ms * 1000 + 1)));
 		v.verdict = deny && strstr(mon_event_path(e), deny) ? MON_DENY :
 								     MON_ALLOW;
 		ret = send_msg(p, &v, sizeof(v));

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Soak: one volume with monitor (a verdict client that allows everything
-# after a delay), redirect (a prefix tree and a copy-on-write file) and
+# after a random delay of 0-5 ms), redirect (a prefix tree and a copy-on-write file) and
 # crypt stacked; for SOAK_DURATION seconds (default 40; scripts/soak runs
 # it longer) a mixed workload (soak_work.py: writers with fsync checked
 # against a model, readers of redirected files checked against the backing,
-# directory churn, mmap writes checked through read) while rules are added
+# directory churn, mmap writes checked through read, appends to the
+# copy-on-write file that materialise it again after each unlink) while rules are added
 # and removed through `fsfilter redirect` and `fsfilter status` and
 # detach/attach of a noop filter poll the daemon. At the end: no worker
 # error, the files the writers left match through a remount, the daemon's
@@ -42,7 +43,7 @@ bg_cleanup() {
 }
 trap '_rc=$?; bg_cleanup; (exit $_rc); it_cleanup' EXIT
 
-"$MONTEST" verdict "$M" --ops open,create --sleep-ms 2 >/dev/null 2>"$base/verdict.err" &
+"$MONTEST" verdict "$M" --ops open,create --random-sleep-ms 5 >/dev/null 2>"$base/verdict.err" &
 VERDICT=$!
 BG+=("$VERDICT")
 sleep 1
@@ -52,7 +53,7 @@ rss() { awk '/^VmRSS/ { print $2 }' "/proc/$DAEMON/status"; }
 fds() { ls "/proc/$DAEMON/fd" | wc -l; }
 
 WPIDS=()
-for k in writer:1 writer:2 writer:3 reader:1 reader:2 dirs:1 mmap:1; do
+for k in writer:1 writer:2 writer:3 reader:1 reader:2 dirs:1 mmap:1 cow:1; do
 	python3 "$WORK" "${k%%:*}" "$M" "$B" "$DUR" "${k##*:}" >>"$base/work.out" 2>>"$base/work.err" &
 	WPIDS+=($!)
 	BG+=($!)

@@ -10,6 +10,10 @@
 #   dirs     mkdir / rename / rmdir of nested directories
 #   mmap     a file written and read through a shared mapping, msync, then
 #            compared through read()
+#   cow      appends to the copy-on-write file (the first one materialises
+#            it), checks backing + appends, unlinks it now and then (the
+#            rule shows the backing content again, the next append copies
+#            it again)
 import mmap
 import os
 import random
@@ -131,8 +135,32 @@ def mmapper():
     os.close(fd)
 
 
+def cow():
+    global ops
+    p = os.path.join(mnt, "cow.txt")
+    with open(os.path.join(back, "cow"), "rb") as f:
+        backing = f.read()
+    k = None
+    while time.monotonic() < end:
+        with open(p, "rb") as f:
+            got = f.read()
+        if k is None:  # whatever an earlier run left
+            k = (len(got) - len(backing)) // 2
+        if got != backing + b"x\n" * k:
+            err("cow.txt: %d bytes, expected backing + %d appends" %
+                (len(got), k))
+            k = (len(got) - len(backing)) // 2
+        with open(p, "ab") as f:
+            f.write(b"x\n")
+        k += 1
+        if rng.random() < 0.3:
+            os.unlink(p)
+            k = 0
+        ops += 1
+
+
 try:
-    {"writer": writer, "reader": reader, "dirs": dirs,
+    {"cow": cow, "writer": writer, "reader": reader, "dirs": dirs,
      "mmap": mmapper}[kind]()
 except OSError as e:
     err("%s" % e)
