@@ -108,6 +108,7 @@ struct fe_req {
 	uint64_t unique;		/* the FUSE unique, for the trace view
 					   (0 unless tracing) */
 	void *buf;			/* read/getxattr/listxattr data */
+	bool buf_pooled;		/* buf is a fe_iobuf (request.c) */
 	char strings[];			/* copies of names */
 };
 
@@ -124,6 +125,9 @@ void fe_req_abort(struct fe_req *r, int err);
 void fe_req_dispatch(struct fe_req *r);
 /* Drop a reference; the last one frees @r. */
 void fe_req_put(struct fe_req *r);
+/* A 4096-aligned READ buffer of @size bytes for @r (r->buf, freed with
+ * @r). Large ones come from a small pool: 0 or -ENOMEM. */
+int fe_req_iobuf(struct fe_req *r, size_t size);
 
 /* handles.c: the list of handles the kernel holds */
 void fe_handle_track(struct fe *fe, struct fe_handle *h);

@@ -67,8 +67,7 @@ void fe_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	if (!r)
 		return;
 	/* aligned: the lower layer may read with O_DIRECT */
-	if (posix_memalign(&r->buf, 4096, size ? size : 1)) {
-		r->buf = NULL;
+	if (fe_req_iobuf(r, size)) {
 		fe_req_abort(r, ENOMEM);
 		return;
 	}

@@ -79,6 +79,8 @@ struct lower_handle {
 	struct lower_inode *node;	/* holds one lookup ref and one fd pin */
 	bool is_dir;
 	bool odirect;			/* opened with O_DIRECT: align buffers */
+	_Atomic uint64_t ra_next;	/* files: where a sequential read of
+					   this handle continues (readahead) */
 	struct lower_handle *prev, *next; /* protected by fs->handle_lock */
 
 	/* directories only, protected by lock */

@@ -4,6 +4,8 @@
 #include "lower/lower_int.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -242,18 +244,44 @@ static ssize_t write_direct(int fd, const void *buf, size_t size, off_t off)
 	return r;
 }
 
+/*
+ * Readahead of the lower file for sequential reads through the daemon.
+ * The kernel sends a sequential reader's READs one (1 MiB) window at a
+ * time, and each waited for its lower data, then for the filters' work
+ * (decryption), with the disk idle in between: a cold sequential read
+ * through crypt ran at a quarter of the disk's speed. After a large read
+ * that continues the previous one, the next two windows are requested
+ * from the lower file system (POSIX_FADV_WILLNEED starts the I/O and
+ * returns; pages already cached cost nothing).
+ */
+#define RA_MIN (64u << 10)
+
+static void lower_readahead(struct lower_handle *h, off_t off, ssize_t r)
+{
+	uint64_t expect;
+
+	if (r <= 0)
+		return;
+	expect = atomic_exchange_explicit(&h->ra_next, (uint64_t)off + (uint64_t)r,
+					  memory_order_relaxed);
+	if ((uint64_t)off == expect && (size_t)r >= RA_MIN)
+		posix_fadvise(h->fd, off + r, 2 * r, POSIX_FADV_WILLNEED);
+}
+
 void lower_op_read(struct lower_fs *fs, struct flt_callback_data *data)
 {
 	struct lower_handle *h = lower_handle_get(data->params.read.fh);
 	ssize_t r;
 
-	if (h->odirect)
+	if (h->odirect) {
 		r = read_direct(h->fd, data->params.read.buf,
 				data->params.read.size,
 				data->params.read.offset);
-	else
+	} else {
 		r = read_full(h->fd, data->params.read.buf,
 			      data->params.read.size, data->params.read.offset);
+		lower_readahead(h, data->params.read.offset, r);
+	}
 	data->io_status.status = r < 0 ? (int)r : 0;
 	data->io_status.information = r < 0 ? 0 : (uint64_t)r;
 }
