@@ -184,9 +184,9 @@ int crypt_block_open(struct crypt_aead *a, const uint8_t *file_id,
 	return ret ? ret : (int)len;
 }
 
-int crypt_header_seal(const uint8_t master[CRYPT_KEY_LEN],
-		      const struct crypt_fkey *fk,
-		      const uint8_t nonce[CRYPT_NONCE_LEN], uint8_t *out)
+int crypt_header_seal_aead(struct crypt_aead *master,
+			   const struct crypt_fkey *fk,
+			   const uint8_t nonce[CRYPT_NONCE_LEN], uint8_t *out)
 {
 	struct crypt_header h = {
 		.version = CRYPT_VERSION,
@@ -194,24 +194,32 @@ int crypt_header_seal(const uint8_t master[CRYPT_KEY_LEN],
 		.block_size = CRYPT_BLOCK,
 		.flags = 0,
 	};
-	struct crypt_aead a;
-	int ret;
 
 	memcpy(h.file_id, fk->file_id, CRYPT_FILEID_LEN);
 	memcpy(h.key_nonce, nonce, CRYPT_NONCE_LEN);
 	crypt_header_encode(&h, out);	/* AAD part; key filled below */
+	return crypt_gcm_seal(master, nonce, out, CRYPT_HDR_AAD_LEN, fk->key,
+			      CRYPT_KEY_LEN, out + CRYPT_HDR_OFF_WKEY,
+			      out + CRYPT_HDR_OFF_TAG);
+}
+
+int crypt_header_seal(const uint8_t master[CRYPT_KEY_LEN],
+		      const struct crypt_fkey *fk,
+		      const uint8_t nonce[CRYPT_NONCE_LEN], uint8_t *out)
+{
+	struct crypt_aead a;
+	int ret;
+
 	ret = crypt_aead_init(&a, master);
 	if (ret)
 		return ret;
-	ret = crypt_gcm_seal(&a, nonce, out, CRYPT_HDR_AAD_LEN, fk->key,
-			     CRYPT_KEY_LEN, out + CRYPT_HDR_OFF_WKEY,
-			     out + CRYPT_HDR_OFF_TAG);
+	ret = crypt_header_seal_aead(&a, fk, nonce, out);
 	crypt_aead_free(&a);
 	return ret;
 }
 
-int crypt_header_new(const uint8_t master[CRYPT_KEY_LEN],
-		     struct crypt_fkey *fk, uint8_t *out)
+int crypt_header_new_aead(struct crypt_aead *master, struct crypt_fkey *fk,
+			  uint8_t *out)
 {
 	uint8_t nonce[CRYPT_NONCE_LEN];
 	int ret;
@@ -220,26 +228,49 @@ int crypt_header_new(const uint8_t master[CRYPT_KEY_LEN],
 	    (ret = crypt_random(fk->key, sizeof(fk->key))) ||
 	    (ret = crypt_random(nonce, sizeof(nonce))))
 		return ret;
-	return crypt_header_seal(master, fk, nonce, out);
+	return crypt_header_seal_aead(master, fk, nonce, out);
 }
 
-int crypt_header_open(const uint8_t master[CRYPT_KEY_LEN], const uint8_t *buf,
-		      size_t len, struct crypt_fkey *fk)
+int crypt_header_new(const uint8_t master[CRYPT_KEY_LEN],
+		     struct crypt_fkey *fk, uint8_t *out)
+{
+	struct crypt_aead a;
+	int ret;
+
+	ret = crypt_aead_init(&a, master);
+	if (ret)
+		return ret;
+	ret = crypt_header_new_aead(&a, fk, out);
+	crypt_aead_free(&a);
+	return ret;
+}
+
+int crypt_header_open_aead(struct crypt_aead *master, const uint8_t *buf,
+			   size_t len, struct crypt_fkey *fk)
 {
 	struct crypt_header h;
-	struct crypt_aead a;
 	int ret;
 
 	ret = crypt_header_decode(buf, len, &h);
 	if (ret)
 		return ret;
+	ret = crypt_gcm_open(master, h.key_nonce, buf, CRYPT_HDR_AAD_LEN,
+			     h.wrapped_key, CRYPT_KEY_LEN, h.key_tag, fk->key);
+	if (!ret)
+		memcpy(fk->file_id, h.file_id, CRYPT_FILEID_LEN);
+	return ret;
+}
+
+int crypt_header_open(const uint8_t master[CRYPT_KEY_LEN], const uint8_t *buf,
+		      size_t len, struct crypt_fkey *fk)
+{
+	struct crypt_aead a;
+	int ret;
+
 	ret = crypt_aead_init(&a, master);
 	if (ret)
 		return ret;
-	ret = crypt_gcm_open(&a, h.key_nonce, buf, CRYPT_HDR_AAD_LEN,
-			     h.wrapped_key, CRYPT_KEY_LEN, h.key_tag, fk->key);
+	ret = crypt_header_open_aead(&a, buf, len, fk);
 	crypt_aead_free(&a);
-	if (!ret)
-		memcpy(fk->file_id, h.file_id, CRYPT_FILEID_LEN);
 	return ret;
 }

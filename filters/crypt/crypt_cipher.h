@@ -86,4 +86,14 @@ int crypt_header_new(const uint8_t master[CRYPT_KEY_LEN],
 int crypt_header_open(const uint8_t master[CRYPT_KEY_LEN], const uint8_t *buf,
 		      size_t len, struct crypt_fkey *fk);
 
+/* The same three with the master key's contexts already keyed (a caller
+ * that keeps them, e.g. per thread). */
+int crypt_header_seal_aead(struct crypt_aead *master,
+			   const struct crypt_fkey *fk,
+			   const uint8_t nonce[CRYPT_NONCE_LEN], uint8_t *out);
+int crypt_header_new_aead(struct crypt_aead *master, struct crypt_fkey *fk,
+			  uint8_t *out);
+int crypt_header_open_aead(struct crypt_aead *master, const uint8_t *buf,
+			   size_t len, struct crypt_fkey *fk);
+
 #endif /* FSFILTER_CRYPT_CIPHER_H */

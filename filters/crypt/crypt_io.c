@@ -25,10 +25,11 @@ struct tbufs {
 	uint8_t *p[BUF_COUNT];
 	size_t cap[BUF_COUNT];
 	/* the thread's GCM contexts and the key they hold: re-keyed only
-	 * when the thread moves to another file (thread_aead) */
-	struct crypt_aead a;
-	uint8_t akey[CRYPT_KEY_LEN];
-	bool akey_ok;
+	 * when the thread moves to another file (thread_aead); slot 1
+	 * holds a volume's master key (headers) */
+	struct crypt_aead a[2];
+	uint8_t akey[2][CRYPT_KEY_LEN];
+	bool akey_ok[2];
 };
 
 static pthread_key_t tbuf_key;
@@ -43,7 +44,8 @@ static void tbuf_free(void *arg)
 			crypt_wipe(t->p[i], t->cap[i]);
 		free(t->p[i]);
 	}
-	crypt_aead_free(&t->a);	/* cleanses */
+	for (int i = 0; i < 2; i++)
+		crypt_aead_free(&t->a[i]);	/* cleanses */
 	crypt_wipe(t->akey, sizeof(t->akey));
 	free(t);
 }
@@ -75,20 +77,32 @@ static struct tbufs *tls(void)
  * decrypting a 4 KiB block; a thread keeps its contexts and re-keys them
  * only when it serves another file. NULL on failure.
  */
-static struct crypt_aead *thread_aead(const uint8_t key[CRYPT_KEY_LEN])
+static struct crypt_aead *thread_aead_slot(int slot,
+					   const uint8_t key[CRYPT_KEY_LEN])
 {
 	struct tbufs *t = tls();
 
 	if (!t)
 		return NULL;
-	if (!t->akey_ok || memcmp(t->akey, key, CRYPT_KEY_LEN)) {
-		t->akey_ok = false;
-		if (crypt_aead_rekey(&t->a, key))
+	if (!t->akey_ok[slot] || memcmp(t->akey[slot], key, CRYPT_KEY_LEN)) {
+		t->akey_ok[slot] = false;
+		if (crypt_aead_rekey(&t->a[slot], key))
 			return NULL;
-		memcpy(t->akey, key, CRYPT_KEY_LEN);
-		t->akey_ok = true;
+		memcpy(t->akey[slot], key, CRYPT_KEY_LEN);
+		t->akey_ok[slot] = true;
 	}
-	return &t->a;
+	return &t->a[slot];
+}
+
+static struct crypt_aead *thread_aead(const uint8_t key[CRYPT_KEY_LEN])
+{
+	return thread_aead_slot(0, key);
+}
+
+/* The master key's contexts: every new or first-read file's header. */
+static struct crypt_aead *master_aead(const struct crypt_op *op)
+{
+	return thread_aead_slot(1, op->vol->master);
 }
 
 static uint8_t *tbuf(int which, size_t size)
@@ -204,7 +218,9 @@ static int node_key_hdr(struct crypt_op *op, uint64_t lower_size,
 	if (lower_size < CRYPT_HDR_SIZE && create) {
 		/* no header (or a torn one: then no block was ever
 		 * written after it): start the file afresh */
-		ret = crypt_header_new(op->vol->master, &n->fk, hdr);
+		struct crypt_aead *ma = master_aead(op);
+
+		ret = ma ? crypt_header_new_aead(ma, &n->fk, hdr) : -EIO;
 		if (!ret)
 			ret = write_full(op, 0, sizeof(hdr), hdr);
 		n->have_key = !ret;
@@ -215,8 +231,12 @@ static int node_key_hdr(struct crypt_op *op, uint64_t lower_size,
 		} else {
 			ret = read_full(op, 0, sizeof(hdr), hdr, &got);
 		}
-		if (!ret)
-			ret = crypt_header_open(op->vol->master, hdr, got, &n->fk);
+		if (!ret) {
+			struct crypt_aead *ma = master_aead(op);
+
+			ret = ma ? crypt_header_open_aead(ma, hdr, got, &n->fk)
+				 : -EIO;
+		}
 		if (ret) {
 			flt_log(LOG_ERR, "crypt: file '%s' (node %" PRIu64
 				"): %s: reads and writes return EIO",
