@@ -128,7 +128,13 @@ waiting = b"Press Ctrl-C" in buf
 if waiting:
     os.write(fd, b"\x03")
     pump(None, 30)
-done, st = os.waitpid(pid, os.WNOHANG)
+# EOF on the pty comes when the last process closes it, which can be just
+# before the demo itself is reaped
+for _ in range(100):
+    done, st = os.waitpid(pid, os.WNOHANG)
+    if done:
+        break
+    time.sleep(0.1)
 if not done:
     os.kill(pid, 15)
     pump(None, 10)
