@@ -8,7 +8,7 @@
 # redirect cancel` stops a copy (no temp file, the file still reads as the
 # backing content, an earlier handle too) and `fsfilter redirect hydrate`
 # then copies it completely (the lower file equals the backing file byte for
-# byte); unmount during a copy cancels it cleanly; kill -9 during a copy
+# byte); unmount and detach during a copy cancel it cleanly; kill -9 during a copy
 # leaves, after a remount, a file that is a redirect or complete, never
 # partial. $1: more redirect clauses (fastpath=off: reads served by the
 # daemon).
@@ -152,6 +152,20 @@ it_wait_pid "$IT_PID" 20 || it_fail "daemon exited with $? after an unmount duri
 no_temp "after unmount"
 [[ ! -e $lower/d/u.bin ]] || it_fail "u.bin: a lower file after an unmount during its copy"
 grep -q 'copy of /d/u.bin cancelled' "$IT_LOG" || it_fail "no cancel in the daemon log"
+
+# ---- detach during a copy cancels it -----------------------------------------
+it_mount "$lower" "$mnt" --filter "redirect:$args"
+head -c 1 "$mnt/d/u.bin" >/dev/null || it_fail "u.bin open before detach"
+wait_copy /d/u.bin yes
+"$FSFILTER" detach "$mnt" redirect >/dev/null || it_fail "detach during a copy"
+no_temp "after detach"
+[[ ! -e $lower/d/u.bin ]] || it_fail "u.bin: a lower file after a detach during its copy"
+"$FSFILTER" status "$mnt" --json | python3 -c '
+import json, sys
+st = json.load(sys.stdin)
+sys.exit(1 if st["volume"]["live_callback_data"] else 0)' || it_fail "callback data left after detach"
+it_unmount "$mnt"
+it_wait_pid "$IT_PID" 20 || it_fail "daemon exited with $?"
 
 # ---- kill -9 during a copy --------------------------------------------------
 it_mount "$lower" "$mnt" --filter "redirect:$args"
