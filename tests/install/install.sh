@@ -146,8 +146,9 @@ opc=$other/${LIBDIR#"$PREFIX"/}/pkgconfig
 	cc -std=c17 -Wall -Wextra -Wno-unused-parameter -Werror $san $(pkg-config --cflags fsfilter-client) \
 		-o "$base/src2/port_echo" "$base/src2/port_echo.c" $(pkg-config --libs fsfilter-client) ||
 		it_fail "port_echo.c does not build against --prefix $other"
-	LD_LIBRARY_PATH=$other/${LIBDIR#"$PREFIX"/} ldd "$base/src2/port_echo" |
-		grep -qF "$other/" || it_fail "port_echo does not use the library of $other"
+	# (captured first: grep -q may close the pipe early, and pipefail is on)
+	deps=$(LD_LIBRARY_PATH=$other/${LIBDIR#"$PREFIX"/} ldd "$base/src2/port_echo")
+	grep -qF "$other/" <<<"$deps" || it_fail "port_echo does not use the library of $other: $deps"
 	LD_LIBRARY_PATH=$other/${LIBDIR#"$PREFIX"/} "$base/src2/port_echo" >/dev/null 2>&1
 	rc=$?
 	((rc == 2)) || it_fail "port_echo (--prefix $other) without arguments: exit $rc, expected 2"
@@ -190,7 +191,8 @@ it_mount "$base/lower" "$base/mnt"
 out=$("$FSFILTER" load "$base/mnt" hello --args deny) || it_fail "load by name from the installed filter directory"
 [[ $out == *"hello attached"* ]] || it_fail "load hello: $out"
 cat "$base/mnt/a.forbidden" >/dev/null 2>&1 && it_fail "hello loaded by name did not deny"
-"$FSFILTER" status "$base/mnt" --json | grep -qF "$stage$LIBDIR/fsfilter/filters/hello.so" ||
+out=$("$FSFILTER" status "$base/mnt" --json) || it_fail "status --json"
+grep -qF "$stage$LIBDIR/fsfilter/filters/hello.so" <<<"$out" ||
 	it_fail "hello was not loaded from the staged filter directory"
 it_unmount "$base/mnt"
 it_log "ok"
