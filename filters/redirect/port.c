@@ -203,6 +203,17 @@ static void inval_rule(struct redir_inst *ri, const struct redir_rule *r)
 	redir_inval_flush(ri);	/* what materialisations queued */
 }
 
+void redir_inval_volume_path(struct redir_inst *ri, const char *path)
+{
+	inval_path(ri, path);
+}
+
+void redir_inval_rule_caches(struct redir_inst *ri,
+			     const struct redir_rule *r)
+{
+	inval_rule(ri, r);
+}
+
 /* ---- requests ------------------------------------------------------------ */
 
 struct reply {
@@ -257,6 +268,7 @@ static int swap_rules(struct redir_inst *ri, long skip, struct redir_rule *add)
 	atomic_store(&ri->gen, set->gen);
 	pthread_mutex_unlock(&ri->rules_lock);
 	redir_rules_put(cur);
+	redir_watch_sync(ri);	/* watch=on rules added or gone */
 	return 0;
 }
 

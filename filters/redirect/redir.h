@@ -75,6 +75,7 @@ struct redir_rule {
 					   '/'; glob: the pattern */
 	char *backing;			/* absolute; prefix: a directory, no
 					   trailing '/' */
+	bool watch;			/* watch=on: inotify (watch.c) */
 };
 
 struct redir_rules {
@@ -104,6 +105,9 @@ struct redir_config {
 					   materialised (crash tests) */
 	unsigned hydrate_jobs;		/* hydrate_jobs=N: background
 					   copies at a time (1..16) */
+	bool watch_all;			/* watch=on: every rule watched */
+	unsigned watch_max;		/* watch_max=N: directories watched
+					   at most (default 4096) */
 };
 int redir_args_parse(const char *args, struct redir_rules **out,
 		     struct redir_config *cfg, char *err, size_t errlen);
@@ -309,6 +313,9 @@ struct redir_inst {			/* instance context */
 	bool inval_stop;		/* inval_lock */
 	struct redir_inval *inval_head, **inval_tail;	/* inval_lock */
 	uint64_t inval_queued, inval_done;		/* inval_lock */
+	/* watch.c: the inotify thread, NULL while no rule is watched */
+	pthread_mutex_t watch_lock;	/* start/stop/sync; leaf */
+	struct redir_watch *watch;	/* watch_lock */
 };
 
 /* The marker of a materialised lower file: value "v1 cow|hydrate
@@ -396,6 +403,23 @@ void redir_inval_queue(struct redir_inst *ri, flt_ino_t parent,
 /* Wait until everything queued so far was sent. */
 void redir_inval_flush(struct redir_inst *ri);
 
+/* port.c: drop the kernel's caches of volume path @path (its dentry, the
+ * lower and virtual nodes it may have) / of everything rule @r covers.
+ * From a thread of the filter's own, never from a callback. */
+void redir_inval_volume_path(struct redir_inst *ri, const char *path);
+void redir_inval_rule_caches(struct redir_inst *ri,
+			     const struct redir_rule *r);
+
+/* watch.c: optional coherency with backing files (watch=on). */
+#define REDIR_WATCH_MAX_DEFAULT 4096u
+struct redir_watch;
+/* Watch what the current rules ask for: starts the instance's inotify
+ * thread if needed, or makes it resynchronise its watches (after a rule
+ * change). Returns at once. */
+void redir_watch_sync(struct redir_inst *ri);
+/* Stop and join the thread (teardown). Idempotent. */
+void redir_watch_stop(struct redir_inst *ri);
+
 /* redirect.c */
 struct redir_inst *redir_inst_get(struct flt_instance *instance);
 void redir_inst_put(struct redir_inst *ri);
@@ -476,6 +500,9 @@ REDIR_POST(redir_post_listxattr);	/* hides REDIR_XATTR */
 
 /* The stream context of a lower node, referenced, or NULL. */
 struct redir_snode *redir_snode_get(struct redir_inst *ri, flt_ino_t ino);
+/* Decide lower node @ino again (its backing file or directory appeared,
+ * went or changed type: watch.c), as a rule change would. */
+void redir_snode_refresh(struct redir_inst *ri, flt_ino_t ino);
 /* Decide what the new name (@parent, @name) is and remember it for node
  * @e->ino; fix @e->attr for redirected files (as the requestor of @d sees
  * them; under a scoped rule with timeouts 0). */

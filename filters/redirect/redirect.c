@@ -89,8 +89,10 @@ static void inst_cleanup(void *c, enum flt_context_type type)
 	struct redir_inst *ri = c;
 
 	(void)type;
+	redir_watch_stop(ri);
 	redir_jobs_stop(ri);	/* copies queue invalidations */
 	redir_inval_stop(ri);
+	pthread_mutex_destroy(&ri->watch_lock);
 	pthread_mutex_destroy(&ri->inval_lock);
 	pthread_cond_destroy(&ri->inval_cond);
 	redir_vnodes_destroy(ri);
@@ -231,6 +233,25 @@ struct redir_snode *redir_snode_get(struct redir_inst *ri, flt_ino_t ino)
 	flt_set_stream_context(ri->instance, ino,
 			       FLT_SET_CONTEXT_REPLACE_IF_EXISTS, ns, NULL);
 	return ns;
+}
+
+void redir_snode_refresh(struct redir_inst *ri, flt_ino_t ino)
+{
+	struct redir_snode *sn, *ns;
+	void *c;
+
+	if (flt_get_stream_context(ri->instance, ino, &c))
+		return;		/* never decided: the next lookup decides */
+	sn = c;
+	ns = snode_decide(ri, ino, sn->path, sn->is_dir);
+	flt_release_context(sn);
+	if (!ns) {
+		flt_delete_stream_context(ri->instance, ino);
+		return;
+	}
+	flt_set_stream_context(ri->instance, ino,
+			       FLT_SET_CONTEXT_REPLACE_IF_EXISTS, ns, NULL);
+	flt_release_context(ns);
 }
 
 /*
@@ -377,6 +398,7 @@ static int redir_instance_setup(const struct flt_related_objects *objs)
 	atomic_init(&ri->gen, 1);
 	pthread_mutex_init(&ri->rules_lock, NULL);
 	pthread_mutex_init(&ri->vlock, NULL);
+	pthread_mutex_init(&ri->watch_lock, NULL);
 	redir_jobs_init(ri);
 	ri->mat_delay_us = cfg.copy_delay_us;
 	ret = redir_inval_start(ri);
@@ -389,6 +411,8 @@ static int redir_instance_setup(const struct flt_related_objects *objs)
 				       NULL);
 	if (!ret)
 		ret = redir_port_open(ri);	/* logs its errors */
+	if (!ret)
+		redir_watch_sync(ri);	/* watch=on: the inotify thread */
 	flt_release_context(ri);	/* the manager holds it now */
 	if (!ret)
 		flt_log(LOG_INFO, "redirect: %zu rule(s), block size %zu",
@@ -406,6 +430,7 @@ static void redir_teardown_start(const struct flt_related_objects *objs)
 	if (ri) {
 		atomic_store(&ri->closing, true);
 		redir_port_close(ri);
+		redir_watch_stop(ri);	/* no rule changes any more */
 		redir_jobs_stop(ri);	/* cancels copies, joins workers */
 		redir_inval_stop(ri);
 		redir_inst_put(ri);

@@ -6,7 +6,7 @@
  *
  * Syntax (docs/redirect.md):
  *   rule=PATH=>BACKING[,policy=readonly|copy-on-write|hydrate][,errno=EACCES|EROFS]
- *        [,only=ITEM[+ITEM...] | ,except=ITEM[+ITEM...]]
+ *        [,only=ITEM[+ITEM...] | ,except=ITEM[+ITEM...]][,watch=on|off]
  *   ITEM: NAME or comm:NAME (process name), pid:N, uid:N (scope.c)
  *   PATH: "/a/b.bin" exact, "/data/" prefix (BACKING a directory),
  *         anything with * ? [ a glob (fnmatch, FNM_PATHNAME).
@@ -349,6 +349,13 @@ int redir_rule_parse(const char *spec, struct redir_rule *r, char *err,
 					 "be EACCES or EROFS", spec);
 				goto out;
 			}
+		} else if (!strcmp(k, "watch")) {
+			if (strcmp(v, "on") && strcmp(v, "off")) {
+				snprintf(err, errlen, "rule '%s': watch must "
+					 "be on or off", spec);
+				goto out;
+			}
+			r->watch = !strcmp(v, "on");
 		} else if (!strcmp(k, "only") || !strcmp(k, "except")) {
 			char why[160];
 
@@ -481,6 +488,27 @@ static int parse_clause(char *clause, struct redir_rules *set,
 		cfg->hydrate_jobs = (unsigned)v;
 		return 0;
 	}
+	if (!strncmp(s, "watch=", 6)) {
+		if (strcmp(s + 6, "on") && strcmp(s + 6, "off")) {
+			snprintf(err, errlen, "watch=%s: expected on or off",
+				 s + 6);
+			return -EINVAL;
+		}
+		cfg->watch_all = !strcmp(s + 6, "on");
+		return 0;
+	}
+	if (!strncmp(s, "watch_max=", 10)) {
+		char *end;
+		unsigned long v = strtoul(s + 10, &end, 0);
+
+		if (*end || v < 1 || v > 1000000) {
+			snprintf(err, errlen, "watch_max=%s: expected 1 to "
+				 "1000000 directories", s + 10);
+			return -EINVAL;
+		}
+		cfg->watch_max = (unsigned)v;
+		return 0;
+	}
 	if (!strncmp(s, "fastpath=", 9)) {
 		if (!strcmp(s + 9, "off"))
 			cfg->no_fastpath = true;
@@ -506,8 +534,8 @@ static int parse_clause(char *clause, struct redir_rules *set,
 		return 0;
 	}
 	snprintf(err, errlen, "unknown clause '%s' (expected rule=, rules=, "
-		 "block=, times=, fastpath=, copy_delay_us= or "
-		 "hydrate_jobs=)", s);
+		 "block=, times=, fastpath=, copy_delay_us=, "
+		 "hydrate_jobs=, watch= or watch_max=)", s);
 	return -EINVAL;
 }
 
@@ -519,6 +547,7 @@ int redir_args_parse(const char *args, struct redir_rules **out,
 	int ret = 0;
 
 	memset(cfg, 0, sizeof(*cfg));
+	cfg->watch_max = REDIR_WATCH_MAX_DEFAULT;
 	if (!set || !copy) {
 		ret = -ENOMEM;
 		goto out;
@@ -683,7 +712,8 @@ size_t redir_rule_format(const struct redir_rule *r, char *buf, size_t len)
 		memcpy(buf + o, "=>", 3);
 	o = escape(buf, len, o + 2, r->backing, false);
 	n = snprintf(o < len ? buf + o : NULL, o < len ? len - o : 0,
-		     ",policy=%s,errno=%s%s", pol[r->policy],
-		     r->deny_errno == EROFS ? "EROFS" : "EACCES", scope);
+		     ",policy=%s,errno=%s%s%s", pol[r->policy],
+		     r->deny_errno == EROFS ? "EROFS" : "EACCES", scope,
+		     r->watch ? ",watch=on" : "");
 	return o + (size_t)(n > 0 ? n : 0);
 }

@@ -20,8 +20,9 @@
 static const char redirect_usage[] =
 "usage: fsfilter redirect list MOUNTPOINT [--json]\n"
 "       fsfilter redirect add MOUNTPOINT 'PATH=>BACKING[,policy=P][,errno=E]"
-"[,only=WHO|,except=WHO]'\n"
+"[,only=WHO|,except=WHO][,watch=on]' [--watch]\n"
 "         WHO: NAME, comm:NAME, pid:N or uid:N, joined with +\n"
+"         --watch (= ,watch=on): follow changes of the backing file(s)\n"
 "       fsfilter redirect remove MOUNTPOINT PATH\n"
 "       fsfilter redirect dehydrate MOUNTPOINT PATH\n"
 "       fsfilter redirect hydrate MOUNTPOINT PATH [--no-wait]\n"
@@ -177,6 +178,7 @@ int cmd_redirect(int argc, char **argv)
 	int ret, need;
 	bool json = false;
 	bool no_wait = false;
+	bool watch = false;
 
 	if (!strcmp(verb, "--help") || !strcmp(verb, "-h")) {
 		fputs(redirect_usage, stdout);
@@ -197,6 +199,10 @@ int cmd_redirect(int argc, char **argv)
 		no_wait = true;
 		argc--;
 	}
+	if (!strcmp(verb, "add") && argc == 5 && !strcmp(argv[4], "--watch")) {
+		watch = true;	/* the rule option watch=on */
+		argc--;
+	}
 	if ((strcmp(verb, "list") && strcmp(verb, "add") &&
 	     strcmp(verb, "remove") && strcmp(verb, "dehydrate") &&
 	     strcmp(verb, "hydrate") && strcmp(verb, "cancel")) ||
@@ -205,7 +211,8 @@ int cmd_redirect(int argc, char **argv)
 		return CLI_USAGE;
 	}
 	if (need == 4)
-		ret = snprintf(req, sizeof(req), "%s %s", verb, argv[3]);
+		ret = snprintf(req, sizeof(req), "%s %s%s", verb, argv[3],
+			       watch ? ",watch=on" : "");
 	else
 		ret = snprintf(req, sizeof(req), "%s", verb);
 	if (ret < 0 || (size_t)ret >= sizeof(req)) {
