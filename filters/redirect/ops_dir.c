@@ -139,8 +139,9 @@ static int list_lower(struct redir_dir *dir, struct flt_instance *inst,
 		for (size_t i = 0; !ret && i < n; i++) {
 			struct flt_dirent *e = &d->results.dirents.v[i];
 
-			ret = add(dir, e->name, e->type, e->ino);
 			off = e->next_off;
+			if (!redir_is_temp_name(e->name))
+				ret = add(dir, e->name, e->type, e->ino);
 		}
 		flt_free_callback_data(d);
 		if (ret)
@@ -369,11 +370,29 @@ REDIR_PRE(redir_pre_readdir)
 	if (dir) {
 		st = serve(ri, dir, d, o->instance);
 		flt_release_context(dir);
-	} else if (!d->params.readdir.plus) {
-		st = FLT_PREOP_SUCCESS_NO_CALLBACK;
 	}
 	redir_inst_put(ri);
 	return st;
+}
+
+/* Leave the temp files of copies out of a lower listing (a readdirplus
+ * entry's lookup reference is given back). */
+static void hide_temp(struct flt_instance *inst, struct flt_callback_data *d)
+{
+	struct flt_dirents *de = &d->results.dirents;
+	size_t w = 0;
+
+	for (size_t i = 0; i < de->n; i++) {
+		struct flt_dirent *e = &de->v[i];
+
+		if (!redir_is_temp_name(e->name)) {
+			de->v[w++] = *e;
+			continue;
+		}
+		if (d->params.readdir.plus && e->entry.ino)
+			flt_forget(inst, e->entry.ino, 1);
+	}
+	de->n = w;
 }
 
 REDIR_POST(redir_post_readdir)
@@ -383,7 +402,10 @@ REDIR_POST(redir_post_readdir)
 
 	(void)ctx;
 	(void)flags;
-	if (d->io_status.status || !d->params.readdir.plus)
+	if (d->io_status.status)
+		return FLT_POSTOP_FINISHED_PROCESSING;
+	hide_temp(o->instance, d);
+	if (!d->params.readdir.plus)
 		return FLT_POSTOP_FINISHED_PROCESSING;
 	ri = redir_inst_get(o->instance);
 	if (!ri)

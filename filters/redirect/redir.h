@@ -367,6 +367,10 @@ void redir_jobs_init(struct redir_inst *ri);
 void redir_jobs_stop(struct redir_inst *ri);
 void redir_jobs_destroy(struct redir_inst *ri);
 
+/* Is @name the temp file of a copy (".fsfilter-redirect-<16 hex>.tmp")?
+ * Such names are hidden from the volume: lookup ENOENT, left out of
+ * listings, not creatable. */
+bool redir_is_temp_name(const char *name);
 /* Is lower name (@parent, @name) a materialised file? */
 bool redir_name_materialised(struct redir_inst *ri, flt_ino_t parent,
 			     const char *name);

@@ -84,6 +84,14 @@ read -r p state copied total rate < <(copies | grep '^/big.bin ') || it_fail "no
 ((copied < total)) || it_fail "the copy was done before the reads returned"
 [[ ! -e $lower/big.bin ]] || it_fail "lower file before the copy is done"
 it_log "ok: reads served during the copy ($copied of $total bytes copied)"
+# the copy's temp file is in the lower directory, hidden from the volume
+tmpname=$(cd "$lower" && ls -a | grep '^\.fsfilter-redirect-.*\.tmp$' | head -n1)
+[[ -n $tmpname ]] || it_fail "no temp file in the lower directory during the copy"
+ls -a "$mnt" | grep -q fsfilter-redirect && it_fail "temp file listed: $(ls -a "$mnt")"
+ls -la "$mnt" >/dev/null || it_fail "ls -la"
+find "$mnt" -name '.fsfilter*' | grep -q . && it_fail "find shows the temp file"
+stat "$mnt/$tmpname" >/dev/null 2>&1 && it_fail "temp file visible to stat"
+touch "$mnt/.fsfilter-redirect-0123456789abcdef.tmp" 2>/dev/null && it_fail "temp name creatable"
 
 # a second open joins the copy
 head -c 4096 "$mnt/big.bin" >/dev/null || it_fail "second open"
