@@ -186,17 +186,24 @@ void dispatch_below(struct flt_volume *vol, struct flt_callback_data *data,
  * status came ("" from the callback, "resumed: " from a completion). */
 #define CORE_TRACE_ID_FIO (UINT64_C(1) << 63)
 #define CORE_TRACING(vol) __builtin_expect((vol)->trace, 0)
-void core_trace_dispatch(const struct core_op *cop, uint64_t below);
-void core_trace_pre(const struct core_op *cop, const struct flt_instance *inst,
-		    size_t depth, enum flt_preop_status status,
-		    const char *how);
-void core_trace_post_only(const struct core_op *cop,
-			  const struct flt_instance *inst, size_t depth);
-void core_trace_bottom(const struct core_op *cop, size_t depth, bool guarded);
-void core_trace_post(const struct core_op *cop, const struct flt_instance *inst,
-		     size_t depth, enum flt_postop_status status,
-		     const char *how);
-void core_trace_done(const struct core_op *cop);
+/* cold: out of the hot path's code layout */
+#define CORE_TRACE_FN __attribute__((cold, noinline))
+CORE_TRACE_FN void core_trace_dispatch(const struct core_op *cop,
+				       uint64_t below);
+CORE_TRACE_FN void core_trace_pre(const struct core_op *cop,
+				  const struct flt_instance *inst,
+				  size_t depth, enum flt_preop_status status,
+				  const char *how);
+CORE_TRACE_FN void core_trace_post_only(const struct core_op *cop,
+					const struct flt_instance *inst,
+					size_t depth);
+CORE_TRACE_FN void core_trace_bottom(const struct core_op *cop, size_t depth,
+				     bool guarded);
+CORE_TRACE_FN void core_trace_post(const struct core_op *cop,
+				   const struct flt_instance *inst,
+				   size_t depth, enum flt_postop_status status,
+				   const char *how);
+CORE_TRACE_FN void core_trace_done(const struct core_op *cop);
 
 /* ctxmap.c */
 void *ctxmap_get(struct ctx_map *m, uint64_t key);

@@ -273,6 +273,9 @@ static enum run_result run_post(struct core_op *cop)
 {
 	struct flt_callback_data *data = cop->data;
 	enum flt_op op = data->op;
+	/* read once: callbacks run in between (set before the first dispatch,
+	 * never changed after) */
+	const bool tracing = CORE_TRACING(cop->vol);
 
 	cop->phase = PHASE_POST;
 	while (cop->nnodes) {
@@ -302,7 +305,7 @@ static enum run_result run_post(struct core_op *cop)
 		atomic_store_explicit(&cop->pend, PEND_IN_CALLBACK,
 				      memory_order_release);
 		status = inst->filter->post[op](data, &objs, n->context, 0);
-		if (CORE_TRACING(cop->vol))
+		if (__builtin_expect(tracing, 0))
 			core_trace_post(cop, inst, stack_index(cop, inst),
 					status, "");
 		if (status == FLT_POSTOP_MORE_PROCESSING_REQUIRED) {
@@ -331,6 +334,7 @@ static enum run_result run_pre(struct core_op *cop)
 	struct flt_callback_data *data = cop->data;
 	struct core_stack *st = cop->stack;
 	enum flt_op op = data->op;
+	const bool tracing = CORE_TRACING(cop->vol);	/* as in run_post */
 
 	cop->phase = PHASE_PRE;
 	while (cop->next < st->n) {
@@ -342,7 +346,7 @@ static enum run_result run_pre(struct core_op *cop)
 
 		if (!f->pre[op]) {
 			/* post only: Windows calls it as if pre said WITH */
-			if (f->post[op] && CORE_TRACING(cop->vol))
+			if (f->post[op] && __builtin_expect(tracing, 0))
 				core_trace_post_only(cop, inst, cop->next - 1);
 			if (f->post[op] && push_node(cop, inst, NULL, false)) {
 				fail_op(cop, -ENOMEM);
@@ -355,7 +359,7 @@ static enum run_result run_pre(struct core_op *cop)
 		atomic_store_explicit(&cop->pend, PEND_IN_CALLBACK,
 				      memory_order_release);
 		status = f->pre[op](data, &objs, &context);
-		if (CORE_TRACING(cop->vol))
+		if (__builtin_expect(tracing, 0))
 			core_trace_pre(cop, inst, cop->next - 1, status, "");
 		if (status == FLT_PREOP_SUCCESS_NO_CALLBACK)
 			continue;	/* the common case: nothing to record */
@@ -371,7 +375,7 @@ static enum run_result run_pre(struct core_op *cop)
 			cop->pended_by = NULL;
 			status = cop->early_status;
 			context = cop->early_context;
-			if (CORE_TRACING(cop->vol))
+			if (__builtin_expect(tracing, 0))
 				core_trace_pre(cop, inst, cop->next - 1,
 					       status, "resumed: ");
 		}
@@ -385,9 +389,9 @@ static enum run_result run_pre(struct core_op *cop)
 	/* filter-owned node ids never reach the lower layer (nodeid.c) */
 	if (!core_guard_filter_owned(data)) {
 		cop->vol->bottom.perform(cop->vol->bottom.ctx, data);
-		if (CORE_TRACING(cop->vol))
+		if (__builtin_expect(tracing, 0))
 			core_trace_bottom(cop, st->n, false);
-	} else if (CORE_TRACING(cop->vol)) {
+	} else if (__builtin_expect(tracing, 0)) {
 		core_trace_bottom(cop, st->n, true);
 	}
 	return run_post(cop);
