@@ -31,7 +31,45 @@
 
 #include <json-c/json.h>
 #include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+/*
+ * @s as one printable line: names in status (mount points, rule arguments,
+ * process names of operations in flight) may hold control bytes, which
+ * would forge lines of this output; they are written as \xHH. Returns @s
+ * itself when it has none, else a copy that lives until 8 later calls.
+ */
+static const char *printable(const char *s)
+{
+	static char *ring[8];
+	static unsigned next;
+	const unsigned char *p;
+	char *out;
+	size_t o = 0;
+
+	if (!s)
+		return NULL;
+	for (p = (const unsigned char *)s; *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			break;
+	if (!*p)
+		return s;
+	out = malloc(4 * strlen(s) + 1);
+	if (!out)
+		return "?";
+	for (p = (const unsigned char *)s; *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			o += (size_t)sprintf(out + o, "\\x%02x", *p);
+		else
+			out[o++] = (char)*p;
+	out[o] = '\0';
+	free(ring[next]);
+	ring[next] = out;
+	next = (next + 1) % 8;
+	return out;
+}
 
 static const char *str(struct json_object *o, const char *key)
 {
@@ -40,7 +78,7 @@ static const char *str(struct json_object *o, const char *key)
 	if (!json_object_object_get_ex(o, key, &v) ||
 	    json_object_is_type(v, json_type_null))
 		return NULL;
-	return json_object_get_string(v);
+	return printable(json_object_get_string(v));
 }
 
 static unsigned long long num(struct json_object *o, const char *key)
@@ -83,8 +121,8 @@ static void print_figures(FILE *f, struct json_object *insts)
 			cli_color(f, CLI_C_BOLD), str(in, "filter"),
 			num(in, "altitude"), cli_color(f, CLI_C_RESET));
 		json_object_object_foreach(figs, key, v)
-			fprintf(f, "  %-40s %s\n", key,
-				json_object_get_string(v));
+			fprintf(f, "  %-40s %s\n", printable(key),
+				printable(json_object_get_string(v)));
 		if (str(in, "figures_error"))
 			fprintf(f, "  (incomplete: %s)\n",
 				str(in, "figures_error"));
@@ -162,8 +200,8 @@ static void print_op(FILE *f, struct json_object *op)
 		json_object_get_double(json_object_object_get(op, "age_ms")),
 		str(op, "phase"));
 	for (size_t i = 0; i < json_object_array_length(flags); i++)
-		fprintf(f, " %s", json_object_get_string(
-					  json_object_array_get_idx(flags, i)));
+		fprintf(f, " %s", printable(json_object_get_string(
+					  json_object_array_get_idx(flags, i))));
 	if (json_object_get_boolean(json_object_object_get(op, "cancelled")))
 		fprintf(f, " %sCANCELLED%s", cli_color(f, CLI_C_RED),
 			cli_color(f, CLI_C_RESET));

@@ -103,6 +103,28 @@ run_case() {
 	it_log "$tag: ok"
 }
 
+# a mount point with a newline: status shows it on one line (escaped),
+# status --json carries it exactly, the ports and unmount find the volume
+hostile_mountpoint() {
+	local d=$base/mp L M out
+	L=$d/lower
+	M=$(printf '%s/mnt\nVolume forged \xc3\xa9' "$d")
+	mkdir -p "$L" "$M"
+	IT_LOG=$d/daemon.log
+	it_mount "$L" "$M" --filter monitor --filter "redirect:rule=/a=>$base/native.out"
+	out=$("$FSFILTER" status "$M") || it_fail "status of a hostile mount point"
+	grep -aq '^Volume forged' <<<"$out" && it_fail "status: a mount point forged a line"
+	grep -aqF 'mnt\x0aVolume forged' <<<"$out" || it_fail "status does not show the escaped mount point"
+	"$FSFILTER" status --json "$M" | python3 -c 'import json, sys
+j = json.load(sys.stdin)
+assert j["volume"]["mountpoint"] == sys.argv[1], j["volume"]' "$M" ||
+		it_fail "status --json of a hostile mount point"
+	[[ $("$FSFILTER" redirect list "$M") == "/a=>$base/native.out,"* ]] || it_fail "redirect list on a hostile mount point"
+	cmp -s "$M/a" "$base/native.out" || it_fail "read through a hostile mount point"
+	it_unmount "$M"
+	it_log "mount point: ok"
+}
+hostile_mountpoint
 run_case none 0 0 0
 run_case noop_trace 0 0 0 --filter noop:trace
 run_case monitor 0 0 1 --filter monitor

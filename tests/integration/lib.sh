@@ -69,9 +69,17 @@ it_tmpdir() {
 	printf -v "$1" '%s' "$d"
 }
 
+# PATH as mountinfo writes it (space, tab, newline, backslash as \ooo)
+it_mountinfo_path() {
+	local m=${1//\\/\\134}
+	m=${m// /\\040}
+	m=${m//$'\t'/\\011}
+	printf '%s' "${m//$'\n'/\\012}"
+}
+
 # True if PATH is a mount point right now (exact match in mountinfo).
 it_is_mounted() {
-	awk -v m="$1" '$5 == m { found = 1 } END { exit !found }' /proc/self/mountinfo
+	M=$(it_mountinfo_path "$1") awk '$5 == ENVIRON["M"] { found = 1 } END { exit !found }' /proc/self/mountinfo
 }
 
 # it_wait_mounted MNT PID [SECONDS]: wait until MNT is mounted; fail if PID dies.
@@ -104,7 +112,7 @@ it_mount() {
 
 # Record a mounted MNT and its FUSE connection (device) for the watchdog.
 it_note_mount() {
-	echo "$1 $(awk -v m="$1" '$5 == m { print $3 }' /proc/self/mountinfo | tail -n1)" >>"$IT_STATE"
+	echo "$1 $(M=$(it_mountinfo_path "$1") awk '$5 == ENVIRON["M"] { print $3 }' /proc/self/mountinfo | tail -n1)" >>"$IT_STATE"
 }
 
 # it_unmount MNT: clean unmount through the CLI; fail if it stays mounted.
