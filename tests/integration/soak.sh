@@ -84,12 +84,15 @@ for p in "${WPIDS[@]}"; do
 done
 rss1=$(rss) fds1=$(fds)
 cat "$base/work.out" >&2
-((fail)) && { head -n 20 "$base/work.err" >&2; it_fail "a worker failed"; }
+[[ -n $rss0 ]] || rss0=$rss1 fds0=$fds1
+estale=$(awk '/ estale / { n += $NF } END { print n + 0 }' "$base/work.out")
+ops=$(awk '/ ops / { n += $5 } END { print n + 0 }' "$base/work.out")
+it_log "daemon after warm-up: RSS ${rss0} KiB, ${fds0} fds; at the end: RSS ${rss1} KiB, ${fds1} fds; $rounds control rounds"
+echo "SOAK duration=${DUR}s ops=$ops known_estale=$estale rounds=$rounds rss_warm_kib=$rss0 rss_end_kib=$rss1 fds_warm=$fds0 fds_end=$fds1" >&2
+grep -a 'known:' "$base/work.err" | head -n 5 >&2
+((fail)) && { grep -av 'known:' "$base/work.err" | head -n 20 >&2; it_fail "a worker failed"; }
 ((cerr)) && { head -n 20 "$base/ctl.err" >&2; it_fail "$cerr control-plane errors"; }
 kill -0 "$VERDICT" 2>/dev/null || it_fail "the verdict client died"
-[[ -n $rss0 ]] || rss0=$rss1 fds0=$fds1
-it_log "daemon after warm-up: RSS ${rss0} KiB, ${fds0} fds; at the end: RSS ${rss1} KiB, ${fds1} fds; $rounds control rounds"
-echo "SOAK duration=${DUR}s rounds=$rounds rss_warm_kib=$rss0 rss_end_kib=$rss1 fds_warm=$fds0 fds_end=$fds1" >&2
 # bounds: the fd cache and page caches settle after warm-up; growth beyond
 # 64 MiB + 50% or 64 fds would be a leak
 (( rss1 <= rss0 * 3 / 2 + 65536 )) || it_fail "RSS grew from $rss0 to $rss1 KiB"

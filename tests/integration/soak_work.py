@@ -14,6 +14,7 @@
 #            it), checks backing + appends, unlinks it now and then (the
 #            rule shows the backing content again, the next append copies
 #            it again)
+import errno
 import mmap
 import os
 import random
@@ -23,13 +24,25 @@ import time
 kind, mnt, back, secs, wid = sys.argv[1:6]
 end = time.monotonic() + float(secs)
 rng = random.Random(int(wid) * 7919 + os.getpid())
-ops = errors = 0
+ops = errors = estale = 0
 
 
 def err(msg):
     global errors
     errors += 1
     print("soak %s %s: %s" % (kind, wid, msg), file=sys.stderr)
+
+
+def known_estale(e, what):
+    """An open that races with a re-materialisation of the copy-on-write
+    file can see ESTALE (the VFS retries a stale node once only): a known
+    limit of redirect (docs/reliability.md, "Soak"), counted, not failed."""
+    global estale
+    if e.errno != errno.ESTALE:
+        return False
+    estale += 1
+    print("soak %s %s: known: %s: %s" % (kind, wid, what, e), file=sys.stderr)
+    return True
 
 
 def writer():
@@ -90,7 +103,8 @@ def reader():
             if not c.startswith(b"cow backing"):
                 err("cow.txt: %r" % c[:40])
         except OSError as e:
-            err("cow.txt: %s" % e)
+            if not known_estale(e, "open of cow.txt"):
+                err("cow.txt: %s" % e)
         ops += 1
 
 
@@ -142,16 +156,26 @@ def cow():
         backing = f.read()
     k = None
     while time.monotonic() < end:
-        with open(p, "rb") as f:
-            got = f.read()
+        try:
+            with open(p, "rb") as f:
+                got = f.read()
+        except OSError as e:
+            if known_estale(e, "open of cow.txt"):
+                continue
+            raise
         if k is None:  # whatever an earlier run left
             k = (len(got) - len(backing)) // 2
         if got != backing + b"x\n" * k:
             err("cow.txt: %d bytes, expected backing + %d appends" %
                 (len(got), k))
             k = (len(got) - len(backing)) // 2
-        with open(p, "ab") as f:
-            f.write(b"x\n")
+        try:
+            with open(p, "ab") as f:
+                f.write(b"x\n")
+        except OSError as e:
+            if known_estale(e, "append to cow.txt"):
+                continue
+            raise
         k += 1
         if rng.random() < 0.3:
             os.unlink(p)
@@ -164,5 +188,6 @@ try:
      "mmap": mmapper}[kind]()
 except OSError as e:
     err("%s" % e)
-print("soak %s %s: ops %d errors %d" % (kind, wid, ops, errors))
+print("soak %s %s: ops %d errors %d estale %d" % (kind, wid, ops, errors,
+                                                 estale))
 sys.exit(1 if errors else 0)
