@@ -526,8 +526,7 @@ out_close:
 	flt_close(ri->instance, &f);
 }
 
-/* @vpath without leading '/' into @path; is its lower file hydrated
- * (carries the marker)? */
+/* Is the lower file of volume path @path hydrated (carries the marker)? */
 static bool hydrated(struct redir_inst *ri, const char *path)
 {
 	struct flt_entry e;
@@ -540,22 +539,34 @@ static bool hydrated(struct redir_inst *ri, const char *path)
 	return done;
 }
 
+/* The PATH of a hydrate/progress/cancel request (rule syntax, escapes
+ * decoded, no leading '/') into @path; false (and the error said) if it
+ * cannot be decoded. */
+static bool request_path(const char *vpath, char *path, size_t len,
+			 struct reply *out)
+{
+	if (redir_unescape_path(vpath, path, len)) {
+		say(out, "error: %s: a bad escape or too long\n", vpath);
+		return false;
+	}
+	memmove(path, path + strspn(path, "/"),
+		strlen(path + strspn(path, "/")) + 1);
+	return true;
+}
+
 static void do_hydrate(struct redir_inst *ri, const char *vpath,
 		       struct reply *out)
 {
-	struct redir_rules *rules = redir_rules_get(ri);
+	struct redir_rules *rules;
 	struct redir_target *t = NULL;
 	struct redir_match m;
 	char path[4096];
 	bool matched;
 	int ret;
 
-	if (redir_unescape_path(vpath, path, sizeof(path))) {
-		redir_rules_put(rules);
-		say(out, "error: %s: a bad escape or too long\n", vpath);
+	if (!request_path(vpath, path, sizeof(path), out))
 		return;
-	}
-	memmove(path, path + strspn(path, "/"), strlen(path + strspn(path, "/")) + 1);
+	rules = redir_rules_get(ri);
 	matched = redir_match_path(rules, path, &m);
 	if (matched && m.rule->policy == REDIR_HYDRATE)
 		t = redir_target_new(&m, false);
@@ -582,10 +593,11 @@ static void do_progress(struct redir_inst *ri, const char *vpath,
 			struct reply *out)
 {
 	struct redir_job_info info;
+	char path[4096];
 
-	while (*vpath == '/')
-		vpath++;
-	if (redir_job_find_info(ri, vpath, &info))
+	if (!request_path(vpath, path, sizeof(path), out))
+		return;
+	if (redir_job_find_info(ri, path, &info))
 		say(out, "ok\n%s %llu %llu %llu\n",
 		    info.running ? "copying" : "queued",
 		    (unsigned long long)info.done,
@@ -593,16 +605,18 @@ static void do_progress(struct redir_inst *ri, const char *vpath,
 		    (unsigned long long)info.rate);
 	else
 		say(out, "ok\n%s\n",
-		    hydrated(ri, vpath) ? "hydrated" : "redirect");
+		    hydrated(ri, path) ? "hydrated" : "redirect");
 }
 
 static void do_cancel(struct redir_inst *ri, const char *vpath,
 		      struct reply *out)
 {
-	while (*vpath == '/')
-		vpath++;
-	if (redir_hydrate_cancel(ri, vpath))
-		say(out, "error: no copy of /%s is queued or running\n",
+	char path[4096];
+
+	if (!request_path(vpath, path, sizeof(path), out))
+		return;
+	if (redir_hydrate_cancel(ri, path))
+		say(out, "error: no copy of %s is queued or running\n",
 		    vpath);
 	else
 		say(out, "ok\n");
