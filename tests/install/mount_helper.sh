@@ -45,6 +45,13 @@ trap cleanup EXIT
 is_mounted() { awk -v m="$1" '$5 == m { f = 1 } END { exit !f }' /proc/self/mountinfo; }
 fstype() { awk -v m="$1" '$5 == m { for (i = 7; $i != "-"; i++); print $(i + 1) }' /proc/self/mountinfo; }
 
+# the fsfilter volumes of other tests came along into this namespace: drop
+# them here (only here), so "status lists every volume" means ours and a
+# broken one of another test cannot fail it (\ooo escapes undone by %b)
+while read -r m; do
+	umount -l "$(printf '%b' "$m")" 2>/dev/null
+done < <(awk '$3 == "fuse.fsfilter" { print $2 }' /proc/self/mounts | sort -r)
+
 # /sbin as installed: a copy of links to the real helpers plus ours
 mkdir "$base/sbin"
 for f in "$sbin"/*; do ln -s "$f" "$base/sbin/${f##*/}"; done
