@@ -239,10 +239,19 @@ static void progress(void *arg)
 	double el = now_s() - c->t0, rate = el > 0 ? (double)c->bytes / el : 0;
 	double eta = rate > 0 ? (double)(c->total_bytes - c->bytes) / rate : 0;
 
+	unsigned fill = c->total_bytes ? (unsigned)(c->bytes * 24 /
+						      c->total_bytes) : 0;
+	char bar[25];
+
 	if (!c->tty || c->quiet)
 		return;
-	fprintf(stderr, "\r%" PRIu64 "/%" PRIu64 " files, %.1f/%.1f MiB, "
-		"%.1f MiB/s, ETA %.0fs   ", c->files, c->total_files,
+	for (unsigned i = 0; i < 24; i++)
+		bar[i] = i < fill ? '#' : '.';
+	bar[24] = '\0';
+	fprintf(stderr, "\r[%s] %3u%% %" PRIu64 "/%" PRIu64 " files, "
+		"%.1f/%.1f MiB, %.1f MiB/s, ETA %.0fs ", bar,
+		c->total_bytes ? (unsigned)(c->bytes * 100 / c->total_bytes)
+			       : 100u, c->files, c->total_files,
 		(double)c->bytes / 1048576.0, (double)c->total_bytes / 1048576.0,
 		rate / 1048576.0, eta);
 }
