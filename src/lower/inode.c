@@ -230,6 +230,42 @@ int lower_lookup_name(struct lower_fs *fs, struct lower_inode *parent,
 	return lower_inode_from_fd(fs, fd, &st, e);
 }
 
+/*
+ * Most names a readdirplus or lookup resolves are of inodes the table
+ * already has (a repeated `ls -l`, a lookup after the kernel dropped only
+ * the dentry): one fstatat by name, and the node of the (st_dev, st_ino) it
+ * returned gets the reference, so attributes and node are of the same inode
+ * even if the name is replaced meanwhile. No O_PATH open and close, no
+ * reopen of an evicted parent when the caller has a directory fd. Only an
+ * unknown inode takes the open path (which stats the fd it holds).
+ */
+int lower_lookup_name_at(struct lower_fs *fs, struct lower_inode *parent,
+			 int dirfd, const char *name, struct flt_entry *e)
+{
+	struct stat st;
+	int pfd = dirfd, ret;
+
+	if (parent == &fs->root && name[0] == '.' && name[1] == '.' &&
+	    !name[2])
+		return lower_lookup_name(fs, parent, name, e);
+	if (pfd < 0) {
+		pfd = lower_inode_fd(fs, parent);
+		if (pfd < 0)
+			return pfd;
+	}
+	ret = lower_sys_fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW);
+	if (dirfd < 0)
+		lower_inode_fd_put(fs, parent);
+	if (ret < 0)
+		return ret;
+	if (ref_existing(fs, &st, e)) {
+		e->attr = st;
+		lower_entry_timeouts(fs, e);
+		return 0;
+	}
+	return lower_lookup_name(fs, parent, name, e);
+}
+
 void lower_inode_unref(struct lower_fs *fs, struct lower_inode *n,
 		       uint64_t count)
 {

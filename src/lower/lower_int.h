@@ -145,6 +145,10 @@ int lower_inode_from_fd(struct lower_fs *fs, int fd, const struct stat *st,
 /* Look @name up in @parent: open O_PATH, stat, lower_inode_from_fd. */
 int lower_lookup_name(struct lower_fs *fs, struct lower_inode *parent,
 		      const char *name, struct flt_entry *e);
+/* The same, stat first: a known inode costs one fstatat (inode.c). @dirfd
+ * is an open fd of @parent, or -1 to use the node's. */
+int lower_lookup_name_at(struct lower_fs *fs, struct lower_inode *parent,
+			 int dirfd, const char *name, struct flt_entry *e);
 /* Take one more lookup reference on the live node @n (the caller holds
  * one, e.g. the kernel's for the target of link) and fill @e. */
 void lower_inode_ref(struct lower_fs *fs, struct lower_inode *n,

@@ -10,8 +10,8 @@ void lower_op_lookup(struct lower_fs *fs, struct flt_callback_data *data)
 {
 	struct lower_inode *parent = lower_inode_get(fs, data->params.lookup.parent);
 
-	data->io_status.status = lower_lookup_name(
-		fs, parent, data->params.lookup.name, &data->results.entry);
+	data->io_status.status = lower_lookup_name_at(
+		fs, parent, -1, data->params.lookup.name, &data->results.entry);
 }
 
 void lower_op_forget(struct lower_fs *fs, struct flt_callback_data *data)
