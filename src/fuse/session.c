@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -311,7 +312,12 @@ int fuse_frontend_run(struct flt_volume *vol,
 		goto out_unmount;
 	loop = run_loop(se, o->max_threads ? o->max_threads
 					   : default_threads());
-	/* > 0: the signal that ended the loop; < 0: an error */
+	/* > 0: the signal that ended the loop; < 0: an error (a read of
+	 * /dev/fuse that failed other than with ENODEV, the end of the
+	 * connection): say which, the exit status alone does not */
+	if (loop < 0)
+		flt_log(LOG_ERR, "fuse: the request loop failed: %s",
+			strerror(-loop));
 	ret = loop < 0 ? loop : 0;
 	/* No new requests come. Operations that filters hold pended still
 	 * need the session for their replies: detaching the filters makes
