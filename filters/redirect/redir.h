@@ -31,6 +31,7 @@
 #define FSFILTER_REDIR_H
 
 #include <fsfilter/filter.h>
+#include <fsfilter/scope.h>
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -48,22 +49,15 @@ enum redir_kind { REDIR_EXACT, REDIR_PREFIX, REDIR_GLOB };
 enum redir_policy { REDIR_READONLY, REDIR_COW, REDIR_HYDRATE };
 
 /* Per-process scope of a rule (scope.c): "only=" the listed processes, or
- * everyone "except=" them. Items match the requestor's process name
- * (comm), its process (pid: any thread of it) or its uid. */
+ * everyone "except=" them. The list is a public process list
+ * (include/fsfilter/scope.h: comm, pid: any thread of it, uid). */
 enum redir_scope_kind { REDIR_SCOPE_ALL, REDIR_SCOPE_ONLY,
 			REDIR_SCOPE_EXCEPT };
-enum redir_who { REDIR_WHO_COMM, REDIR_WHO_PID, REDIR_WHO_UID };
-#define REDIR_SCOPE_MAX 8
-#define REDIR_COMM_LEN 16		/* TASK_COMM_LEN */
+#define REDIR_SCOPE_MAX FLT_SCOPE_MAX
 
 struct redir_scope {
 	enum redir_scope_kind kind;
-	unsigned n;
-	struct {
-		enum redir_who who;
-		uint32_t id;			/* pid, uid */
-		char comm[REDIR_COMM_LEN];
-	} v[REDIR_SCOPE_MAX];
+	struct flt_scope who;		/* kind != ALL */
 };
 
 struct redir_rule {

@@ -62,7 +62,7 @@ static void test_scope(void **state)
 	assert_int_equal(redir_rule_parse("/a=>/b,except=indexer+pid:12+uid:34",
 					  &r, err, sizeof(err)), 0);
 	assert_int_equal(r.scope.kind, REDIR_SCOPE_EXCEPT);
-	assert_int_equal(r.scope.n, 3);
+	assert_int_equal(r.scope.who.n, 3);
 	redir_rule_format(&r, buf, sizeof(buf));
 	assert_string_equal(buf, "/a=>/b,policy=readonly,errno=EACCES,"
 			    "except=comm:indexer+pid:12+uid:34");
