@@ -25,7 +25,7 @@ truncate -s 512M "$big"
 for mib in 0 1 200 511; do
 	head -c 1M /dev/urandom | dd of="$big" bs=1M seek=$mib conv=notrunc status=none
 done
-head -c 96M /dev/urandom >"$back/w.bin"
+head -c 64M /dev/urandom >"$back/w.bin"
 printf 'old lower w\n' >"$lower/w.bin"
 # 512 MiB at 10 ms per MiB: at least 5 s per complete copy
 args="copy_delay_us=10000;hydrate_jobs=2;rule=/big.bin=>$big,policy=hydrate"
@@ -194,7 +194,6 @@ fi
 it_mount "$lower" "$mnt" --filter "redirect:$args"
 [[ $(stat -c %s "$mnt/d/u.bin") == $((512 << 20)) ]] || it_fail "u.bin size after the crash"
 head -c 1M "$mnt/d/u.bin" | cmp -s - <(head -c 1M "$big") || it_fail "u.bin after the crash"
-cmp "$mnt/big.bin" "$big" || it_fail "big.bin after remount"
 it_unmount "$mnt"
 it_wait_pid "$IT_PID" 20 || it_fail "daemon exited with $?"
 no_temp "at the end"
