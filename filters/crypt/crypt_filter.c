@@ -11,6 +11,7 @@
 #include "filters/crypt/crypt.h"
 #include "filters/crypt/crypt_int.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -483,6 +484,8 @@ static enum flt_postop_status post_open(struct flt_callback_data *d,
 		d->results.open.keep_cache = 0;
 		return FLT_POSTOP_FINISHED_PROCESSING;
 	}
+	/* not a twin: pre_open asks for this callback only with a node */
+	assert(n);
 	if (!d->io_status.status)
 		forget_key(n);
 	crypt_unlock_excl(&n->lock);

@@ -239,7 +239,9 @@ static void say(struct reply *r, const char *fmt, ...)
 }
 
 /* Install a copy of the current set without rule @skip (index, or -1)
- * plus @add (may be NULL; consumed). */
+ * plus @add (may be NULL). On success the rule moves into the new set
+ * (redir_rules_add leaves *@add zeroed); on failure the caller still owns
+ * it and frees it. */
 static int swap_rules(struct redir_inst *ri, long skip, struct redir_rule *add)
 {
 	struct redir_rules *cur = redir_rules_get(ri), *set = redir_rules_new();
@@ -254,8 +256,8 @@ static int swap_rules(struct redir_inst *ri, long skip, struct redir_rule *add)
 		if (!ret && (ret = redir_rules_add(set, &c)))
 			redir_rule_free(&c);
 	}
-	if (!ret && add && (ret = redir_rules_add(set, add)) == 0)
-		add = NULL;
+	if (!ret && add)
+		ret = redir_rules_add(set, add);
 	if (ret) {
 		redir_rules_put(set);
 		redir_rules_put(cur);

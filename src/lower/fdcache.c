@@ -50,7 +50,9 @@ static struct file_handle *get_handle(int fd, int *mount_id)
 	}
 	/* 8 bytes on ext4, not MAX_HANDLE_SZ: one per known inode */
 	small = realloc(fh, sizeof(*fh) + fh->handle_bytes);
-	return small ? small : fh;
+	if (small)
+		fh = small;	/* else the larger block is still valid */
+	return fh;
 }
 
 int lower_fdc_init(struct lower_fs *fs)
@@ -174,7 +176,9 @@ static void release_locked_and_unlock(struct lower_fs *fs,
 	    !n->on_lru)
 		lru_add_locked(fs, n);
 	for (;;) {
-		while (fs->nlru > fs->fdc_max && nv < 8) {
+		/* nlru counts the list, so the head is there; said for
+		 * the analyser, which cannot know that */
+		while (fs->nlru > fs->fdc_max && fs->lru_head && nv < 8) {
 			struct lower_inode *v = fs->lru_head;
 
 			lru_del_locked(fs, v);

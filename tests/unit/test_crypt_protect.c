@@ -50,7 +50,7 @@ static void vmflags_of(const void *p, char *out, size_t len)
 static int child(void)
 {
 	unsigned char *key = malloc(4096 * 3);
-	char flags[256];
+	char flags[512];	/* a whole smaps line fits */
 
 	if (!key || prctl(PR_GET_DUMPABLE) != 1)
 		return 10;
