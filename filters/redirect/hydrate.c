@@ -146,9 +146,12 @@ static void *worker(void *arg)
 			break;
 		j->state = REDIR_JOB_RUNNING;
 		j->refs++;
+		if (++ri->job_busy > ri->job_busy_max)
+			ri->job_busy_max = ri->job_busy;
 		pthread_mutex_unlock(&ri->job_lock);
 		ret = redir_copy_run(ri, j);
 		pthread_mutex_lock(&ri->job_lock);
+		ri->job_busy--;
 		finish_locked(ri, j, ret);
 		put_locked(j);
 	}
@@ -317,12 +320,13 @@ static void info_of(const struct redir_job *j, uint64_t now,
 }
 
 size_t redir_jobs_snapshot(struct redir_inst *ri, struct redir_job_info *v,
-			   size_t max)
+			   size_t max, unsigned *busy_max)
 {
 	uint64_t now = now_ns();
 	size_t n = 0;
 
 	pthread_mutex_lock(&ri->job_lock);
+	*busy_max = ri->job_busy_max;
 	for (struct redir_job *j = ri->jobs; j && n < max; j = j->next)
 		info_of(j, now, &v[n++]);
 	pthread_mutex_unlock(&ri->job_lock);
@@ -348,6 +352,7 @@ void redir_jobs_init(struct redir_inst *ri)
 	pthread_cond_init(&ri->job_cond, NULL);
 	ri->jobs = NULL;
 	ri->job_workers = 0;
+	ri->job_busy = ri->job_busy_max = 0;
 	ri->job_stop = false;
 }
 

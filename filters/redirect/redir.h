@@ -293,6 +293,8 @@ struct redir_inst {			/* instance context */
 	pthread_cond_t job_cond;	/* job_lock: a job changed state */
 	struct redir_job *jobs;		/* job_lock */
 	unsigned job_workers;		/* job_lock: threads started */
+	unsigned job_busy, job_busy_max;	/* job_lock: workers copying
+						   now, at most so far */
 	bool job_stop;			/* job_lock */
 	pthread_t job_tid[REDIR_JOBS_MAX];
 	unsigned mat_delay_us;		/* copy_delay_us */
@@ -342,7 +344,7 @@ int redir_hydrate_start(struct redir_inst *ri, const char *path,
  * Returns without waiting for the worker to notice. */
 int redir_hydrate_cancel(struct redir_inst *ri, const char *path);
 /* A snapshot of the copies queued or running (at most @max), oldest
- * first. */
+ * first; *@busy_max: the most background copies that ran at once. */
 struct redir_job_info {
 	char path[256];				/* "/..." */
 	enum redir_policy policy;
@@ -352,7 +354,7 @@ struct redir_job_info {
 	uint64_t elapsed_ms;
 };
 size_t redir_jobs_snapshot(struct redir_inst *ri, struct redir_job_info *v,
-			   size_t max);
+			   size_t max, unsigned *busy_max);
 /* The copy of @path now, if any (@path without leading '/'). */
 bool redir_job_find_info(struct redir_inst *ri, const char *path,
 			 struct redir_job_info *out);

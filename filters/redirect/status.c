@@ -23,6 +23,7 @@ int redir_instance_status(const struct flt_related_objects *objs,
 	uint64_t by_policy[3] = { 0 }, scoped = 0, queued, sent;
 	struct redir_job_info jobs[SHOWN_COPIES];
 	size_t njobs, running = 0, first = SHOWN_COPIES;
+	unsigned busy_max;
 
 	if (!ri)
 		return -ENOENT;
@@ -56,7 +57,8 @@ int redir_instance_status(const struct flt_related_objects *objs,
 	flt_status_add_u64(w, "hydrations.joined",
 			   atomic_load(&ri->hyd_joined));
 
-	njobs = redir_jobs_snapshot(ri, jobs, SHOWN_COPIES);
+	njobs = redir_jobs_snapshot(ri, jobs, SHOWN_COPIES, &busy_max);
+	flt_status_add_u64(w, "hydrations.concurrent_max", busy_max);
 	for (size_t i = 0; i < njobs; i++)
 		if (jobs[i].running) {
 			running++;

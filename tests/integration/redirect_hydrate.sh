@@ -27,8 +27,10 @@ for mib in 0 1 200 511; do
 done
 head -c 64M /dev/urandom >"$back/w.bin"
 printf 'old lower w\n' >"$lower/w.bin"
-# 512 MiB at 10 ms per MiB: at least 5 s per complete copy
-args="copy_delay_us=10000;hydrate_jobs=2;rule=/big.bin=>$big,policy=hydrate"
+# 512 MiB at 20 ms per MiB: at least 10 s per complete copy (the complete
+# copy below runs on a mount without the delay)
+slow="copy_delay_us=20000;"
+args="${slow}hydrate_jobs=2;rule=/big.bin=>$big,policy=hydrate"
 args+=";rule=/w.bin=>$back/w.bin,policy=hydrate;rule=/d/u.bin=>$big,policy=hydrate"
 args+=";$extra"
 it_mount "$lower" "$mnt" --filter "redirect:$args"
@@ -113,16 +115,18 @@ done
 # two files at a time (hydrate_jobs=2), and a write during the copy waits
 # for it and lands in the complete file
 head -c 1 "$mnt/w.bin" >/dev/null || it_fail "open w.bin"
-both=
-for ((i = 0; i < 50; i++)); do
-	[[ $(fig in_progress) == 2 ]] && { both=1; break; }
-	sleep 0.02
+# until a worker took w.bin's copy (else the writer below would run it)
+for ((i = 0; i < 200; i++)); do
+	[[ $(copies | awk '$1 == "/w.bin" { print $2 }') != queued ]] && break
+	sleep 0.05
 done
-[[ $both ]] || it_log "(w.bin's copy did not overlap big.bin's in a status sample)"
 echo tail >>"$mnt/w.bin" || it_fail "append during hydration"
 (cat "$back/w.bin"; echo tail) | cmp -s - "$lower/w.bin" || it_fail "w.bin: lower file is not backing + write"
 (cat "$back/w.bin"; echo tail) | cmp -s - "$mnt/w.bin" || it_fail "w.bin through the volume"
 getfattr -n trusted.fsfilter.redirect "$lower/w.bin" >/dev/null 2>&1 || it_fail "w.bin: no marker"
+# big.bin's copy (>= 5 s) was still running when w.bin's started, and
+# hydrate_jobs=2 bounds them
+[[ $(fig hydrations.concurrent_max) == 2 ]] || it_fail "hydrations.concurrent_max $(fig hydrations.concurrent_max), not 2"
 it_log "ok: join, progress, two copies, a write during the copy"
 
 # ---- cancel -------------------------------------------------------------
@@ -141,17 +145,24 @@ grep -q "no copy" "$base/err" || it_fail "cancel message: $(cat "$base/err")"
 it_log "ok: cancel"
 
 # ---- a complete hydration, waited for by the CLI ----------------------------
+it_unmount "$mnt"
+it_wait_pid "$IT_PID" 20 || it_fail "daemon exited with $?"
+[[ ! -e $lower/big.bin ]] || it_fail "big.bin: a lower file after the cancel"
+it_mount "$lower" "$mnt" --filter "redirect:${args#"$slow"}"
 "$FSFILTER" redirect hydrate "$mnt" /big.bin || it_fail "fsfilter redirect hydrate"
 cmp "$lower/big.bin" "$big" || it_fail "the lower file differs from the backing file"
 getfattr -n trusted.fsfilter.redirect "$lower/big.bin" 2>/dev/null | grep -q 'v1 hydrate virtual' ||
 	it_fail "big.bin: no marker"
 cmp "$mnt/big.bin" "$big" || it_fail "big.bin through the volume after hydration"
 no_temp "after hydration"
-[[ $(fig in_progress) == 0 && $(fig materialised.hydrate) == 2 ]] ||
+[[ $(fig in_progress) == 0 && $(fig materialised.hydrate) == 1 ]] ||
 	it_fail "status after: in_progress $(fig in_progress) hydrate $(fig materialised.hydrate)"
 it_log "ok: hydrate through the CLI"
+it_unmount "$mnt"
+it_wait_pid "$IT_PID" 20 || it_fail "daemon exited with $?"
 
 # ---- unmount during a copy cancels it ---------------------------------------
+it_mount "$lower" "$mnt" --filter "redirect:$args"
 head -c 1M "$mnt/d/u.bin" | cmp -s - <(head -c 1M "$big") || it_fail "u.bin first MiB"
 wait_copy /d/u.bin yes
 sleep 0.3
