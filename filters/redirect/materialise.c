@@ -292,20 +292,6 @@ static int copy_backing(struct redir_inst *ri, struct redir_job *j,
 	return ret;
 }
 
-#define TEMP_PREFIX ".fsfilter-redirect-"
-
-bool redir_is_temp_name(const char *name)
-{
-	size_t n = sizeof(TEMP_PREFIX) - 1;
-
-	if (strncmp(name, TEMP_PREFIX, n))
-		return false;
-	for (size_t i = 0; i < 16; i++)
-		if (!strchr("0123456789abcdef", name[n + i]) || !name[n + i])
-			return false;
-	return !strcmp(name + n + 16, ".tmp");
-}
-
 static uint64_t name_hash(const char *s)
 {
 	uint64_t h = 1469598103934665603ull;
@@ -326,7 +312,7 @@ static int replace(struct redir_inst *ri, flt_ino_t parent, const char *name,
 	uint64_t fh = 0;
 	int ret;
 
-	snprintf(tmp, sizeof(tmp), TEMP_PREFIX "%016llx.tmp",
+	snprintf(tmp, sizeof(tmp), REDIR_TEMP_PREFIX "%016llx.tmp",
 		 (unsigned long long)name_hash(name));
 	ret = unlink_child(ri, parent, tmp);
 	if (ret && ret != -ENOENT)

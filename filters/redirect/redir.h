@@ -39,6 +39,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/stat.h>
 
 /* Above crypt (140000): a redirected file's content comes from a plaintext
@@ -366,7 +367,18 @@ void redir_jobs_destroy(struct redir_inst *ri);
 /* Is @name the temp file of a copy (".fsfilter-redirect-<16 hex>.tmp")?
  * Such names are hidden from the volume: lookup ENOENT, left out of
  * listings, not creatable. */
-bool redir_is_temp_name(const char *name);
+#define REDIR_TEMP_PREFIX ".fsfilter-redirect-"
+static inline bool redir_is_temp_name(const char *name)
+{
+	size_t n = sizeof(REDIR_TEMP_PREFIX) - 1;
+
+	if (strncmp(name, REDIR_TEMP_PREFIX, n))
+		return false;
+	for (size_t i = 0; i < 16; i++)
+		if (!name[n + i] || !strchr("0123456789abcdef", name[n + i]))
+			return false;
+	return !strcmp(name + n + 16, ".tmp");
+}
 /* Is lower name (@parent, @name) a materialised file? */
 bool redir_name_materialised(struct redir_inst *ri, flt_ino_t parent,
 			     const char *name);

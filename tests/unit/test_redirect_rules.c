@@ -51,6 +51,38 @@ static void test_parse(void **state)
 					  err, sizeof(err)), -ENOENT);
 }
 
+/* Hydration clauses and the temp-file names of copies (hidden). */
+static void test_hydrate_args(void **state)
+{
+	struct redir_rules *s;
+	struct redir_config cfg;
+	char err[512];
+
+	(void)state;
+	assert_int_equal(redir_args_parse("hydrate_jobs=3;copy_delay_us=5;"
+					  "rule=/h=>/srv/h,policy=hydrate",
+					  &s, &cfg, err, sizeof(err)), 0);
+	assert_int_equal(cfg.hydrate_jobs, 3);
+	assert_int_equal(cfg.copy_delay_us, 5);
+	assert_int_equal(s->v[0].policy, REDIR_HYDRATE);
+	redir_rules_put(s);
+	assert_int_equal(redir_args_parse("hydrate_jobs=0", &s, &cfg, err,
+					  sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "hydrate_jobs"));
+	assert_int_equal(redir_args_parse("hydrate_jobs=17", &s, &cfg, err,
+					  sizeof(err)), -EINVAL);
+	assert_int_equal(redir_args_parse("hydrate_jobs=2x", &s, &cfg, err,
+					  sizeof(err)), -EINVAL);
+
+	assert_true(redir_is_temp_name(".fsfilter-redirect-0123456789abcdef.tmp"));
+	assert_false(redir_is_temp_name(".fsfilter-redirect-0123456789abcde.tmp"));
+	assert_false(redir_is_temp_name(".fsfilter-redirect-0123456789abcdeF.tmp"));
+	assert_false(redir_is_temp_name(".fsfilter-redirect-0123456789abcdef.tmpx"));
+	assert_false(redir_is_temp_name(".fsfilter-redirect-"));
+	assert_false(redir_is_temp_name("fsfilter-redirect-0123456789abcdef.tmp"));
+	assert_false(redir_is_temp_name("a.txt"));
+}
+
 /* Per-process scope: syntax, the list form, and the decision. */
 static void test_scope(void **state)
 {
@@ -245,6 +277,7 @@ int main(void)
 		cmocka_unit_test(test_match),
 		cmocka_unit_test(test_scope),
 		cmocka_unit_test(test_escapes),
+		cmocka_unit_test(test_hydrate_args),
 		cmocka_unit_test(test_block_math),
 		cmocka_unit_test(test_block_read),
 	};
