@@ -10,9 +10,10 @@ void core_cancel(struct flt_volume *vol, struct flt_callback_data *data)
 	flt_cancel_routine routine = NULL;
 	struct core_op *cop;
 
-	/* finish() clears data->core under vol->lock before it frees the
-	 * operation's state, so under that lock a non-NULL one is alive */
-	pthread_mutex_lock(&vol->lock);
+	/* finish() clears data->core under its shard's lock before it
+	 * frees or reuses the operation's state, so under every shard lock
+	 * a non-NULL one is alive and this operation's (cancel is rare) */
+	shards_lock_all(vol);
 	cop = data->core;
 	if (cop) {
 		atomic_store(&cop->cancelled, true);
@@ -23,7 +24,7 @@ void core_cancel(struct flt_volume *vol, struct flt_callback_data *data)
 			cop->cancel_running = true;
 		pthread_mutex_unlock(&cop->cancel_lock);
 	}
-	pthread_mutex_unlock(&vol->lock);
+	shards_unlock_all(vol);
 	/* no lock held: the routine typically completes the operation */
 	if (routine)
 		routine(data);

@@ -2,8 +2,8 @@
 /*
  * Private structures of the manager.
  *
- * Lock order: registry_lock -> volume.lock. No lock is held while a
- * callback or the bottom runs.
+ * Lock order: registry_lock -> volume.lock -> shard locks (in index
+ * order). No lock is held while a callback or the bottom runs.
  *
  * The stack of a volume is an immutable, reference-counted array of
  * instances sorted by altitude (highest first). An operation takes one
@@ -74,17 +74,38 @@ struct core_stack {
 	struct flt_instance *inst[];	/* highest altitude first */
 };
 
+/*
+ * The operations in flight of a volume, in shards: a dispatching thread
+ * takes its stack reference and puts the operation on the list of its own
+ * shard under that shard's spinlock, so the hot path takes no volume-wide
+ * lock and threads do not share a cache line. A shard lock is held only
+ * for a few pointer updates (status: for copying out each operation), so
+ * it spins briefly and then yields. Publishing a stack takes every shard
+ * lock, cancelling takes every shard lock (both rare), status one at a
+ * time. One shard per cache line.
+ */
+#define CORE_SHARDS 16
+struct core_shard {
+	atomic_int lock;		/* shard_lock() / shard_unlock() */
+	struct core_op *ops;		/* in flight, started on threads that
+					   use this shard; lock */
+	char pad[64 - sizeof(atomic_int) - sizeof(struct core_op *)];
+};
+
 struct flt_volume {
 	char *name;
 	struct core_bottom bottom;
 	pthread_mutex_t lock;
 	pthread_cond_t drained;		/* signalled when a stack is freed */
-	struct core_stack *stack;	/* current; protected by lock */
+	struct core_stack *stack;	/* current; written holding lock and
+					   every shard lock, read holding
+					   either */
 	struct core_stack *live;	/* every stack not yet freed, lock */
 	atomic_uint_fast64_t inflight;
 	atomic_uint_fast64_t dispatched;
 	atomic_uint_fast64_t live_callback_data; /* filter-initiated */
-	struct core_op *inflight_ops;	/* list for status, lock */
+	struct core_shard shards[CORE_SHARDS];	/* in flight, for status
+						   and cancel */
 	atomic_bool wants_data_ops;	/* stack->wants_data_ops, written
 					   under lock, read without */
 	struct flt_volume *next;	/* registry list, registry_lock */
@@ -133,6 +154,10 @@ struct core_op {
 	 * capacity: kept so a deep stack does not allocate per operation */
 	struct core_completion_node *spare_nodes;
 	size_t spare_cap;
+	/* the in-flight shard of every operation this state carries: set
+	 * round robin when allocated, so each thread (which keeps reusing
+	 * its own state) mostly has a shard to itself */
+	unsigned shard;
 
 	/* zeroed for each operation */
 	struct flt_volume *vol;
@@ -161,11 +186,12 @@ struct core_op {
 	 * (sync_lock, sync_cond above) */
 	bool handoff;			/* sync_lock */
 
-	/* volume in-flight list, vol->lock */
+	/* in-flight list of vol->shards[shard], that shard's lock */
 	struct core_op *inflight_prev, *inflight_next;
 
 	/* The completion node stack. The operation's owner thread changes
-	 * it; status reads it under vol->lock (which keeps @cop alive), so
+	 * it; status reads it under the shard lock (which keeps @cop
+	 * alive), so
 	 * the count and the array pointer are atomic, and a node is complete
 	 * before the count that covers it is published. */
 	_Atomic size_t nnodes;
@@ -232,10 +258,30 @@ struct flt_filter *registry_find_locked(const char *name);
 void loader_filter_unregistered(const char *name);
 
 /* stack.c */
+void shard_lock_slow(struct core_shard *s);
+static inline void shard_lock(struct core_shard *s)
+{
+	if (__builtin_expect(!atomic_exchange_explicit(&s->lock, 1,
+						       memory_order_acquire),
+			     1))
+		return;
+	shard_lock_slow(s);
+}
+
+static inline void shard_unlock(struct core_shard *s)
+{
+	atomic_store_explicit(&s->lock, 0, memory_order_release);
+}
+
+void shards_lock_all(struct flt_volume *vol);
+void shards_unlock_all(struct flt_volume *vol);
 /* Take a reference on the current stack and put @cop (may be NULL) on the
- * volume's in-flight list, under one lock round trip. */
+ * in-flight list of its shard (cop->shard), under one shard lock round
+ * trip (no volume lock). */
 struct core_stack *stack_get(struct flt_volume *vol, struct core_op *cop);
-/* Drop @cop from the in-flight list (if not NULL) and the reference. */
+/* Drop @cop from its in-flight list (if not NULL; clears data->core under
+ * the shard lock) and the reference (lock-free unless it is the last of
+ * a replaced stack). */
 void stack_put_op(struct flt_volume *vol, struct core_stack *st,
 		  struct core_op *cop);
 void stack_put(struct flt_volume *vol, struct core_stack *st);

@@ -144,6 +144,8 @@ static void parked_key_create(void)
 	parked_key_ok = pthread_key_create(&parked_key, parked_thread_exit) == 0;
 }
 
+static atomic_uint next_shard;
+
 static struct core_op *op_get(void)
 {
 	struct core_op *cop = parked_op;
@@ -160,6 +162,9 @@ static struct core_op *op_get(void)
 	pthread_cond_init(&cop->sync_cond, NULL);
 	cop->spare_nodes = NULL;
 	cop->spare_cap = 0;
+	cop->shard = atomic_fetch_add_explicit(&next_shard, 1,
+					       memory_order_relaxed) %
+		     CORE_SHARDS;
 	return cop;
 }
 

@@ -3,6 +3,7 @@
  * (see core_int.h for why). */
 #include "core/core_int.h"
 
+#include <sched.h>
 #include <stdlib.h>
 
 static void stack_put_locked(struct flt_volume *vol, struct core_stack *st);
@@ -30,43 +31,73 @@ static void unlink_live_locked(struct flt_volume *vol, struct core_stack *st)
 		}
 }
 
+void shard_lock_slow(struct core_shard *s)
+{
+	for (unsigned spins = 0;; spins++) {
+		if (!atomic_load_explicit(&s->lock, memory_order_relaxed) &&
+		    !atomic_exchange_explicit(&s->lock, 1,
+					      memory_order_acquire))
+			return;
+		/* the holder may be preempted (2 cores, many threads) */
+		if (spins >= 32)
+			sched_yield();
+	}
+}
+
+void shards_lock_all(struct flt_volume *vol)
+{
+	for (size_t i = 0; i < CORE_SHARDS; i++)
+		shard_lock(&vol->shards[i]);
+}
+
+void shards_unlock_all(struct flt_volume *vol)
+{
+	for (size_t i = CORE_SHARDS; i-- > 0;)
+		shard_unlock(&vol->shards[i]);
+}
+
 struct core_stack *stack_get(struct flt_volume *vol, struct core_op *cop)
 {
+	/* without an operation (figures, contexts: rare) any shard does */
+	struct core_shard *s = &vol->shards[cop ? cop->shard : 0];
 	struct core_stack *st;
 
-	/* under the lock the current stack cannot lose the volume's
-	 * reference, so it cannot drop to zero under us */
-	pthread_mutex_lock(&vol->lock);
+	/* under a shard lock the current stack cannot lose the volume's
+	 * reference (publishing holds every shard lock), so it cannot drop
+	 * to zero under us */
+	shard_lock(s);
 	st = vol->stack;
 	atomic_fetch_add_explicit(&st->refs, 1, memory_order_relaxed);
 	if (cop) {
 		cop->inflight_prev = NULL;
-		cop->inflight_next = vol->inflight_ops;
-		if (vol->inflight_ops)
-			vol->inflight_ops->inflight_prev = cop;
-		vol->inflight_ops = cop;
+		cop->inflight_next = s->ops;
+		if (s->ops)
+			s->ops->inflight_prev = cop;
+		s->ops = cop;
 	}
-	pthread_mutex_unlock(&vol->lock);
+	shard_unlock(s);
 	return st;
 }
 
 void stack_put_op(struct flt_volume *vol, struct core_stack *st,
 		  struct core_op *cop)
 {
-	if (!cop) {
-		stack_put(vol, st);
-		return;
+	if (cop) {
+		struct core_shard *s = &vol->shards[cop->shard];
+
+		shard_lock(s);
+		/* core_cancel checks it under the shard locks */
+		cop->data->core = NULL;
+		if (cop->inflight_prev)
+			cop->inflight_prev->inflight_next = cop->inflight_next;
+		else
+			s->ops = cop->inflight_next;
+		if (cop->inflight_next)
+			cop->inflight_next->inflight_prev = cop->inflight_prev;
+		shard_unlock(s);
 	}
-	pthread_mutex_lock(&vol->lock);
-	cop->data->core = NULL;	/* core_cancel checks it under this lock */
-	if (cop->inflight_prev)
-		cop->inflight_prev->inflight_next = cop->inflight_next;
-	else
-		vol->inflight_ops = cop->inflight_next;
-	if (cop->inflight_next)
-		cop->inflight_next->inflight_prev = cop->inflight_prev;
-	stack_put_locked(vol, st);
-	pthread_mutex_unlock(&vol->lock);
+	/* status no longer sees the operation: its reference can go */
+	stack_put(vol, st);
 }
 
 static void stack_put_locked(struct flt_volume *vol, struct core_stack *st)
@@ -105,7 +136,9 @@ void stack_publish_locked(struct flt_volume *vol, struct core_stack *next)
 		if (next->inst[i]->filter->wants_data_ops)
 			next->wants_data_ops = true;
 	atomic_store(&vol->wants_data_ops, next->wants_data_ops);
+	shards_lock_all(vol);
 	vol->stack = next;
+	shards_unlock_all(vol);
 	stack_put_locked(vol, old);
 }
 

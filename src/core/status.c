@@ -29,9 +29,9 @@ static void instance_status(struct flt_instance *inst,
 	}
 }
 
-/* Called with vol->lock held: the operation cannot finish (and be freed)
- * meanwhile; its owner thread may still move, so only atomics and fields
- * fixed at dispatch are read. */
+/* Called with the operation's shard lock held: it cannot finish (and be
+ * freed or reused) meanwhile; its owner thread may still move, so only
+ * atomics and fields fixed at dispatch are read. */
 static void op_status(struct core_op *cop, uint64_t now,
 		      struct core_op_status *os)
 {
@@ -80,10 +80,19 @@ void core_volume_status(struct flt_volume *vol,
 		instance_status(vol->stack->inst[i], &is);
 		instance_fn(&is, arg);
 	}
-	for (struct core_op *cop = vol->inflight_ops; op_fn && cop;
-	     cop = cop->inflight_next) {
-		op_status(cop, now, &os);
-		op_fn(&os, arg);
+	for (size_t i = 0; op_fn && i < CORE_SHARDS; i++) {
+		struct core_shard *s = &vol->shards[i];
+
+		/* the shard lock keeps each operation alive; op_fn gets a
+		 * copy and runs under the lock (the control server's only
+		 * copies it into an array) */
+		shard_lock(s);
+		for (struct core_op *cop = s->ops; cop;
+		     cop = cop->inflight_next) {
+			op_status(cop, now, &os);
+			op_fn(&os, arg);
+		}
+		shard_unlock(s);
 	}
 	pthread_mutex_unlock(&vol->lock);
 }
