@@ -16,7 +16,14 @@ IT_LOG=$base/daemon.log
 for round in 1 2 3; do
 	it_mount "$lower" "$mnt" --filter "crypt:keyfile=$base/key"
 	"$CRYPTMODEL" durable "$mnt/f$round" "$base/log$round" & wp=$!
-	sleep "0.$((RANDOM % 9 + 5))"
+	# the kill comes after the first fsync'ed chunk (an ASan daemon on a
+	# loaded machine can take longer than the random delay to get there)
+	for ((i = 0; i < 600; i++)); do
+		[[ -s $base/log$round ]] && break
+		kill -0 "$wp" 2>/dev/null || break
+		sleep 0.05
+	done
+	sleep "0.$((RANDOM % 9 + 1))"
 	kill -KILL "$IT_PID"
 	it_wait_pid "$wp" 30 || true
 	wait "$IT_PID" 2>/dev/null
