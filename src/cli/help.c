@@ -138,6 +138,7 @@ static const struct {
 	{ "redirect",
 "Usage: fsfilter redirect list MOUNTPOINT [--json]\n"
 "       fsfilter redirect add MOUNTPOINT 'PATH=>BACKING[,policy=P][,errno=E]'\n"
+"                             [--watch]\n"
 "       fsfilter redirect remove MOUNTPOINT PATH\n"
 "       fsfilter redirect dehydrate MOUNTPOINT PATH\n"
 "       fsfilter redirect hydrate MOUNTPOINT PATH [--no-wait]\n"
@@ -147,6 +148,8 @@ static const struct {
 "readonly, copy-on-write or hydrate; E is EACCES or EROFS. hydrate copies\n"
 "a hydrate file into the lower directory now and waits (a progress bar on\n"
 "a terminal); cancel stops a running hydration (the file stays a redirect).\n"
+"--watch (the rule option watch=on) makes the volume follow changes of the\n"
+"rule's backing files (inotify): new size and content without a remount.\n"
 "\n"
 "Example: fsfilter redirect add /mnt/app '/etc/app.conf=>/srv/golden/app.conf'\n"
 "See also: man fsfilter-redirect\n" },

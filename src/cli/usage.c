@@ -18,7 +18,7 @@ static const char usage_text[] =
 "  fsfilter spy MOUNTPOINT [--json] [--ops LIST] [--comm NAME] [--pid N]\n"
 "               [--uid N] [--path PATTERN] [--pre] [--post] [--count N]\n"
 "  fsfilter redirect list|add|remove|dehydrate|hydrate|cancel MOUNTPOINT\n"
-"               [SPEC|PATH] [--no-wait] [--json]\n"
+"               [SPEC|PATH] [--watch] [--no-wait] [--json]\n"
 "  fsfilter crypt init|verify|migrate LOWER (--keyfile F | --passfile F)\n"
 "               [--json]\n"
 "  fsfilter help [COMMAND] | --help | --version\n"
