@@ -25,7 +25,8 @@
  * Cancel (redir_hydrate_cancel, `fsfilter redirect cancel`): a queued copy
  * is dropped; a running one stops at its next chunk, its temp file is
  * unlinked, and the name stays a redirect (nothing was renamed). Waiting
- * writers then get -EINTR (nothing was written; a retry copies again).
+ * writers then get -ECANCELED (nothing was written; a retry copies again;
+ * not EINTR, which shells and Python retry at once).
  * Teardown (unmount, detach, unload) cancels every copy and joins the
  * workers before the instance goes, so no temp file, fd or context is
  * left behind by a copy.
@@ -246,6 +247,7 @@ int redir_materialise(struct redir_inst *ri, const char *path,
 			add_target_locked(j, t);
 		}
 		j->refs++;
+		j->waiters++;
 		if (j->state == REDIR_JOB_QUEUED) {
 			/* a new one, or a hydration still waiting for a
 			 * worker: the writer should not wait for the queue */
@@ -260,11 +262,10 @@ int redir_materialise(struct redir_inst *ri, const char *path,
 						  &ri->job_lock);
 			ret = j->result;
 		}
+		j->waiters--;
 		put_locked(j);
-		if (ret == -ECANCELED) {
-			ret = -EINTR;
+		if (ret == -ECANCELED)
 			break;
-		}
 		if (ret || atomic_load(&t->materialised))
 			break;
 		/* someone else's copy committed without our target in its
@@ -311,6 +312,7 @@ static void info_of(const struct redir_job *j, uint64_t now,
 	out->policy = j->policy;
 	out->running = j->state == REDIR_JOB_RUNNING;
 	out->background = j->background;
+	out->waiters = j->waiters;
 	out->done = atomic_load(&j->done);
 	out->total = atomic_load(&j->total);
 	out->elapsed_ms = start && now > start ? (now - start) / 1000000u : 0;

@@ -268,6 +268,8 @@ struct redir_job {
 	/* targets to mark materialised when it commits */
 	struct redir_target *t[REDIR_JOB_TARGETS];	/* job_lock */
 	unsigned nt;				/* job_lock */
+	unsigned waiters;			/* job_lock: operations
+						   waiting for it */
 	atomic_bool cancel;
 	atomic_uint_fast64_t done, total;	/* bytes */
 	atomic_uint_fast64_t start_ns;		/* CLOCK_MONOTONIC, 0 =
@@ -328,7 +330,7 @@ struct redir_inst {			/* instance context */
 int redir_copy_run(struct redir_inst *ri, struct redir_job *j);
 /* Copy @t's backing content into the lower file at @path and wait for
  * it (copy-on-write, truncate, a write to a hydrate file): joins a copy
- * of @path already queued or running. -EINTR if that copy is cancelled
+ * of @path already queued or running. -ECANCELED if that copy is cancelled
  * (nothing was written: the caller may retry). @kernel_ino: the node the
  * kernel has for it now (its caches get invalidated). */
 int redir_materialise(struct redir_inst *ri, const char *path,
@@ -351,6 +353,7 @@ struct redir_job_info {
 	enum redir_policy policy;
 	bool running;
 	bool background;
+	unsigned waiters;			/* operations waiting */
 	uint64_t done, total, rate;		/* rate: bytes/s so far */
 	uint64_t elapsed_ms;
 };

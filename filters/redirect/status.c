@@ -12,7 +12,7 @@
 #include <errno.h>
 #include <stdio.h>
 
-/* per-copy figures shown (6 keys each; 256 keys per instance at most) */
+/* per-copy figures shown (7 keys each; 256 keys per instance at most) */
 #define SHOWN_COPIES 16
 
 int redir_instance_status(const struct flt_related_objects *objs,
@@ -93,6 +93,7 @@ int redir_instance_status(const struct flt_related_objects *objs,
 		flt_status_add_u64(w, KEY("bytes_total"), j->total);
 		flt_status_add_u64(w, KEY("rate"), j->rate);
 		flt_status_add_u64(w, KEY("elapsed_ms"), j->elapsed_ms);
+		flt_status_add_u64(w, KEY("waiters"), j->waiters);
 #undef KEY
 	}
 

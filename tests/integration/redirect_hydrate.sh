@@ -32,6 +32,7 @@ printf 'old lower w\n' >"$lower/w.bin"
 slow="copy_delay_us=20000;"
 args="${slow}hydrate_jobs=2;rule=/big.bin=>$big,policy=hydrate"
 args+=";rule=/w.bin=>$back/w.bin,policy=hydrate;rule=/d/u.bin=>$big,policy=hydrate"
+args+=";rule=/x.bin=>$big,policy=hydrate"
 args+=";$extra"
 it_mount "$lower" "$mnt" --filter "redirect:$args"
 
@@ -44,7 +45,7 @@ for i in st["instances"]:
     if i["filter"] == "redirect":
         print(i.get("figures", {}).get(sys.argv[1], "missing"))' "$1"
 }
-# copies: "PATH STATE COPIED TOTAL RATE" per copy queued or running
+# copies: "PATH STATE COPIED TOTAL RATE WAITERS" per copy queued or running
 copies() {
 	"$FSFILTER" status "$mnt" --json | python3 -c '
 import json, sys
@@ -54,7 +55,7 @@ i = 0
 while "copy.%d.path" % i in f:
     k = "copy.%d." % i
     print(f[k + "path"], f[k + "state"], f[k + "bytes_copied"],
-          f[k + "bytes_total"], f[k + "rate"])
+          f[k + "bytes_total"], f[k + "rate"], f[k + "waiters"])
     i += 1'
 }
 no_temp() {
@@ -81,7 +82,7 @@ head -c 1M "$mnt/big.bin" | cmp -s - <(head -c 1M "$big") || it_fail "first MiB"
 dd if="$mnt/big.bin" bs=1M skip=511 count=1 status=none |
 	cmp -s - <(dd if="$big" bs=1M skip=511 count=1 status=none) || it_fail "last MiB"
 # both reads are complete while the copy still runs
-read -r p state copied total rate < <(copies | grep '^/big.bin ') || it_fail "no copy after the reads"
+read -r p state copied total rate waiters < <(copies | grep '^/big.bin ') || it_fail "no copy after the reads"
 [[ $state == hydrating && $total == $((512 << 20)) ]] || it_fail "copy: $p $state $copied/$total"
 ((copied < total)) || it_fail "the copy was done before the reads returned"
 [[ ! -e $lower/big.bin ]] || it_fail "lower file before the copy is done"
@@ -105,7 +106,7 @@ head -c 4096 "$mnt/big.bin" >/dev/null || it_fail "second open"
 grown=
 for ((i = 0; i < 50; i++)); do
 	sleep 0.1
-	read -r p state c2 total rate < <(copies | grep '^/big.bin ') || it_fail "copy gone"
+	read -r p state c2 total rate waiters < <(copies | grep '^/big.bin ') || it_fail "copy gone"
 	if ((c2 > copied && rate > 0)); then grown=1; break; fi
 done
 [[ $grown ]] || it_fail "progress did not grow: $copied then $c2 (rate $rate)"
@@ -142,6 +143,22 @@ exec 7<&-
 grep -q "no copy" "$base/err" || it_fail "cancel message: $(cat "$base/err")"
 "$FSFILTER" redirect hydrate "$mnt" /w.bin >/dev/null || it_fail "hydrate of a hydrated file"
 "$FSFILTER" redirect hydrate "$mnt" /nothing 2>/dev/null && it_fail "hydrate without a rule"
+# a writer waiting for a copy that is cancelled gets ECANCELED, nothing
+# written
+head -c 1 "$mnt/x.bin" >/dev/null || it_fail "open x.bin"
+(echo tail >>"$mnt/x.bin") 2>"$base/werr" &
+wpid=$!
+for ((i = 0; i < 200; i++)); do
+	(($(copies | awk '$1 == "/x.bin" { print $6 }') >= 1)) && break
+	sleep 0.05
+done
+"$FSFILTER" redirect cancel "$mnt" /x.bin || it_fail "cancel x.bin"
+wait "$wpid" && it_fail "a write whose copy was cancelled succeeded"
+grep -qi "operation canceled" "$base/werr" || it_fail "the writer's error: $(cat "$base/werr")"
+wait_copy /x.bin no
+no_temp "after cancelling a copy a writer waited for"
+[[ ! -e $lower/x.bin ]] || it_fail "x.bin: a lower file after the cancel"
+head -c 1M "$mnt/x.bin" | cmp -s - <(head -c 1M "$big") || it_fail "x.bin after the cancel"
 it_log "ok: cancel"
 
 # ---- a complete hydration, waited for by the CLI ----------------------------
@@ -191,7 +208,7 @@ it_mount "$lower" "$mnt" --filter "redirect:$args"
 pid=$IT_PID
 head -c 1 "$mnt/d/u.bin" >/dev/null || it_fail "u.bin open"
 for ((i = 0; i < 100; i++)); do
-	read -r p state copied total rate < <(copies | grep '^/d/u.bin ')
+	read -r p state copied total rate waiters < <(copies | grep '^/d/u.bin ')
 	((${copied:-0} > 0)) && break
 	sleep 0.05
 done
