@@ -150,6 +150,15 @@ struct flt_open_result {
 	 *  wants the file's data operations (see FLT_OPREG_SKIP_FASTPATH_FILES
 	 *  and flt_disallow_fastpath()). Read-only for filters. */
 	unsigned no_fastpath : 1;
+	/** open/create of a regular file: closing a descriptor of this
+	 *  open needs no FLT_OP_FLUSH (the kernel then sends none, except
+	 *  with the writeback cache). Set by the lower layer when its close
+	 *  does nothing (a local file system without a flush method: ext4,
+	 *  xfs, btrfs, tmpfs); cleared by the manager when an instance of
+	 *  the stack registered a FLUSH callback, and a filter may clear it
+	 *  in its post-open. Decided per open: a filter attached later does
+	 *  not see the flushes of files already open without them. */
+	unsigned no_flush : 1;
 	/**
 	 * open/create of a regular file: a file descriptor whose file holds
 	 * exactly the data of this open, which the host may hand to the

@@ -70,6 +70,8 @@ struct core_stack {
 	struct core_stack *next_live;	/* vol->live list, vol->lock */
 	bool wants_data_ops;		/* an instance's filter wants them;
 					   immutable once published */
+	bool wants_flush;		/* an instance has a FLUSH callback;
+					   immutable once published */
 	size_t n;
 	struct flt_instance *inst[];	/* highest altitude first */
 };

@@ -262,9 +262,13 @@ static void finish(struct core_op *cop)
 	void *cookie = cop->cookie;
 
 	/* after every post-callback: the decision is the whole stack's */
-	if (data->op == FLT_OP_OPEN || data->op == FLT_OP_CREATE)
+	if (data->op == FLT_OP_OPEN || data->op == FLT_OP_CREATE) {
 		data->results.open.no_fastpath =
 			cop->no_fastpath || cop->stack->wants_data_ops;
+		/* flushes are skipped only if no instance would see them */
+		if (cop->stack->wants_flush)
+			data->results.open.no_flush = 0;
+	}
 	if (CORE_TRACING(vol))
 		core_trace_done(cop);
 	stack_put_op(vol, cop->stack, cop);	/* clears data->core */

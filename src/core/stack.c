@@ -132,9 +132,15 @@ void stack_publish_locked(struct flt_volume *vol, struct core_stack *next)
 	struct core_stack *old = vol->stack;
 
 	next->wants_data_ops = false;
-	for (size_t i = 0; i < next->n; i++)
-		if (next->inst[i]->filter->wants_data_ops)
+	next->wants_flush = false;
+	for (size_t i = 0; i < next->n; i++) {
+		const struct flt_filter *f = next->inst[i]->filter;
+
+		if (f->wants_data_ops)
 			next->wants_data_ops = true;
+		if (f->pre[FLT_OP_FLUSH] || f->post[FLT_OP_FLUSH])
+			next->wants_flush = true;
+	}
 	atomic_store(&vol->wants_data_ops, next->wants_data_ops);
 	shards_lock_all(vol);
 	vol->stack = next;

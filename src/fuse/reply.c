@@ -41,6 +41,7 @@ static void fill_open(struct fe_req *r, struct fuse_file_info *fi)
 	if (r->dir) {
 		fi->fh = o->fh;
 	} else {
+		fi->noflush = o->no_flush;
 		r->handle->fh = o->fh;
 		r->handle->direct_io = o->direct_io;
 		fi->fh = (uintptr_t)r->handle;

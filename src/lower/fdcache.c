@@ -24,6 +24,7 @@
 #include "lower/lower_int.h"
 
 #include <errno.h>
+#include <linux/magic.h>
 #include <stdlib.h>
 #include <sys/resource.h>
 #include <sys/statfs.h>
@@ -84,8 +85,15 @@ int lower_fdc_init(struct lower_fs *fs)
 	 * keeps its fd, as before the cache. */
 	fs->use_handles = false;
 	fs->mount_fd = -1;
-	if (lower_sys_fstatfs(fs->root.fd, &sfs) < 0 ||
-	    sfs.f_type == FDC_FUSE_SUPER_MAGIC)
+	if (lower_sys_fstatfs(fs->root.fd, &sfs) < 0)
+		goto out;
+	/* close(2) of a file of these calls no flush method (NFS, FUSE,
+	 * CIFS have one: they write back or report errors at close) */
+	fs->close_noop = sfs.f_type == EXT4_SUPER_MAGIC ||
+			 sfs.f_type == XFS_SUPER_MAGIC ||
+			 sfs.f_type == BTRFS_SUPER_MAGIC ||
+			 sfs.f_type == TMPFS_MAGIC;
+	if (sfs.f_type == FDC_FUSE_SUPER_MAGIC)
 		goto out;
 	/* open_by_handle_at's mount fd must not be O_PATH (EBADF) */
 	fs->mount_fd = lower_sys_openat(fs->root.fd, ".",

@@ -117,6 +117,9 @@ struct lower_fs {
 	int root_mount_id;		/* handles of other mounts: pinned */
 	int mount_fd;			/* the root, O_RDONLY (handles) or -1 */
 	bool use_handles;		/* the root's file system has them */
+	bool close_noop;		/* the root's file system has no
+					   flush method: a FLUSH of a file on
+					   its mount does nothing */
 	size_t fdc_max;			/* unused cached fds kept at most */
 	pthread_mutex_t fdc_lock;
 	struct lower_inode *lru_head, *lru_tail; /* oldest first; fdc_lock */

@@ -38,6 +38,12 @@ static void fill_open_result(struct lower_fs *fs, struct flt_open_result *r,
 	/* the fast path's backing file: our handle's fd, which lives until
 	 * release (the front end never closes it) */
 	r->backing_fd = h->fd;
+	/* a FLUSH would only dup and close (lower_op_flush): not worth a
+	 * round trip where close does nothing. Only nodes with a handle
+	 * are known to be on the root's mount (fdcache.c); others may be
+	 * on a mount below it of another type. */
+	r->no_flush = fs->close_noop && h->node &&
+		      (h->node == &fs->root || h->node->fh);
 }
 
 void lower_op_open(struct lower_fs *fs, struct flt_callback_data *data)

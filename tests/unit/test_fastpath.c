@@ -4,7 +4,8 @@
  * core_volume_wants_data_ops() for filters that register READ/WRITE with
  * and without FLT_OPREG_SKIP_FASTPATH_FILES, flt_disallow_fastpath() from
  * pre and post open/create, backing_fd passed through (and changed by a
- * filter), unknown registration flags refused.
+ * filter), unknown registration flags refused; results.open.no_flush
+ * kept only while no instance has a FLUSH callback.
  */
 #include "core/core.h"
 
@@ -27,6 +28,7 @@ static void bottom(void *ctx, struct flt_callback_data *d)
 		memset(&d->results.open, 0, sizeof(d->results.open));
 		d->results.open.fh = 7;
 		d->results.open.backing_fd = BACKING_FD;
+		d->results.open.no_flush = 1;	/* as the lower layer's */
 	}
 }
 
@@ -101,6 +103,10 @@ static const struct flt_operation_registration skip_ops[] = {
 	{ FLT_OP_CREATE, 0, veto_pre, veto_post },
 	FLT_OPERATION_END,
 };
+static const struct flt_operation_registration flush_post[] = {
+	{ FLT_OP_FLUSH, 0, NULL, veto_post },
+	FLT_OPERATION_END,
+};
 static const struct flt_operation_registration bad_flags[] = {
 	{ FLT_OP_READ, 1u << 7, pass_pre, NULL },
 	FLT_OPERATION_END,
@@ -117,6 +123,10 @@ static const struct flt_registration reg_wpost = {
 static const struct flt_registration reg_skip = {
 	FLT_REGISTRATION_INIT, .name = "fp-skip", .default_altitude = 3000,
 	.operations = skip_ops,
+};
+static const struct flt_registration reg_flush = {
+	FLT_REGISTRATION_INIT, .name = "fp-flush", .default_altitude = 5000,
+	.operations = flush_post,
 };
 static const struct flt_registration reg_bad = {
 	FLT_REGISTRATION_INIT, .name = "fp-bad", .default_altitude = 4000,
@@ -136,6 +146,8 @@ static int setup(void **state)
 	assert_int_equal(flt_register_filter(&reg_wpost, &f), 0);
 	flt_start_filtering(f);
 	assert_int_equal(flt_register_filter(&reg_skip, &f), 0);
+	flt_start_filtering(f);
+	assert_int_equal(flt_register_filter(&reg_flush, &f), 0);
 	flt_start_filtering(f);
 	return core_volume_create("fastpath", &b, &vol);
 }
@@ -221,6 +233,30 @@ static void test_skip_flag_and_veto(void **state)
 	assert_int_equal(core_volume_detach(vol, inst), 0);
 }
 
+/* The bottom's no_flush survives filters without a FLUSH callback (even
+ * data filters), not one with a FLUSH post-callback alone. */
+static void test_no_flush(void **state)
+{
+	struct flt_instance *inst, *fl;
+	struct flt_callback_data d;
+
+	(void)state;
+	d = run_open(vol, FLT_OP_OPEN, 5);
+	assert_true(d.results.open.no_flush);
+	assert_int_equal(core_volume_attach(vol, "fp-data", 0, NULL, &inst), 0);
+	d = run_open(vol, FLT_OP_CREATE, 5);
+	assert_true(d.results.open.no_flush);
+	assert_int_equal(core_volume_attach(vol, "fp-flush", 0, NULL, &fl), 0);
+	d = run_open(vol, FLT_OP_OPEN, 5);
+	assert_false(d.results.open.no_flush);
+	d = run_open(vol, FLT_OP_CREATE, 5);
+	assert_false(d.results.open.no_flush);
+	assert_int_equal(core_volume_detach(vol, fl), 0);
+	d = run_open(vol, FLT_OP_OPEN, 5);
+	assert_true(d.results.open.no_flush);
+	assert_int_equal(core_volume_detach(vol, inst), 0);
+}
+
 static void test_unknown_flags_refused(void **state)
 {
 	struct flt_filter *f;
@@ -235,6 +271,7 @@ int main(void)
 		cmocka_unit_test(test_no_filter),
 		cmocka_unit_test(test_data_filter_turns_it_off),
 		cmocka_unit_test(test_skip_flag_and_veto),
+		cmocka_unit_test(test_no_flush),
 		cmocka_unit_test(test_unknown_flags_refused),
 	};
 

@@ -20,7 +20,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -425,6 +427,51 @@ static void test_create_write_read_truncate(void **state)
 	do_release(e.ino, fh);
 	assert_int_equal(lower_handle_count(fx->fs), 0);
 	do_forget(e.ino, 2);
+}
+
+/* An open of a file on a local file system without a flush method needs
+ * no FLUSH (no_flush); the flush, if asked anyway, still works. */
+static void test_no_flush(void **state)
+{
+	struct flt_callback_data d;
+	struct flt_entry e;
+	struct statfs sfs;
+	bool local;
+
+	(void)state;
+	assert_int_equal(statfs(fx->dir, &sfs), 0);
+	local = sfs.f_type == EXT4_SUPER_MAGIC || sfs.f_type == TMPFS_MAGIC ||
+		sfs.f_type == XFS_SUPER_MAGIC ||
+		sfs.f_type == BTRFS_SUPER_MAGIC;
+	if (!local || geteuid() != 0)
+		skip(); /* no handles (CAP_DAC_READ_SEARCH) or not local */
+	core_data_init(&d, FLT_OP_CREATE, FLT_ROOT_INO);
+	d.params.create.parent = FLT_ROOT_INO;
+	d.params.create.name = "nf";
+	d.params.create.mode = S_IFREG | 0600;
+	d.params.create.flags = O_RDWR;
+	perform(&d);
+	assert_int_equal(d.io_status.status, 0);
+	assert_true(d.results.open.no_flush);
+	e = d.results.entry;
+	do_release(e.ino, d.results.open.fh);
+
+	core_data_init(&d, FLT_OP_OPEN, e.ino);
+	d.params.open.flags = O_RDONLY;
+	perform(&d);
+	assert_int_equal(d.io_status.status, 0);
+	assert_true(d.results.open.no_flush);
+	{
+		struct flt_callback_data f;
+		uint64_t fh = d.results.open.fh;
+
+		core_data_init(&f, FLT_OP_FLUSH, e.ino);
+		f.params.flush.fh = fh;
+		perform(&f);
+		assert_int_equal(f.io_status.status, 0);
+		do_release(e.ino, fh);
+	}
+	do_forget(e.ino, 1);
 }
 
 static void test_unlinked_open_file(void **state)
@@ -1393,6 +1440,7 @@ int main(void)
 		T(test_lookup_forget),
 		T(test_hardlinks_share_node),
 		T(test_create_write_read_truncate),
+		T(test_no_flush),
 		T(test_unlinked_open_file),
 		T(test_setattr_mode_owner_times),
 		T(test_new_object_ownership),
