@@ -6,9 +6,11 @@
  * reader, so without this a cold sequential read decrypts on one core
  * while the others wait (gocryptfs splits large requests the same way).
  *
- * The caller queues all chunks but the first, runs the first itself, then
- * takes back every chunk no helper has started and runs it too: when the
- * helpers are busy (many requests at once), nothing waits for them.
+ * The caller invites the helpers and takes chunks itself from the same
+ * counter until none are left; invitations no helper took are withdrawn,
+ * so when the helpers are busy (many requests at once) nothing waits for
+ * them, and a helper preempted mid-chunk delays the request by one small
+ * chunk at most.
  * Helpers start on first use (one fewer than the CPUs, at most 7, none on
  * one CPU), block every signal, and live as long as the process.
  *
@@ -18,17 +20,26 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <unistd.h>
 
 #define PAR_MAX_HELPERS 7u
 
 enum { JOB_QUEUED, JOB_TAKEN, JOB_DONE };
 
-struct par_job {
+/* One request's work: chunks of @chunk items handed out from @next to
+ * whoever asks (the caller and the helpers that joined). */
+struct par_batch {
 	crypt_par_fn fn;
 	void *arg;
-	size_t i0, i1;
-	int ret;
+	size_t n, chunk;
+	atomic_size_t next;
+	atomic_int ret;		/* first failure */
+};
+
+/* A helper's invitation to join a batch. */
+struct par_job {
+	struct par_batch *batch;
 	int state;			/* par_mu */
 	struct par_job *prev, *next;	/* par_mu: the queue */
 };
@@ -53,13 +64,30 @@ static void unlink_job(struct par_job *j)
 	j->prev = j->next = NULL;
 }
 
+/* Take chunks until there are none left. Small chunks: a thread that is
+ * preempted in the middle of one (the machine is busy) holds up the
+ * request by one chunk at most. */
+static void run_chunks(struct par_batch *b)
+{
+	for (;;) {
+		size_t i0 = atomic_fetch_add(&b->next, b->chunk), i1;
+		int ret, zero = 0;
+
+		if (i0 >= b->n)
+			return;
+		i1 = i0 + b->chunk < b->n ? i0 + b->chunk : b->n;
+		ret = b->fn(b->arg, i0, i1);
+		if (ret)
+			atomic_compare_exchange_strong(&b->ret, &zero, ret);
+	}
+}
+
 static void *helper(void *unused)
 {
 	(void)unused;
 	pthread_mutex_lock(&par_mu);
 	for (;;) {
 		struct par_job *j;
-		int ret;
 
 		while (!par_head)
 			pthread_cond_wait(&par_work, &par_mu);
@@ -67,9 +95,8 @@ static void *helper(void *unused)
 		unlink_job(j);
 		j->state = JOB_TAKEN;
 		pthread_mutex_unlock(&par_mu);
-		ret = j->fn(j->arg, j->i0, j->i1);
+		run_chunks(j->batch);
 		pthread_mutex_lock(&par_mu);
-		j->ret = ret;
 		j->state = JOB_DONE;
 		pthread_cond_broadcast(&par_done);
 	}
@@ -103,25 +130,33 @@ static void par_start(void)
 int crypt_par_run(crypt_par_fn fn, void *arg, size_t n, size_t min_chunk)
 {
 	struct par_job jobs[PAR_MAX_HELPERS];
-	size_t nchunks, per;
-	int ret, r;
+	struct par_batch b;
+	size_t nhelp;
 
 	pthread_once(&par_once, par_start);
-	nchunks = min_chunk ? n / min_chunk : n;
-	if (nchunks > par_helpers + 1)
-		nchunks = par_helpers + 1;
-	if (nchunks <= 1)
+	if (!min_chunk)
+		min_chunk = 1;
+	nhelp = n / min_chunk;
+	if (nhelp)
+		nhelp--;	/* the caller does a share too */
+	if (nhelp > par_helpers)
+		nhelp = par_helpers;
+	if (!nhelp)
 		return fn(arg, 0, n);
-	per = (n + nchunks - 1) / nchunks;
+	b.fn = fn;
+	b.arg = arg;
+	b.n = n;
+	/* about four chunks per thread, never below min_chunk */
+	b.chunk = n / (4 * (nhelp + 1));
+	if (b.chunk < min_chunk)
+		b.chunk = min_chunk;
+	atomic_init(&b.next, 0);
+	atomic_init(&b.ret, 0);
 	pthread_mutex_lock(&par_mu);
-	for (size_t c = 1; c < nchunks; c++) {
-		struct par_job *j = &jobs[c - 1];
+	for (size_t c = 0; c < nhelp; c++) {
+		struct par_job *j = &jobs[c];
 
-		j->fn = fn;
-		j->arg = arg;
-		j->i0 = c * per;
-		j->i1 = (c + 1) * per < n ? (c + 1) * per : n;
-		j->ret = 0;
+		j->batch = &b;
 		j->state = JOB_QUEUED;
 		j->next = NULL;
 		j->prev = par_tail;
@@ -131,29 +166,25 @@ int crypt_par_run(crypt_par_fn fn, void *arg, size_t n, size_t min_chunk)
 			par_head = j;
 		par_tail = j;
 	}
-	if (nchunks == 2)
+	if (nhelp == 1)
 		pthread_cond_signal(&par_work);
 	else
 		pthread_cond_broadcast(&par_work);
 	pthread_mutex_unlock(&par_mu);
 
-	ret = fn(arg, 0, per);
-	for (size_t c = 1; c < nchunks; c++) {
-		struct par_job *j = &jobs[c - 1];
+	run_chunks(&b);
+	/* all chunks are handed out: withdraw the invitations nobody took,
+	 * wait for the helpers still on their last chunk */
+	pthread_mutex_lock(&par_mu);
+	for (size_t c = 0; c < nhelp; c++) {
+		struct par_job *j = &jobs[c];
 
-		pthread_mutex_lock(&par_mu);
-		if (j->state == JOB_QUEUED) {
-			unlink_job(j);	/* no helper got to it: ours */
-			pthread_mutex_unlock(&par_mu);
-			r = fn(arg, j->i0, j->i1);
-		} else {
+		if (j->state == JOB_QUEUED)
+			unlink_job(j);
+		else
 			while (j->state != JOB_DONE)
 				pthread_cond_wait(&par_done, &par_mu);
-			r = j->ret;
-			pthread_mutex_unlock(&par_mu);
-		}
-		if (!ret)
-			ret = r;
 	}
-	return ret;
+	pthread_mutex_unlock(&par_mu);
+	return atomic_load(&b.ret);
 }
