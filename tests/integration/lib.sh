@@ -51,7 +51,12 @@ it_watchdog() {
 		grep -q ' /sys/fs/fuse/connections fusectl ' /proc/mounts ||
 			mount -t fusectl fusectl /sys/fs/fuse/connections 2>/dev/null
 		while read -r m dev; do
-			[[ -n $dev && -w /sys/fs/fuse/connections/${dev#*:}/abort ]] &&
+			# only a connection still mounted there: a device number
+			# of a mount that is gone may be another test's by now
+			[[ -n $dev && $(awk -v m="$m" '$5 == m { print $3 }' \
+				/proc/self/mountinfo | tail -n1) == "$dev" ]] ||
+				continue
+			[[ -w /sys/fs/fuse/connections/${dev#*:}/abort ]] &&
 				echo 1 >"/sys/fs/fuse/connections/${dev#*:}/abort"
 			umount -l "$m" 2>/dev/null
 		done <"$IT_STATE"
@@ -140,6 +145,18 @@ it_wait_pid() {
 	it_fail "pid $pid still running after ${t}s"
 }
 
+# it_own_pid PID: PID is alive and still a child of this shell. A PID we
+# started and already reaped (it_wait_pid, wait) can belong to another
+# process by now (PIDs wrap around within minutes on a busy machine): never
+# kill it on the strength of kill -0 alone.
+it_own_pid() {
+	local stat
+	stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+	stat=${stat##*) }	# after "pid (comm) ": state ppid ...
+	read -r _ stat _ <<<"$stat"
+	[[ $stat == "$$" ]]
+}
+
 it_cleanup() {
 	local rc=$? m p d
 	trap - EXIT
@@ -156,10 +173,10 @@ it_cleanup() {
 		fi
 	done
 	for p in "${IT_PIDS[@]}"; do
-		if kill -0 "$p" 2>/dev/null; then
+		if it_own_pid "$p"; then
 			# give a cleanly unmounted daemon a moment to exit by itself
 			sleep 0.2
-			kill -0 "$p" 2>/dev/null && kill -KILL "$p" 2>/dev/null
+			it_own_pid "$p" && kill -KILL "$p" 2>/dev/null
 		fi
 		wait "$p" 2>/dev/null
 	done

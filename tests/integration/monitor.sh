@@ -26,7 +26,7 @@ BGPIDS=()
 bg_cleanup() {
 	local p
 	for p in "${BGPIDS[@]}"; do
-		kill -0 "$p" 2>/dev/null && kill -KILL "$p" 2>/dev/null
+		it_own_pid "$p" && kill -KILL "$p" 2>/dev/null
 		wait "$p" 2>/dev/null
 	done
 	BGPIDS=()

@@ -36,7 +36,7 @@ BG=()
 bg_cleanup() {
 	local p
 	for p in "${BG[@]}"; do
-		kill -0 "$p" 2>/dev/null && kill -KILL "$p" 2>/dev/null
+		it_own_pid "$p" && kill -KILL "$p" 2>/dev/null
 		wait "$p" 2>/dev/null
 	done
 	BG=()
