@@ -89,8 +89,17 @@ static int policy_open(struct redir_inst *ri, struct redir_target *t,
 	int flags = d->params.open.flags, ret;
 	bool trunc = (flags & O_TRUNC) && (flags & O_ACCMODE) != O_RDONLY;
 
+	/*
+	 * An old node: an open for writing looks the name up again (ESTALE,
+	 * the VFS retries once with LOOKUP_REVAL). A read-only open reads
+	 * what the node showed, the backing file, as a native open that
+	 * resolved the name before a rename over it gets the old inode:
+	 * answering ESTALE again would reach the caller when the name is
+	 * materialised once more between the retry's lookup and its open
+	 * (seen in the soak, docs/reliability.md).
+	 */
 	if (atomic_load(&t->materialised))
-		return -ESTALE;	/* an old node: look the name up again */
+		return wants_write(flags) || trunc ? -ESTALE : 1;
 	switch (t->policy) {
 	case REDIR_READONLY:
 		return wants_write(flags) ? -t->deny_errno : 1;
