@@ -31,6 +31,7 @@
 #define FEK_FOPEN_KEEP_CACHE	(1u << 1)
 #define FEK_FOPEN_NONSEEKABLE	(1u << 2)
 #define FEK_FOPEN_CACHE_DIR	(1u << 3)
+#define FEK_FOPEN_NOFLUSH	(1u << 5)
 #define FEK_FOPEN_PASSTHROUGH	(1u << 7)
 
 struct fek_in_header {

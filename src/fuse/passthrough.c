@@ -447,6 +447,11 @@ static void fill_open(struct fek_open_out *out,
 	memset(out, 0, sizeof(*out));
 	out->fh = fi->fh;
 	out->open_flags = FEK_FOPEN_PASSTHROUGH;
+	/* the reply is built here, not by libfuse: carry the no-flush
+	 * decision (reply.c sets fi->noflush) or every close of a fast-path
+	 * file costs a FLUSH round trip that does nothing */
+	if (fi->noflush)
+		out->open_flags |= FEK_FOPEN_NOFLUSH;
 	out->backing_id = backing_id;
 }
 
