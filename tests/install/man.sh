@@ -21,7 +21,12 @@ for p in "${pages[@]}"; do
 	grep -q '^NAME' "$tmp/out" && grep -q '^SEE ALSO' "$tmp/out" ||
 		fail "$p: no NAME or SEE ALSO section"
 	# a line longer than 80 columns means a bad break (e.g. an unbreakable .EX)
-	awk 'length > 80 { print FILENAME ": " $0; bad = 1 } END { exit bad }' "$tmp/out" ||
+	# (characters, not bytes: mawk's length counts the bytes of a bullet
+	# or a hyphenation sign in the UTF-8 rendering)
+	python3 -c 'import sys
+bad = [l for l in open(sys.argv[1], encoding="utf-8").read().splitlines() if len(l) > 80]
+print("\n".join(bad))
+sys.exit(1 if bad else 0)' "$tmp/out" ||
 		fail "$p: lines wider than 80 columns"
 	cp "$tmp/out" "$tmp/$p.txt"
 done
