@@ -434,6 +434,9 @@ struct redir_watch;
 void redir_watch_sync(struct redir_inst *ri);
 /* Stop and join the thread (teardown). Idempotent. */
 void redir_watch_stop(struct redir_inst *ri);
+/* status.c: watch.dirs, watch.events, watch.refreshed, watch.overflows
+ * while the thread runs (nothing otherwise). */
+void redir_watch_status(struct redir_inst *ri, struct flt_status_writer *w);
 
 /* redirect.c */
 struct redir_inst *redir_inst_get(struct flt_instance *instance);

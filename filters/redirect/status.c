@@ -103,6 +103,7 @@ int redir_instance_status(const struct flt_related_objects *objs,
 	pthread_mutex_unlock(&ri->inval_lock);
 	flt_status_add_u64(w, "invalidations.queued", queued);
 	flt_status_add_u64(w, "invalidations.sent", sent);
+	redir_watch_status(ri, w);
 	redir_inst_put(ri);
 	return 0;
 }

@@ -53,6 +53,8 @@ struct redir_watch {
 	int ifd, efd;
 	pthread_t tid;
 	atomic_bool stop;
+	/* figures for status (written by the thread) */
+	atomic_uint_fast64_t dirs, events, refreshed, overflows;
 	/* the thread's own */
 	struct wdir *v;
 	size_t n, cap;
@@ -199,6 +201,7 @@ static void sync_watches(struct redir_watch *w)
 		inotify_rm_watch(w->ifd, w->v[i].wd);
 		remove_at(w, i);
 	}
+	atomic_store(&w->dirs, w->n);
 }
 
 /* ---- events ----------------------------------------------------------------- */
@@ -218,10 +221,12 @@ static void inval_all(struct redir_watch *w)
  * any) decides again whether and from what it is redirected (a prefix
  * rule shadows a lower file only while the backing tree has the name),
  * and the kernel's caches of the name go. */
-static void refresh(struct redir_inst *ri, const char *vpath)
+static void refresh(struct redir_watch *w, const char *vpath)
 {
+	struct redir_inst *ri = w->ri;
 	struct flt_entry e;
 
+	atomic_fetch_add(&w->refreshed, 1);
 	if (!flt_lookup_path(ri->instance, vpath, &e)) {
 		if (!redir_is_virtual(e.ino))
 			redir_snode_refresh(ri, e.ino);
@@ -257,7 +262,7 @@ static void changed(struct redir_watch *w, const char *dir, const char *name,
 			if (strcmp(r->backing, path))
 				continue;
 			if (r->kind == REDIR_EXACT)
-				refresh(w->ri, r->path);
+				refresh(w, r->path);
 			else
 				redir_inval_rule_caches(w->ri, r);
 			continue;
@@ -270,7 +275,7 @@ static void changed(struct redir_watch *w, const char *dir, const char *name,
 				     r->path[0] ? "/" : "", rel) >=
 		    sizeof(vpath))
 			continue;
-		refresh(w->ri, vpath);
+		refresh(w, vpath);
 		if ((mask & IN_ISDIR) && (mask & (IN_CREATE | IN_MOVED_TO)))
 			new_dir = true;
 	}
@@ -312,7 +317,9 @@ static void handle_events(struct redir_watch *w, char *buf, ssize_t len)
 		bool dup = false;
 
 		p += sizeof(*ev) + ev->len;
+		atomic_fetch_add(&w->events, 1);
 		if (ev->mask & IN_Q_OVERFLOW) {
+			atomic_fetch_add(&w->overflows, 1);
 			flt_log(LOG_WARNING, "redirect: inotify queue "
 				"overflow; invalidating everything the watched "
 				"rules cover");
@@ -359,6 +366,7 @@ static void handle_events(struct redir_watch *w, char *buf, ssize_t len)
 	}
 	if (resync)
 		sync_watches(w);
+	atomic_store(&w->dirs, w->n);
 }
 
 static void *watch_thread(void *arg)
@@ -463,6 +471,22 @@ void redir_watch_sync(struct redir_inst *ri)
 				strerror(errno));
 	} else if (wanted(ri)) {
 		ri->watch = watch_start(ri);	/* syncs first thing */
+	}
+	pthread_mutex_unlock(&ri->watch_lock);
+}
+
+void redir_watch_status(struct redir_inst *ri, struct flt_status_writer *sw)
+{
+	pthread_mutex_lock(&ri->watch_lock);
+	if (ri->watch) {
+		struct redir_watch *w = ri->watch;
+
+		flt_status_add_u64(sw, "watch.dirs", atomic_load(&w->dirs));
+		flt_status_add_u64(sw, "watch.events", atomic_load(&w->events));
+		flt_status_add_u64(sw, "watch.refreshed",
+				   atomic_load(&w->refreshed));
+		flt_status_add_u64(sw, "watch.overflows",
+				   atomic_load(&w->overflows));
 	}
 	pthread_mutex_unlock(&ri->watch_lock);
 }

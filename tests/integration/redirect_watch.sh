@@ -96,6 +96,14 @@ rm "$back/tree/sub/c"
 check "$mnt/t/sub/c" 'lower c, not yet shadowed' "prefix: the lower file again"
 it_log "ok: prefix rule"
 
+# status figures of the watch thread
+"$FSFILTER" status "$mnt" --json | python3 -c '
+import json, sys
+st = json.load(sys.stdin)
+f = [i for i in st["instances"] if i["filter"] == "redirect"][0]["figures"]
+ok = f["watch.dirs"] == 3 and f["watch.events"] > 0 and f["watch.refreshed"] > 0
+sys.exit(0 if ok else print(f) or 1)' || it_fail "status: watch figures"
+
 # removing the rule stops watching it; the exact rule still works
 "$FSFILTER" redirect remove "$mnt" /t/ || it_fail "remove"
 printf 'v4\n' >"$back/f"
