@@ -62,7 +62,20 @@ static ssize_t pt_read(int fd, void *buf, size_t len, void *userdata)
 {
 	struct fe *fe = userdata;
 	ssize_t res = read(fd, buf, len);
+	int err = errno;
 
+	/* The end of the connection reads as ENODEV, except for a reader
+	 * that had taken a request off the queue when the kernel shut the
+	 * connection down: it gets ECONNABORTED (fuse_dev_do_read), as does
+	 * every reader after an abort through fusectl when abort_err is
+	 * on. The last close of a lazily unmounted volume can race so with
+	 * a worker's read (it_busy under ASan saw it: "fuse: reading device:
+	 * Software caused connection abort"). libfuse 3.14 ends the session
+	 * cleanly only on ENODEV and fails the loop on anything else (the
+	 * daemon exited 1): the connection is gone either way, so say
+	 * ENODEV. */
+	if (res < 0 && err == ECONNABORTED)
+		err = ENODEV;
 	if (__builtin_expect(fe->trace, 0))
 		fe_trace_in(buf, res);
 
@@ -85,6 +98,7 @@ static ssize_t pt_read(int fd, void *buf, size_t len, void *userdata)
 			atomic_store(&fe->pt.init_seen, true);
 		}
 	}
+	errno = err;	/* libfuse reads it after a failed read */
 	return res;
 }
 
