@@ -23,6 +23,15 @@ it_mount "$base/lower" "$base/mnt" "$@"
 for f in mapped partial private big; do
 	cmp "$base/native/$f" "$base/mnt/$f" || it_fail "$f differs from the native run"
 done
+# MAP_SHARED of an O_DIRECT open (a direct-I/O open: without
+# FUSE_DIRECT_IO_ALLOW_MMAP, negotiated at INIT, the kernel says ENODEV)
+python3 - "$base/mnt/mapped" "$base/native/mapped" <<'PY' || it_fail "MAP_SHARED of an O_DIRECT open"
+import mmap, os, sys
+fd = os.open(sys.argv[1], os.O_RDONLY | os.O_DIRECT)
+m = mmap.mmap(fd, 0, mmap.MAP_SHARED, mmap.PROT_READ)
+with open(sys.argv[2], "rb") as f:
+    sys.exit(0 if m[:] == f.read() else 1)
+PY
 it_unmount "$base/mnt"
 it_wait_pid "$IT_PID" 10 || it_fail "daemon exited with $?"
 it_log "ok"
