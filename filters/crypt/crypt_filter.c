@@ -419,12 +419,15 @@ static enum flt_preop_status pre_name(struct flt_callback_data *d,
 
 /* Writes are read-modify-write of whole blocks, so the lower file must be
  * readable; appends are placed by the kernel (it owns the file position
- * and knows the plaintext size), never by the lower O_APPEND. */
+ * and knows the plaintext size), never by the lower O_APPEND. O_DIRECT
+ * stays above: stored blocks (4124 bytes after a 96-byte header) are never
+ * aligned, so a lower O_DIRECT read or write would fail with EINVAL; the
+ * kernel still sends the application's direct I/O straight to us. */
 static int lower_flags(int flags)
 {
 	if ((flags & O_ACCMODE) == O_WRONLY)
 		flags = (flags & ~O_ACCMODE) | O_RDWR;
-	return flags & ~O_APPEND;
+	return flags & ~(O_APPEND | O_DIRECT);
 }
 
 static enum flt_preop_status pre_open(struct flt_callback_data *d,

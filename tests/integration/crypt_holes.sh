@@ -2,7 +2,7 @@
 # crypt: sparse files. Blocks never written are holes in the lower file
 # and SEEK_DATA / SEEK_HOLE report them in plaintext offsets (checked
 # against a model of never-written blocks, cryptmodel holes); holes read
-# as zeros; cp --sparse and du see them.
+# as zeros; cp --sparse and du see them. Also O_DIRECT reads and writes.
 . "$(dirname "$0")/lib.sh"
 it_init
 [[ -x ${CRYPTMODEL:-} ]] || it_fail "CRYPTMODEL not set"
@@ -48,4 +48,9 @@ done
 cp --sparse=always "$base/copy-always" "$mnt/copy" || it_fail "cp into the volume"
 cmp "$mnt/sparse" "$mnt/copy" || it_fail "copy into the volume differs"
 ((($(stat -c %b "$lower/copy") * 512) < (1 << 20))) || it_fail "copy into the volume not sparse below"
+# O_DIRECT through the volume (the stored blocks are never aligned below)
+head -c 1048576 /dev/urandom >"$base/direct.src"
+dd if="$base/direct.src" of="$mnt/direct" bs=64k oflag=direct status=none || it_fail "O_DIRECT write"
+dd if="$mnt/direct" of="$base/direct.back" bs=64k iflag=direct status=none || it_fail "O_DIRECT read"
+cmp "$base/direct.src" "$base/direct.back" || it_fail "O_DIRECT round trip differs"
 it_log "ok"
