@@ -119,6 +119,12 @@ void port_conn_kill_locked(struct port_conn *c)
 		shutdown(c->fd, SHUT_RDWR);
 }
 
+static bool queue_full_locked(const struct port_conn *c)
+{
+	return c->qframes >= PORT_QUEUE_MAX_FRAMES ||
+	       c->qbytes >= PORT_QUEUE_MAX_BYTES;
+}
+
 /* Write what the socket takes. Any thread, under conn->lock. */
 static void flush_locked(struct port_conn *c)
 {
@@ -151,6 +157,11 @@ static void flush_locked(struct port_conn *c)
 		c->qbytes -= o->len;
 		free(o);
 		pthread_cond_broadcast(&c->cond);
+		/* reading stopped on a full queue: go on at half (if sends
+		   are still in flight, the SEND handler pauses again) */
+		if (c->rd_paused && c->qframes <= PORT_QUEUE_MAX_FRAMES / 2 &&
+		    c->qbytes <= PORT_QUEUE_MAX_BYTES / 2)
+			port_conn_resume_locked(c);
 	}
 	if (c->want_out) {
 		c->want_out = false;
@@ -187,6 +198,10 @@ int port_conn_queue_locked(struct port_conn *c, const struct port_frame *f,
 	c->qtail = o;
 	c->qframes++;
 	c->qbytes += o->len;
+	if (c->qframes > c->qframes_peak)
+		c->qframes_peak = c->qframes;
+	if (c->qbytes > c->qbytes_peak)
+		c->qbytes_peak = c->qbytes;
 	if (!c->want_out)
 		flush_locked(c);
 	return 0;
@@ -292,7 +307,12 @@ static int handle_frame(struct port_conn *c, const struct port_frame *f,
 			w->done = true;
 			pthread_cond_signal(&w->cond);
 		} else if (f->type == PORT_F_SEND) {
-			if (c->inflight >= PORT_MAX_INFLIGHT_SENDS) {
+			/* their results bypass the queue limit: take no more
+			   while the queue is full, so a client that sends and
+			   never reads cannot grow it past the limit plus
+			   PORT_MAX_INFLIGHT_SENDS results */
+			if (c->inflight >= PORT_MAX_INFLIGHT_SENDS ||
+			    queue_full_locked(c)) {
 				c->rd_paused = true;
 				update_events_locked(c);
 				ret = 1;

@@ -21,6 +21,8 @@
 
 #include <fsfilter/filter.h>
 
+#include "port/frame.h"
+
 #include <stddef.h>
 
 struct port_server;
@@ -48,6 +50,25 @@ struct port_callbacks {
 #define PORT_QUEUE_MAX_BYTES (256u * 1024u)
 #define PORT_MAX_INFLIGHT_SENDS 8u	/* client -> filter sends in the
 					   callback queue; more: stop reading */
+/* SEND_RESULT frames skip the queue limit (a callback's answer is never
+ * dropped), but no SEND is taken while the queue is full, so the queue
+ * holds at most this much (frames of at most PORT_HDR_SIZE +
+ * PORT_MAX_PAYLOAD bytes): */
+#define PORT_QUEUE_PEAK_FRAMES (PORT_QUEUE_MAX_FRAMES + PORT_MAX_INFLIGHT_SENDS)
+#define PORT_QUEUE_PEAK_BYTES                                              \
+	(PORT_QUEUE_MAX_BYTES +                                            \
+	 PORT_MAX_INFLIGHT_SENDS * (size_t)(PORT_HDR_SIZE + PORT_MAX_PAYLOAD))
+/* What one client can make the daemon allocate, at most: its input
+ * buffer (one maximal frame), its queue, and its sends waiting in the
+ * callback queue (copies of at most PORT_MAX_PAYLOAD bytes each); plus
+ * per-allocation overhead (struct port_out, struct cb_item, malloc's
+ * header), counted generously as 256 bytes per allocation. The kernel's
+ * socket buffers are not in this. */
+#define PORT_CLIENT_MEM_MAX                                                \
+	((size_t)(PORT_HDR_SIZE + PORT_MAX_PAYLOAD) + PORT_QUEUE_PEAK_BYTES + \
+	 PORT_MAX_INFLIGHT_SENDS * (size_t)PORT_MAX_PAYLOAD +              \
+	 (PORT_QUEUE_PEAK_FRAMES + PORT_MAX_INFLIGHT_SENDS + 2) * 256u +    \
+	 1024u /* struct port_conn */)
 
 /* A client must send its CONNECT frame within this many ms of being
  * accepted, or it is closed: a client that connects and stays silent does
@@ -75,6 +96,10 @@ void port_conn_close(struct port_conn *conn);
 /* Queue occupancy, for tests and status. */
 void port_conn_queue_stats(struct port_conn *conn, size_t *frames,
 			   size_t *bytes);
+/* The largest the queue has been, and the flt_send_message calls (no
+ * reply) refused with -EAGAIN because it was full. */
+void port_conn_queue_peak(struct port_conn *conn, size_t *frames,
+			  size_t *bytes, unsigned long *drops);
 
 /* The runtime directory: created (0755 as root, else 0700, owned by the
  * daemon, never through a symlink), stale sockets of dead daemons

@@ -89,6 +89,8 @@ struct port_conn {
 	bool rd_paused;			/* too many sends in flight */
 	struct port_out *qhead, *qtail;
 	size_t qframes, qbytes;
+	size_t qframes_peak, qbytes_peak;	/* largest ever (tests) */
+	unsigned long drops;		/* sends refused -EAGAIN: full */
 	struct port_waiter *waiters;
 	uint64_t next_id;
 	unsigned users;			/* threads inside port_send */

@@ -69,6 +69,8 @@ int port_send(struct port_conn *c, const void *in, size_t in_len, void *out,
 		f.id = ++c->next_id;
 		f.flags = out ? PORT_FF_REPLY_EXPECTED : 0;
 		ret = port_conn_queue_locked(c, &f, in, false);
+		if (ret == -EAGAIN && !out)
+			c->drops++;
 		if (ret != -EAGAIN || !out)
 			break;
 		if (wait_on(&c->cond, &c->lock, deadline) == ETIMEDOUT) {
@@ -125,5 +127,15 @@ void port_conn_queue_stats(struct port_conn *c, size_t *frames, size_t *bytes)
 	pthread_mutex_lock(&c->lock);
 	*frames = c->qframes;
 	*bytes = c->qbytes;
+	pthread_mutex_unlock(&c->lock);
+}
+
+void port_conn_queue_peak(struct port_conn *c, size_t *frames, size_t *bytes,
+			  unsigned long *drops)
+{
+	pthread_mutex_lock(&c->lock);
+	*frames = c->qframes_peak;
+	*bytes = c->qbytes_peak;
+	*drops = c->drops;
 	pthread_mutex_unlock(&c->lock);
 }

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -935,6 +936,272 @@ static void test_handshake_deadline(void **unused)
 	port_set_handshake_timeout(PORT_HANDSHAKE_TIMEOUT_MS);
 }
 
+/* ---- many clients: memory bounded per client ----------------------------- */
+
+#define MANY_MAX 500
+#define MANY_GOOD 8
+#define MANY_FLOOD 4
+#define MANY_GARBAGE 16
+#define FLOOD_CAP 600		/* SEND frames a flooder tries to write */
+/* the test's own client side of one connection: struct fltc_port and its
+ * input buffer (lib/client/client.c; slow clients never read, so they
+ * stash nothing) */
+#define CLIENT_SIDE_MAX ((size_t)(PORT_HDR_SIZE + PORT_MAX_PAYLOAD) + 4096)
+
+struct many_state {
+	atomic_int connects, disconnects;
+	struct flt_client_port *_Atomic c[MANY_MAX];
+	int slot[MANY_MAX];
+};
+
+static int many_connect(struct flt_client_port *client, void *server_cookie,
+			const struct flt_port_peer *peer, const void *context,
+			size_t len, void **conn_cookie)
+{
+	struct many_state *st = server_cookie;
+	char buf[16] = "";
+	int slot;
+
+	(void)peer;
+	memcpy(buf, context, len < 15 ? len : 15);
+	slot = atoi(buf);
+	if (slot < 0 || slot >= MANY_MAX)
+		return -EINVAL;
+	st->slot[slot] = slot;
+	atomic_store(&st->c[slot], client);
+	atomic_fetch_add(&st->connects, 1);
+	*conn_cookie = st;
+	return 0;
+}
+
+static void many_disconnect(void *conn_cookie)
+{
+	atomic_fetch_add(&((struct many_state *)conn_cookie)->disconnects, 1);
+}
+
+/* the largest answer the client takes: 1 KiB in, 64 KiB out */
+static int many_message(void *conn_cookie, const void *in, size_t in_len,
+			void *out, size_t out_len, size_t *out_returned)
+{
+	(void)conn_cookie, (void)in, (void)in_len;
+	memset(out, 'r', out_len);
+	*out_returned = out_len;
+	return 0;
+}
+
+static size_t vm_rss_kb(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	size_t kb = 0;
+
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmRSS: %zu", &kb) == 1)
+			break;
+	fclose(f);
+	return kb;
+}
+
+/* A raw client that connects properly, then sends SEND frames (1 KiB,
+ * asking for 64 KiB answers) as fast as the daemon reads them and never
+ * reads anything. Returns how many it wrote before the daemon stopped
+ * reading (FLOOD_CAP: never stopped). */
+static int flood(int fd, int slot)
+{
+	unsigned char buf[PORT_HDR_SIZE + 1024];
+	char ctx[16];
+	struct port_frame f = { .type = PORT_F_CONNECT };
+	struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+	int n;
+
+	f.len = (uint32_t)snprintf(ctx, sizeof(ctx), "%d", slot);
+	port_frame_encode(&f, buf);
+	memcpy(buf + PORT_HDR_SIZE, ctx, f.len);
+	assert_int_equal(write(fd, buf, PORT_HDR_SIZE + f.len),
+			 (ssize_t)(PORT_HDR_SIZE + f.len));
+	/* the CONNECT_RESULT: the daemon must take SENDs now */
+	pfd.events = POLLIN;
+	assert_int_equal(poll(&pfd, 1, 3000), 1);
+	assert_int_equal(read(fd, buf, PORT_HDR_SIZE), PORT_HDR_SIZE);
+	pfd.events = POLLOUT;
+	memset(buf, 'g', sizeof(buf));
+	for (n = 0; n < FLOOD_CAP; n++) {
+		f = (struct port_frame){ .type = PORT_F_SEND, .len = 1024,
+					 .flags = PORT_MAX_PAYLOAD,
+					 .id = (uint64_t)n + 1 };
+		port_frame_encode(&f, buf);
+		/* a frame is written whole or the daemon stopped reading */
+		if (poll(&pfd, 1, 300) != 1)
+			break;
+		assert_int_equal(send(fd, buf, sizeof(buf), MSG_NOSIGNAL),
+				 (ssize_t)sizeof(buf));
+	}
+	return n;
+}
+
+/* As many clients as the fd limit allows (at most MANY_MAX): most never
+ * read while the filter sends to them, some flood SENDs and never read
+ * the answers, some send garbage, a few behave. The queue of each client
+ * stays within its bound (drops counted), the well-behaved ones are
+ * served, and the process grows by less than the per-client bound
+ * (PORT_CLIENT_MEM_MAX, plus this test's client side) times the clients. */
+static void test_many_clients(void **unused)
+{
+	static struct many_state st;
+	static struct fltc_port *cl[MANY_MAX];
+	int raw[MANY_MAX];
+	struct responder r[MANY_GOOD];
+	pthread_t t[MANY_GOOD];
+	struct rlimit rl;
+	struct flt_port *port = NULL;
+	char payload[16384] = { 0 }, path[256], ctx[16];
+	size_t rss0, rss1, frames, bytes, qf, qb, bound;
+	unsigned long drops, total_drops = 0;
+	int n, slow_end, flood_end, ret;
+	long sent = 0;
+
+	memset(&st, 0, sizeof(st));
+	/* two fds per client (both ends live here), plus a margin */
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	if (rl.rlim_cur < 2 * MANY_MAX + 128 && rl.rlim_max > rl.rlim_cur) {
+		rl.rlim_cur = rl.rlim_max < 2 * MANY_MAX + 128
+				      ? rl.rlim_max
+				      : 2 * MANY_MAX + 128;
+		setrlimit(RLIMIT_NOFILE, &rl);
+		getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	n = ((int)rl.rlim_cur - 128) / 2;
+	if (n > MANY_MAX)
+		n = MANY_MAX;
+	assert_true(n >= MANY_GOOD + MANY_FLOOD + MANY_GARBAGE + 16);
+	slow_end = n - MANY_FLOOD - MANY_GARBAGE;	/* [GOOD, slow_end) */
+	flood_end = slow_end + MANY_FLOOD;		/* then garbage */
+
+	assert_int_equal(flt_create_communication_port(
+				 filter, "p_many", NULL, &st, many_connect,
+				 many_disconnect, many_message, (unsigned)n,
+				 &port),
+			 0);
+	port_path("p_many", path, sizeof(path));
+	rss0 = vm_rss_kb();
+	for (int i = 0; i < slow_end; i++) {
+		snprintf(ctx, sizeof(ctx), "%d", i);
+		assert_int_equal(fltc_connect_path(path, ctx, strlen(ctx), 3000,
+						   &cl[i]),
+				 0);
+	}
+	for (int i = slow_end; i < n; i++)
+		raw[i] = raw_connect("p_many");
+	for (int i = 0; i < MANY_GOOD; i++) {
+		r[i] = (struct responder){ .c = cl[i], .count = 20 };
+		pthread_create(&t[i], NULL, responder_main, &r[i]);
+	}
+
+	/* garbage: a bad header first, or after a proper CONNECT */
+	for (int i = flood_end; i < n; i++) {
+		unsigned char junk[64];
+
+		for (size_t k = 0; k < sizeof(junk); k++)
+			junk[k] = (unsigned char)(i * 131 + k * 7);
+		if (i % 2) {
+			struct port_frame f = { .type = PORT_F_CONNECT };
+
+			port_frame_encode(&f, junk);	/* empty context */
+		}
+		assert_int_equal(write(raw[i], junk, sizeof(junk)),
+				 (ssize_t)sizeof(junk));
+	}
+	/* floods: the daemon must stop reading them */
+	for (int i = slow_end; i < flood_end; i++)
+		assert_true(flood(raw[i], i) < FLOOD_CAP);
+	/* slow readers: fill their socket and queue, then drops */
+	for (int i = MANY_GOOD; i < slow_end; i++) {
+		struct flt_client_port *c = atomic_load(&st.c[i]);
+
+		assert_non_null(c);
+		while ((ret = flt_send_message(filter, c, payload,
+					       sizeof(payload), NULL, NULL,
+					       0)) == 0)
+			sent++;
+		assert_int_equal(ret, -EAGAIN);
+		/* a few more: each one is dropped and counted */
+		for (int k = 0; k < 3; k++)
+			assert_int_equal(flt_send_message(filter, c, payload,
+							  sizeof(payload), NULL,
+							  NULL, 0),
+					 -EAGAIN);
+	}
+	/* the well-behaved clients are served */
+	for (int k = 0; k < 20; k++)
+		for (int i = 0; i < MANY_GOOD; i++) {
+			char out[64];
+			size_t len = sizeof(out);
+
+			assert_int_equal(flt_send_message(
+						 filter, atomic_load(&st.c[i]),
+						 "ok", 2, out, &len, 3000),
+					 0);
+			assert_int_equal(len, 5);
+			assert_memory_equal(out, "re:ok", 5);
+		}
+	rss1 = vm_rss_kb();
+
+	/* every queue within its bound */
+	for (int i = MANY_GOOD; i < flood_end; i++) {
+		struct port_conn *c = (struct port_conn *)atomic_load(&st.c[i]);
+
+		assert_non_null(c);
+		port_conn_queue_peak(c, &frames, &bytes, &drops);
+		port_conn_queue_stats(c, &qf, &qb);
+		if (i < slow_end) {
+			assert_true(frames <= PORT_QUEUE_MAX_FRAMES);
+			assert_true(bytes <= PORT_QUEUE_MAX_BYTES);
+			assert_true(bytes + sizeof(payload) + PORT_HDR_SIZE >
+				    PORT_QUEUE_MAX_BYTES);	/* filled */
+			assert_true(drops >= 4);
+			total_drops += drops;
+		} else {
+			/* the answers skip the limit, by at most the sends in
+			   flight */
+			assert_true(frames <= PORT_QUEUE_PEAK_FRAMES);
+			assert_true(bytes <= PORT_QUEUE_PEAK_BYTES);
+			assert_true(bytes >= PORT_QUEUE_MAX_BYTES);
+		}
+		assert_true(qf <= frames && qb <= bytes);
+	}
+	/* the garbage ones are closed, and only them */
+	for (int i = flood_end; i < n; i++)
+		assert_closed(raw[i]);
+	assert_int_equal(atomic_load(&st.disconnects), 0);
+
+	bound = (size_t)n * (PORT_CLIENT_MEM_MAX + CLIENT_SIDE_MAX) / 1024 +
+		16 * 1024;	/* KiB: + 16 MiB of threads and the rest */
+	print_message("many clients: %d (%d slow readers, %d floods, %d "
+		      "garbage), fd limit %lu; %ld messages queued, %lu "
+		      "dropped; RSS %zu -> %zu kB (+%zu), bound %zu kB "
+		      "(%zu B per client)\n",
+		      n, slow_end - MANY_GOOD, MANY_FLOOD, MANY_GARBAGE,
+		      (unsigned long)rl.rlim_cur, sent, total_drops, rss0,
+		      rss1, rss1 - rss0, bound,
+		      PORT_CLIENT_MEM_MAX + CLIENT_SIDE_MAX);
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+	/* (ASan's shadow and quarantine are not the daemon's) */
+	assert_true(rss1 - rss0 < bound);
+#endif
+
+	for (int i = 0; i < MANY_GOOD; i++) {
+		pthread_join(t[i], NULL);	/* answered its 20 */
+		assert_int_equal(r[i].answered, 20);
+	}
+	for (int i = 0; i < slow_end; i++)
+		fltc_close(cl[i]);
+	for (int i = slow_end; i < flood_end; i++)
+		close(raw[i]);
+	wait_for(&st.disconnects, flood_end);
+	flt_close_communication_port(port);
+}
+
 /* ---- runtime directory --------------------------------------------------- */
 
 static void test_runtime_dir(void **unused)
@@ -1046,6 +1313,7 @@ int main(void)
 		cmocka_unit_test(test_stalled_client),
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_handshake_deadline),
+		cmocka_unit_test(test_many_clients),
 		cmocka_unit_test(test_runtime_dir),
 	};
 
