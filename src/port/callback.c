@@ -107,7 +107,8 @@ static void do_message(struct port_conn *c, const struct cb_item *it)
 	f.len = ret ? 0 : (uint32_t)out;
 	pthread_mutex_lock(&c->lock);
 	c->inflight--;
-	/* bounded by PORT_MAX_INFLIGHT_SENDS, not by the queue limit */
+	/* past the queue limit by at most PORT_MAX_INFLIGHT_SENDS answers:
+	   no SEND is taken while the queue is full (PORT_QUEUE_PEAK_BYTES) */
 	if (port_conn_queue_locked(c, &f, cb_out, true))
 		port_conn_kill_locked(c);
 	port_conn_resume_locked(c);

@@ -434,6 +434,8 @@ void port_accept(struct port_server *srv)
 		if (fd < 0) {
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
+			if (port_accept_pause(srv, errno))
+				return;
 			if (errno != EAGAIN)
 				flt_log(LOG_WARNING, "port %s: accept: %s",
 					srv->name, strerror(errno));

@@ -66,7 +66,9 @@ static void *io_main(void *unused)
 	struct epoll_event ev[64];
 
 	for (;;) {
-		int n = epoll_wait(epfd, ev, 64, port_hs_wait_ms());
+		int hs = port_hs_wait_ms(), ac = port_accept_wait_ms();
+		int n = epoll_wait(epfd, ev, 64,
+				   hs < 0 || (ac >= 0 && ac < hs) ? ac : hs);
 
 		for (int i = 0; i < n; i++) {
 			struct port_ep *ep = ev[i].data.ptr;
@@ -84,6 +86,7 @@ static void *io_main(void *unused)
 			if (((struct port_ep *)ev[i].data.ptr)->kind == EP_WAKE)
 				run_jobs();
 		port_hs_expire();
+		port_accept_resume();
 		while (graveyard) {
 			struct port_conn *c = graveyard;
 

@@ -101,6 +101,10 @@ void port_conn_queue_stats(struct port_conn *conn, size_t *frames,
 void port_conn_queue_peak(struct port_conn *conn, size_t *frames,
 			  size_t *bytes, unsigned long *drops);
 
+/* accept(2) failures for want of fds or memory so far (all ports): each
+ * takes the listener out for PORT_ACCEPT_RETRY_MS instead of spinning. */
+unsigned long port_accept_failures(void);
+
 /* The runtime directory: created (0755 as root, else 0700, owned by the
  * daemon, never through a symlink), stale sockets of dead daemons
  * removed. Call before any server is created. */

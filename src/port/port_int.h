@@ -37,6 +37,9 @@ struct port_server {
 	struct port_callbacks cb;
 	unsigned max_conns;
 	unsigned nconns;		/* I/O thread only */
+	int64_t accept_retry;		/* I/O thread only: out of the epoll
+					   set until then (0: not paused) */
+	struct port_server *paused_next;	/* accept_pause.c's list */
 	atomic_bool closed;
 	bool listening;			/* port_lock */
 	ino_t ino;			/* of the socket file we made */
@@ -136,6 +139,15 @@ void port_conn_put(struct port_conn *c);
 int port_hs_wait_ms(void);
 void port_hs_expire(void);
 void port_server_put(struct port_server *srv);
+
+/* accept_pause.c (I/O thread): accept(2) failed with @err; if for want of
+ * fds or memory, take @srv's listener out of the epoll set for
+ * PORT_ACCEPT_RETRY_MS and return true. */
+#define PORT_ACCEPT_RETRY_MS 100u
+bool port_accept_pause(struct port_server *srv, int err);
+/* ms until a paused listener is due (-1: none); put the due ones back. */
+int port_accept_wait_ms(void);
+void port_accept_resume(void);
 
 /* callback.c: the callback thread */
 enum port_cb_kind { CB_CONNECT, CB_MESSAGE, CB_DISCONNECT };

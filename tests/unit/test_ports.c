@@ -11,6 +11,7 @@
 #include "port/frame.h"
 #include "port/port.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
@@ -936,6 +937,72 @@ static void test_handshake_deadline(void **unused)
 	port_set_handshake_timeout(PORT_HANDSHAKE_TIMEOUT_MS);
 }
 
+/* Out of fds, accept(2) fails with EMFILE while the connection waits in
+ * the backlog: the listener is taken out and tried again every
+ * PORT_ACCEPT_RETRY_MS instead of spinning (a spinning I/O thread fails
+ * thousands of times in half a second even on a loaded machine), and
+ * clients get in again once fds are free. */
+static void test_accept_emfile(void **unused)
+{
+	struct srv_state st = { 0 };
+	struct flt_port *port = make_port("p_emfile", &st, NULL, 1000);
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct fltc_port *c = NULL;
+	struct rlimit rl, low;
+	static int fds[4096];
+	int nfds = 0, maxfd = 0, closed = 0, dir_fd;
+	unsigned long f0, f1;
+	struct dirent *de;
+	DIR *d;
+
+	port_path("p_emfile", sun.sun_path, sizeof(sun.sun_path));
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	assert_non_null(d = opendir("/proc/self/fd"));
+	dir_fd = dirfd(d);
+	while ((de = readdir(d)))
+		if (de->d_name[0] != '.' && atoi(de->d_name) != dir_fd &&
+		    atoi(de->d_name) > maxfd)
+			maxfd = atoi(de->d_name);
+	closedir(d);
+	low = rl;
+	low.rlim_cur = (rlim_t)maxfd + 1 + 64;
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+	/* use every fd; connections the daemon cannot accept stay in the
+	   backlog (our raw clients never send CONNECT: the handshake
+	   deadline, 5 s, does not free theirs during the test) */
+	f0 = port_accept_failures();
+	for (int round = 0; round < 400 && port_accept_failures() == f0;
+	     round++) {
+		int fd;
+
+		while (nfds < 4096 &&
+		       (fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC,
+				    0)) >= 0) {
+			fds[nfds++] = fd;
+			assert_int_equal(connect(fd, (struct sockaddr *)&sun,
+						 sizeof(sun)),
+					 0);
+		}
+		usleep(5000);
+		if (port_accept_failures() == f0 && closed < nfds)
+			close(fds[closed++]);	/* the daemon took the last fd */
+	}
+	assert_true(port_accept_failures() > f0);
+	f0 = port_accept_failures();
+	usleep(500 * 1000);
+	f1 = port_accept_failures();
+	print_message("accept EMFILE: %lu failures in 500 ms\n", f1 - f0);
+	assert_true(f1 - f0 < 50);	/* ~5 at one per 100 ms */
+	/* fds back: the listener is tried again and takes clients */
+	for (int i = closed; i < nfds; i++)
+		close(fds[i]);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	assert_int_equal(connect_slot("p_emfile", 1, &c), 0);
+	fltc_close(c);
+	wait_for(&st.disconnects, 1);
+	flt_close_communication_port(port);
+}
+
 /* ---- many clients: memory bounded per client ----------------------------- */
 
 #define MANY_MAX 500
@@ -1314,6 +1381,7 @@ int main(void)
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_handshake_deadline),
 		cmocka_unit_test(test_many_clients),
+		cmocka_unit_test(test_accept_emfile),
 		cmocka_unit_test(test_runtime_dir),
 	};
 
