@@ -1015,35 +1015,46 @@ static void test_accept_emfile(void **unused)
  * stash nothing) */
 #define CLIENT_SIDE_MAX ((size_t)(PORT_HDR_SIZE + PORT_MAX_PAYLOAD) + 4096)
 
-struct many_state {
-	atomic_int connects, disconnects;
+/* per slot (the context blob): connected, then gone */
+static struct many_state {
 	struct flt_client_port *_Atomic c[MANY_MAX];
+	atomic_int gone[MANY_MAX];
 	int slot[MANY_MAX];
-};
+} many;
 
 static int many_connect(struct flt_client_port *client, void *server_cookie,
 			const struct flt_port_peer *peer, const void *context,
 			size_t len, void **conn_cookie)
 {
-	struct many_state *st = server_cookie;
 	char buf[16] = "";
 	int slot;
 
-	(void)peer;
+	(void)server_cookie, (void)peer;
 	memcpy(buf, context, len < 15 ? len : 15);
 	slot = atoi(buf);
-	if (slot < 0 || slot >= MANY_MAX)
+	if (!len || slot < 0 || slot >= MANY_MAX)
 		return -EINVAL;
-	st->slot[slot] = slot;
-	atomic_store(&st->c[slot], client);
-	atomic_fetch_add(&st->connects, 1);
-	*conn_cookie = st;
+	many.slot[slot] = slot;
+	atomic_store(&many.c[slot], client);
+	*conn_cookie = &many.slot[slot];
 	return 0;
 }
 
 static void many_disconnect(void *conn_cookie)
 {
-	atomic_fetch_add(&((struct many_state *)conn_cookie)->disconnects, 1);
+	int slot = *(int *)conn_cookie;
+
+	atomic_store(&many.c[slot], NULL);
+	atomic_store(&many.gone[slot], 1);
+}
+
+static struct flt_client_port *many_client(int slot)
+{
+	struct flt_client_port *c = atomic_load(&many.c[slot]);
+
+	assert_non_null(c);
+	assert_int_equal(atomic_load(&many.gone[slot]), 0);
+	return c;
 }
 
 /* the largest answer the client takes: 1 KiB in, 64 KiB out */
@@ -1115,7 +1126,6 @@ static int flood(int fd, int slot)
  * (PORT_CLIENT_MEM_MAX, plus this test's client side) times the clients. */
 static void test_many_clients(void **unused)
 {
-	static struct many_state st;
 	static struct fltc_port *cl[MANY_MAX];
 	int raw[MANY_MAX];
 	struct responder r[MANY_GOOD];
@@ -1128,7 +1138,7 @@ static void test_many_clients(void **unused)
 	int n, slow_end, flood_end, ret;
 	long sent = 0;
 
-	memset(&st, 0, sizeof(st));
+	memset(&many, 0, sizeof(many));
 	/* two fds per client (both ends live here), plus a margin */
 	assert_int_equal(getrlimit(RLIMIT_NOFILE, &rl), 0);
 	if (rl.rlim_cur < 2 * MANY_MAX + 128 && rl.rlim_max > rl.rlim_cur) {
@@ -1146,7 +1156,7 @@ static void test_many_clients(void **unused)
 	flood_end = slow_end + MANY_FLOOD;		/* then garbage */
 
 	assert_int_equal(flt_create_communication_port(
-				 filter, "p_many", NULL, &st, many_connect,
+				 filter, "p_many", NULL, NULL, many_connect,
 				 many_disconnect, many_message, (unsigned)n,
 				 &port),
 			 0);
@@ -1160,10 +1170,6 @@ static void test_many_clients(void **unused)
 	}
 	for (int i = slow_end; i < n; i++)
 		raw[i] = raw_connect("p_many");
-	for (int i = 0; i < MANY_GOOD; i++) {
-		r[i] = (struct responder){ .c = cl[i], .count = 20 };
-		pthread_create(&t[i], NULL, responder_main, &r[i]);
-	}
 
 	/* garbage: a bad header first, or after a proper CONNECT */
 	for (int i = flood_end; i < n; i++) {
@@ -1171,10 +1177,14 @@ static void test_many_clients(void **unused)
 
 		for (size_t k = 0; k < sizeof(junk); k++)
 			junk[k] = (unsigned char)(i * 131 + k * 7);
-		if (i % 2) {
-			struct port_frame f = { .type = PORT_F_CONNECT };
+		if (i % 2) {	/* a CONNECT with its slot, then junk */
+			struct port_frame f = { .type = PORT_F_CONNECT, .len = 3 };
 
-			port_frame_encode(&f, junk);	/* empty context */
+			char slot[16];
+
+			port_frame_encode(&f, junk);
+			snprintf(slot, sizeof(slot), "%03d", i % 1000);
+			memcpy(junk + PORT_HDR_SIZE, slot, 3);
 		}
 		assert_int_equal(write(raw[i], junk, sizeof(junk)),
 				 (ssize_t)sizeof(junk));
@@ -1184,9 +1194,8 @@ static void test_many_clients(void **unused)
 		assert_true(flood(raw[i], i) < FLOOD_CAP);
 	/* slow readers: fill their socket and queue, then drops */
 	for (int i = MANY_GOOD; i < slow_end; i++) {
-		struct flt_client_port *c = atomic_load(&st.c[i]);
+		struct flt_client_port *c = many_client(i);
 
-		assert_non_null(c);
 		while ((ret = flt_send_message(filter, c, payload,
 					       sizeof(payload), NULL, NULL,
 					       0)) == 0)
@@ -1199,14 +1208,19 @@ static void test_many_clients(void **unused)
 							  NULL, 0),
 					 -EAGAIN);
 	}
-	/* the well-behaved clients are served */
+	/* the well-behaved clients are served (their readers start now: they
+	   give up after 5 s without a message) */
+	for (int i = 0; i < MANY_GOOD; i++) {
+		r[i] = (struct responder){ .c = cl[i], .count = 20 };
+		pthread_create(&t[i], NULL, responder_main, &r[i]);
+	}
 	for (int k = 0; k < 20; k++)
 		for (int i = 0; i < MANY_GOOD; i++) {
 			char out[64];
 			size_t len = sizeof(out);
 
 			assert_int_equal(flt_send_message(
-						 filter, atomic_load(&st.c[i]),
+						 filter, many_client(i),
 						 "ok", 2, out, &len, 3000),
 					 0);
 			assert_int_equal(len, 5);
@@ -1216,9 +1230,8 @@ static void test_many_clients(void **unused)
 
 	/* every queue within its bound */
 	for (int i = MANY_GOOD; i < flood_end; i++) {
-		struct port_conn *c = (struct port_conn *)atomic_load(&st.c[i]);
+		struct port_conn *c = (struct port_conn *)many_client(i);
 
-		assert_non_null(c);
 		port_conn_queue_peak(c, &frames, &bytes, &drops);
 		port_conn_queue_stats(c, &qf, &qb);
 		if (i < slow_end) {
@@ -1240,7 +1253,8 @@ static void test_many_clients(void **unused)
 	/* the garbage ones are closed, and only them */
 	for (int i = flood_end; i < n; i++)
 		assert_closed(raw[i]);
-	assert_int_equal(atomic_load(&st.disconnects), 0);
+	for (int i = 0; i < flood_end; i++)
+		many_client(i);
 
 	bound = (size_t)n * (PORT_CLIENT_MEM_MAX + CLIENT_SIDE_MAX) / 1024 +
 		16 * 1024;	/* KiB: + 16 MiB of threads and the rest */
@@ -1265,7 +1279,13 @@ static void test_many_clients(void **unused)
 		fltc_close(cl[i]);
 	for (int i = slow_end; i < flood_end; i++)
 		close(raw[i]);
-	wait_for(&st.disconnects, flood_end);
+	for (int i = 0; i < flood_end; i++) {
+		int64_t end = now_ms() + 5000;
+
+		while (!atomic_load(&many.gone[i]) && now_ms() < end)
+			usleep(1000);
+		assert_int_equal(atomic_load(&many.gone[i]), 1);
+	}
 	flt_close_communication_port(port);
 }
 
