@@ -782,7 +782,9 @@ static const struct flt_operation_registration crypt_ops[] = {
 	{ FLT_OP_FALLOCATE, 0, pre_fallocate, NULL },
 	{ FLT_OP_COPY_FILE_RANGE, 0, pre_copy_range, NULL },
 	{ FLT_OP_LSEEK, 0, pre_lseek, post_twin },
-	{ FLT_OP_FLUSH, 0, pre_twin, post_twin },
+	/* only a twin's id to translate: close needs no round trip of
+	 * its own where the lower layer's does nothing */
+	{ FLT_OP_FLUSH, FLT_OPREG_FLUSH_IF_SENT, pre_twin, post_twin },
 	{ FLT_OP_RELEASE, 0, pre_twin, post_twin },
 	{ FLT_OP_FSYNC, 0, pre_twin, post_twin },
 	{ FLT_OP_STATFS, 0, pre_twin, post_twin },

@@ -155,7 +155,8 @@ struct flt_open_result {
 	 *  with the writeback cache). Set by the lower layer when its close
 	 *  does nothing (a local file system without a flush method: ext4,
 	 *  xfs, btrfs, tmpfs); cleared by the manager when an instance of
-	 *  the stack registered a FLUSH callback, and a filter may clear it
+	 *  the stack registered a FLUSH callback (unless with
+	 *  FLT_OPREG_FLUSH_IF_SENT), and a filter may clear it
 	 *  in its post-open. Decided per open: a filter attached later does
 	 *  not see the flushes of files already open without them. */
 	unsigned no_flush : 1;
@@ -436,6 +437,14 @@ typedef enum flt_postop_status (*flt_post_operation_callback)(
  *  see the data operations of fast-path files (see above). Ignored on
  *  other rows. */
 #define FLT_OPREG_SKIP_FASTPATH_FILES	(1u << 0)
+/** On a FLT_OP_FLUSH row: this callback only needs the flushes the kernel
+ *  sends anyway, so registering it does not clear
+ *  flt_open_result.no_flush (every close of a file on a local lower file
+ *  system would otherwise cost a FLUSH round trip). For a callback that
+ *  only translates (e.g. a filter-owned node id back to the lower one): a
+ *  filter that wants the flushes of some files clears no_flush in their
+ *  post-open. Ignored on other rows. */
+#define FLT_OPREG_FLUSH_IF_SENT		(1u << 1)
 
 /**
  * From an open or create pre- or post-callback: this open (and the file's

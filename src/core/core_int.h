@@ -47,6 +47,9 @@ struct flt_filter {
 	/* a READ or WRITE callback without FLT_OPREG_SKIP_FASTPATH_FILES:
 	 * it sees every data operation, so no fast path while attached */
 	bool wants_data_ops;		/* immutable after registration */
+	/* a FLUSH callback without FLT_OPREG_FLUSH_IF_SENT: opens keep
+	 * their flushes while attached (immutable after registration) */
+	bool wants_flush;
 	bool started;			/* protected by registry_lock */
 	unsigned ninstances;		/* protected by registry_lock */
 	struct flt_filter *next;	/* registry list, registry_lock */

@@ -98,7 +98,8 @@ int flt_register_filter(const struct flt_registration *reg,
 			free(f);
 			return -EINVAL;
 		}
-		if (op->flags & ~FLT_OPREG_SKIP_FASTPATH_FILES) {
+		if (op->flags & ~(FLT_OPREG_SKIP_FASTPATH_FILES |
+				  FLT_OPREG_FLUSH_IF_SENT)) {
 			flt_log(LOG_ERR, "filter %s: unknown flags %#x on "
 				"operation %s", f->name, op->flags,
 				flt_op_name(op->op));
@@ -113,6 +114,11 @@ int flt_register_filter(const struct flt_registration *reg,
 		    (op->pre || op->post) &&
 		    !(op->flags & FLT_OPREG_SKIP_FASTPATH_FILES))
 			f->wants_data_ops = true;
+		/* a FLUSH callback asks for the kernel's flushes, unless it
+		 * only needs those that are sent anyway */
+		if (op->op == FLT_OP_FLUSH && (op->pre || op->post) &&
+		    !(op->flags & FLT_OPREG_FLUSH_IF_SENT))
+			f->wants_flush = true;
 	}
 
 	pthread_mutex_lock(&registry_lock);

@@ -138,7 +138,7 @@ void stack_publish_locked(struct flt_volume *vol, struct core_stack *next)
 
 		if (f->wants_data_ops)
 			next->wants_data_ops = true;
-		if (f->pre[FLT_OP_FLUSH] || f->post[FLT_OP_FLUSH])
+		if (f->wants_flush)
 			next->wants_flush = true;
 	}
 	atomic_store(&vol->wants_data_ops, next->wants_data_ops);

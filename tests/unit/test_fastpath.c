@@ -5,7 +5,8 @@
  * and without FLT_OPREG_SKIP_FASTPATH_FILES, flt_disallow_fastpath() from
  * pre and post open/create, backing_fd passed through (and changed by a
  * filter), unknown registration flags refused; results.open.no_flush
- * kept only while no instance has a FLUSH callback.
+ * kept only while no instance has a FLUSH callback (one registered with
+ * FLT_OPREG_FLUSH_IF_SENT keeps it).
  */
 #include "core/core.h"
 
@@ -107,6 +108,10 @@ static const struct flt_operation_registration flush_post[] = {
 	{ FLT_OP_FLUSH, 0, NULL, veto_post },
 	FLT_OPERATION_END,
 };
+static const struct flt_operation_registration flush_if_sent[] = {
+	{ FLT_OP_FLUSH, FLT_OPREG_FLUSH_IF_SENT, veto_pre, veto_post },
+	FLT_OPERATION_END,
+};
 static const struct flt_operation_registration bad_flags[] = {
 	{ FLT_OP_READ, 1u << 7, pass_pre, NULL },
 	FLT_OPERATION_END,
@@ -128,6 +133,10 @@ static const struct flt_registration reg_flush = {
 	FLT_REGISTRATION_INIT, .name = "fp-flush", .default_altitude = 5000,
 	.operations = flush_post,
 };
+static const struct flt_registration reg_flush_if_sent = {
+	FLT_REGISTRATION_INIT, .name = "fp-flush-if-sent",
+	.default_altitude = 6000, .operations = flush_if_sent,
+};
 static const struct flt_registration reg_bad = {
 	FLT_REGISTRATION_INIT, .name = "fp-bad", .default_altitude = 4000,
 	.operations = bad_flags,
@@ -148,6 +157,8 @@ static int setup(void **state)
 	assert_int_equal(flt_register_filter(&reg_skip, &f), 0);
 	flt_start_filtering(f);
 	assert_int_equal(flt_register_filter(&reg_flush, &f), 0);
+	flt_start_filtering(f);
+	assert_int_equal(flt_register_filter(&reg_flush_if_sent, &f), 0);
 	flt_start_filtering(f);
 	return core_volume_create("fastpath", &b, &vol);
 }
@@ -246,6 +257,14 @@ static void test_no_flush(void **state)
 	assert_int_equal(core_volume_attach(vol, "fp-data", 0, NULL, &inst), 0);
 	d = run_open(vol, FLT_OP_CREATE, 5);
 	assert_true(d.results.open.no_flush);
+	/* a FLUSH callback that only needs the flushes sent anyway */
+	assert_int_equal(core_volume_attach(vol, "fp-flush-if-sent", 0, NULL,
+					    &fl), 0);
+	d = run_open(vol, FLT_OP_OPEN, 5);
+	assert_true(d.results.open.no_flush);
+	d = run_open(vol, FLT_OP_CREATE, 5);
+	assert_true(d.results.open.no_flush);
+	assert_int_equal(core_volume_detach(vol, fl), 0);
 	assert_int_equal(core_volume_attach(vol, "fp-flush", 0, NULL, &fl), 0);
 	d = run_open(vol, FLT_OP_OPEN, 5);
 	assert_false(d.results.open.no_flush);
