@@ -6,7 +6,7 @@
  * port (`fsfilter redirect add|remove|list|hydrate|progress|cancel|
  * dehydrate`, decoded as on_message() in filters/redirect/port.c does:
  * "VERB ARG", a rule spec for add, "PATH=>/" for remove, an escaped path
- * for the others). The first input byte picks the parser. Contract
+ * for the others). The first input byte picks the parser (mod 4). Contract
  * besides "no crash, no UB, no leak":
  *  - a refused rule or argument string comes with a message;
  *  - round trip: a rule that parses, formatted as `redirect list` shows
@@ -14,14 +14,19 @@
  *    errno, watch, scope), and formats to the same text;
  *  - a parsed rule set matches each of its exact and prefix rules' own
  *    paths, to a backing path under the rule's backing.
- * rules=FILE clauses are skipped: they read files named by the input.
+ * Mode 3 is a rules file (rules=FILE: one clause per line, '#' comments),
+ * written to a memfd read back as /proc/self/fd/N. rules= clauses inside
+ * the input are skipped: they would read files named by the input.
  */
 #include "filters/redirect/redir.h"
 
 #include <limits.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -140,15 +145,35 @@ static void request(char *req)
 	}
 }
 
+/* the input as the content of a rules=FILE */
+static void rules_file(const uint8_t *data, size_t size)
+{
+	char args[64];
+	int fd;
+
+	if (memmem(data, size, "rules", 5))
+		return;
+	fd = memfd_create("fuzz-rules", MFD_CLOEXEC);
+	check(fd >= 0);
+	check(write(fd, data, size) == (ssize_t)size);
+	snprintf(args, sizeof(args), "block=4096;rules=/proc/self/fd/%d", fd);
+	parse_args(args);
+	close(fd);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char *text;
 
 	if (!size)
 		return 0;
+	if (data[0] % 4 == 3) {
+		rules_file(data + 1, size - 1);
+		return 0;
+	}
 	text = strndup((const char *)data + 1, size - 1);
 	check(text != NULL);
-	switch (data[0] % 3) {
+	switch (data[0] % 4) {
 	case 0:
 		parse_one(text);
 		break;
