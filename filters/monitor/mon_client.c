@@ -426,20 +426,14 @@ static int on_message(void *cookie, const void *in, size_t in_len, void *out,
 		      size_t out_len, size_t *out_returned)
 {
 	struct mon_client *c = cookie;
-	const struct mon_hdr *h = in;
 	int st;
 
 	*out_returned = 0;
-	if (in_len < sizeof(*h) || h->magic != MON_MAGIC ||
-	    h->version != MON_VERSION || h->size != in_len)
-		return -EPROTO;
-	switch (h->type) {
+	switch (mon_msg_type(in, in_len)) {	/* -EPROTO: default */
 	case MON_MSG_SUBSCRIBE:
 		st = subscribe(c, in, in_len);
 		break;
 	case MON_MSG_VERDICT:
-		if (in_len != sizeof(struct mon_verdict))
-			return -EPROTO;
 		st = mon_verdict_answer(c->mi, c->id, in);
 		break;
 	case MON_MSG_GET_STATS:

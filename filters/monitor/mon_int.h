@@ -75,6 +75,10 @@ struct mon_evinfo {
 	void *arg;
 };
 
+/* The type of a client message of @len bytes (enum mon_msg_type), or
+ * -EPROTO if its header is not ours or its size is not the message's;
+ * SUBSCRIBE's body is checked by mon_sub_from_msg. */
+int mon_msg_type(const void *msg, size_t len);
 /* Validate a SUBSCRIBE message of @len bytes into @out. -EINVAL/-EPROTO. */
 int mon_sub_from_msg(const void *msg, size_t len, struct mon_sub *out);
 /* Does @s want the event in @phase (MON_PRE, MON_POST; 0 = verdict)? */

@@ -10,6 +10,18 @@
 #include <errno.h>
 #include <string.h>
 
+int mon_msg_type(const void *msg, size_t len)
+{
+	const struct mon_hdr *h = msg;
+
+	if (len < sizeof(*h) || h->magic != MON_MAGIC ||
+	    h->version != MON_VERSION || h->size != len)
+		return -EPROTO;
+	if (h->type == MON_MSG_VERDICT && len != sizeof(struct mon_verdict))
+		return -EPROTO;
+	return h->type;
+}
+
 int mon_sub_from_msg(const void *msg, size_t len, struct mon_sub *out)
 {
 	const struct mon_subscribe *m = msg;

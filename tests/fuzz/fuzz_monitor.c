@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * libFuzzer target for what the monitor filter decodes from its users and
- * clients: instance arguments (`--filter monitor:ARGS`), SUBSCRIBE
- * messages (mon_sub_from_msg, what on_message() in mon_client.c hands
- * them to) and the path glob they carry, VERDICT messages
+ * clients: instance arguments (`--filter monitor:ARGS`), client message
+ * headers (mon_msg_type, on_message()'s dispatch in mon_client.c),
+ * SUBSCRIBE messages (mon_sub_from_msg) and the path glob they carry,
+ * VERDICT messages
  * (mon_verdict_answer, with no operation waiting: every answer must be
  * refused, never crash), and the event records a client library checks
  * before reading them (mon_event_check). The first input byte picks the
@@ -68,6 +69,8 @@ static void subscribe(const uint8_t *data, size_t size)
 	check(m && path);
 	memcpy(m, data, mlen);
 	if (!mon_sub_from_msg(m, mlen, &sub)) {
+		/* on_message() hands it to mon_sub_from_msg */
+		check(mon_msg_type(m, mlen) == MON_MSG_SUBSCRIBE);
 		struct mon_evinfo ev = {
 			.op = FLT_OP_OPEN, .tid = 42, .uid = 0, .path = path,
 			.comm = ev_comm, .in_process = ev_in_process,
@@ -115,6 +118,9 @@ static void verdict(const uint8_t *data, size_t size)
 	check(mi != NULL);
 	memset(&v, 0, sizeof(v));
 	memcpy(&v, data, size < sizeof(v) ? size : sizeof(v));
+	/* as on_message() dispatches it */
+	if (mon_msg_type(&v, size) != MON_MSG_VERDICT)
+		return;
 	ret = mon_verdict_answer(mi, 1, &v);
 	check(ret == -EINVAL || ret == -ENOENT);
 }
