@@ -81,6 +81,8 @@ struct lower_handle {
 	bool odirect;			/* opened with O_DIRECT: align buffers */
 	_Atomic uint64_t ra_next;	/* files: where a sequential read of
 					   this handle continues (readahead) */
+	_Atomic uint64_t ra_done;	/* files: lower readahead requested
+					   up to here (ops_file.c) */
 	struct lower_handle *prev, *next; /* protected by fs->handle_lock */
 
 	/* directories only, protected by lock */

@@ -259,19 +259,45 @@ static ssize_t write_direct(int fd, const void *buf, size_t size, off_t off)
  * that continues the previous one, the next two windows are requested
  * from the lower file system (POSIX_FADV_WILLNEED starts the I/O and
  * returns; pages already cached cost nothing).
+ *
+ * The kernel has several of a reader's READs in flight at once, and the
+ * worker threads finish them in any order: a read that does not continue
+ * the last one finished may still be part of the stream. A read that
+ * starts inside the range already requested counts as sequential too,
+ * and each request only asks for what lies beyond that range (strace of
+ * a cold 512 MiB read through crypt: one WILLNEED per two READs and
+ * preads waiting for the disk, where the stream was not recognised).
  */
 #define RA_MIN (64u << 10)
+#define RA_WINDOWS 2u
 
 static void lower_readahead(struct lower_handle *h, off_t off, ssize_t r)
 {
-	uint64_t expect;
+	uint64_t o = (uint64_t)off, end = o + (uint64_t)r, expect, done, want;
+	bool again;
 
 	if (r <= 0)
 		return;
-	expect = atomic_exchange_explicit(&h->ra_next, (uint64_t)off + (uint64_t)r,
+	expect = atomic_exchange_explicit(&h->ra_next, end,
 					  memory_order_relaxed);
-	if ((uint64_t)off == expect && (size_t)r >= RA_MIN)
-		posix_fadvise(h->fd, off + r, 2 * r, POSIX_FADV_WILLNEED);
+	if ((size_t)r < RA_MIN)
+		return;
+	want = end + RA_WINDOWS * (uint64_t)r;
+	done = atomic_load_explicit(&h->ra_done, memory_order_relaxed);
+	/* a stream again from further back (a second pass) */
+	again = o == expect && done > want + (RA_WINDOWS + 1) * (uint64_t)r;
+	if (!again && o != expect && o >= done)
+		return;		/* neither continues nor lies in the range */
+	do {
+		if (!again && done >= want)
+			return;	/* already asked for (by another thread) */
+	} while (!atomic_compare_exchange_weak_explicit(
+		&h->ra_done, &done, want, memory_order_relaxed,
+		memory_order_relaxed));
+	if (again || done < end)
+		done = end;	/* a new stream, or one that outran it */
+	posix_fadvise(h->fd, (off_t)done, (off_t)(want - done),
+		      POSIX_FADV_WILLNEED);
 }
 
 void lower_op_read(struct lower_fs *fs, struct flt_callback_data *data)
