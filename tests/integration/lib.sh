@@ -4,7 +4,8 @@
 #
 # Every test gets its own temp dirs and mounts; it_cleanup (installed as an
 # EXIT trap by it_init) unmounts what this test mounted and kills only the
-# PIDs this test started, so tests can run in parallel (ctest -j).
+# PIDs this test started (helpers started with it_bg first, before the
+# unmounts), so tests can run in parallel (ctest -j).
 
 set -uo pipefail
 
@@ -12,6 +13,7 @@ IT_NAME=$(basename "$0" .sh)
 IT_TMPDIRS=()
 IT_MOUNTS=()
 IT_PIDS=()
+IT_BGPIDS=()
 
 it_log() { printf '%s: %s\n' "$IT_NAME" "$*" >&2; }
 it_fail() { it_log "FAIL: $*"; exit 1; }
@@ -157,6 +159,101 @@ it_own_pid() {
 	[[ $stat == "$$" ]]
 }
 
+# it_bg CMD...: run CMD in the background as a helper of this test (a
+# verdict client, a spy, a workload); its PID in IT_BG. Redirect the call
+# to redirect CMD (it_bg cmd >out: the file is truncated before CMD starts).
+# Helpers are killed (KILL) by it_bg_stop, and at exit before the mounts
+# are unmounted: a client or a spy holds its volume busy.
+it_bg() {
+	"$@" &
+	IT_BG=$!
+	IT_BGPIDS+=("$IT_BG")
+}
+
+# it_bg_forget PID: PID is reaped (it_wait_pid), not a helper to kill any more.
+it_bg_forget() {
+	local p keep=()
+	for p in "${IT_BGPIDS[@]}"; do
+		[[ $p == "$1" ]] || keep+=("$p")
+	done
+	IT_BGPIDS=("${keep[@]}")
+}
+
+# it_bg_stop: kill the helpers that are still ours (it_own_pid) and reap them.
+it_bg_stop() {
+	local p
+	for p in "${IT_BGPIDS[@]}"; do
+		it_own_pid "$p" && kill -KILL "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
+	IT_BGPIDS=()
+}
+
+# it_wait_line FILE PATTERN [SECONDS] [PID]: until FILE has a line matching
+# PATTERN (grep); returns 1 after SECONDS (default 10), or as soon as PID
+# (the writer, if given) has exited without writing it, after showing the
+# end of FILE.
+it_wait_line() {
+	local f=$1 pat=$2 t=${3:-10} pid=${4:-} i
+	for ((i = 0; i < t * 20; i++)); do
+		grep -q -- "$pat" "$f" 2>/dev/null && return 0
+		[[ -n $pid ]] && ! kill -0 "$pid" 2>/dev/null && break
+		sleep 0.05
+	done
+	grep -q -- "$pat" "$f" 2>/dev/null && return 0
+	it_log "no '$pat' in $f:"
+	tail -n 20 "$f" >&2
+	return 1
+}
+
+# it_monitor_client OUT MNT [ARGS...]: a monitor verdict client
+# (`$MONTEST verdict MNT ARGS...`, tests/integration/montest.c) as a helper
+# (it_bg, PID in IT_BG); its stdout (the "req"/"answer" lines) to OUT, its
+# stderr to OUT.err. Returns once it is connected ("ready"); generous,
+# an ASan client on a loaded machine can take seconds.
+it_monitor_client() {
+	local out=$1 mnt=$2
+	shift 2
+	[[ -x ${MONTEST:-} ]] || it_fail "MONTEST not set"
+	it_bg "$MONTEST" verdict "$mnt" "$@" >"$out" 2>"$out.err"
+	it_wait_line "$out" ready 60 "$IT_BG" ||
+		it_fail "verdict client on $mnt did not start: $(cat "$out.err")"
+}
+
+# it_spy OUT MNT [ARGS...]: `fsfilter spy MNT ARGS...` as a helper (it_bg,
+# PID in IT_BG), stdout to OUT, stderr to OUT.err; returns once it listens.
+it_spy() {
+	local out=$1 mnt=$2
+	shift 2
+	it_bg "$FSFILTER" spy "$mnt" "$@" >"$out" 2>"$out.err"
+	it_wait_line "$out.err" listening 30 "$IT_BG" || it_fail "spy on $mnt did not start"
+}
+
+# it_spy_stop PID OUT: Ctrl-C to the spy it_spy started with OUT; it must
+# exit and print its summary (the dropped count) to OUT.err.
+it_spy_stop() {
+	kill -INT "$1" 2>/dev/null
+	it_wait_pid "$1" 10 || true
+	it_bg_forget "$1"
+	grep -q "dropped" "$2.err" || it_fail "spy printed no summary on exit"
+}
+
+# it_crypt_init LOWER KEYFILE: `fsfilter crypt init` of LOWER with the key
+# in KEYFILE, a fresh random 32-byte key if KEYFILE does not exist yet.
+it_crypt_init() {
+	[[ -e $2 ]] || head -c 32 /dev/urandom >"$2" || it_fail "key $2"
+	"$FSFILTER" crypt init "$1" --keyfile "$2" -q || it_fail "crypt init $1"
+}
+
+# it_crypt_volume DIR: DIR/lower crypt-initialised with the key DIR/key
+# (it_crypt_init), an empty DIR/mnt, the daemon log in DIR/daemon.log.
+# Mount it with: it_mount DIR/lower DIR/mnt --filter crypt:keyfile=DIR/key
+it_crypt_volume() {
+	mkdir -p "$1/lower" "$1/mnt" || it_fail "mkdir $1/lower $1/mnt"
+	IT_LOG=$1/daemon.log
+	it_crypt_init "$1/lower" "$1/key"
+}
+
 it_cleanup() {
 	local rc=$? m p d
 	trap - EXIT
@@ -164,6 +261,7 @@ it_cleanup() {
 		kill "$IT_WATCHDOG" 2>/dev/null
 		wait "$IT_WATCHDOG" 2>/dev/null
 	fi
+	it_bg_stop
 	for m in "${IT_MOUNTS[@]}"; do
 		if it_is_mounted "$m"; then
 			"$FSFILTER" unmount "$m" >/dev/null 2>&1 ||
