@@ -9,12 +9,8 @@ it_init
 [[ -x ${CRYPTMODEL:-} ]] || it_fail "CRYPTMODEL not set"
 
 it_tmpdir base
+it_crypt_volume "$base"
 lower=$base/lower mnt=$base/mnt
-mkdir "$lower" "$mnt"
-head -c 32 /dev/urandom >"$base/key"
-IT_LOG=$base/daemon.log
-
-"$FSFILTER" crypt init "$lower" --keyfile "$base/key" -q || it_fail "crypt init"
 "$FSFILTER" crypt init "$lower" --keyfile "$base/key" -q 2>/dev/null &&
 	it_fail "a second init must refuse"
 it_mount "$lower" "$mnt" --filter "crypt:keyfile=$base/key"
@@ -156,7 +152,7 @@ grep -q "wrong passphrase" "$base/wrong2.log" || it_fail "no clear wrong-passphr
 # and append offsets, writes back pages from any writable handle)
 wlower=$base/wlower
 mkdir "$wlower"
-"$FSFILTER" crypt init "$wlower" --keyfile "$base/key" -q || it_fail "init wlower"
+it_crypt_init "$wlower" "$base/key"
 it_mount "$wlower" "$mnt" --writeback --filter "crypt:keyfile=$base/key"
 timeout 200 "$CRYPTMODEL" model "$mnt/wb" 7 3000 || it_fail "writeback model run"
 timeout 200 "$CRYPTMODEL" model "$mnt/wbmmap" 8 2000 mmap || it_fail "writeback mmap model run"
