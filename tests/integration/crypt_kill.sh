@@ -7,11 +7,8 @@
 it_init
 [[ -x ${CRYPTMODEL:-} ]] || it_fail "CRYPTMODEL not set"
 it_tmpdir base
+it_crypt_volume "$base"
 lower=$base/lower mnt=$base/mnt
-mkdir "$lower" "$mnt"
-head -c 32 /dev/urandom >"$base/key"
-IT_LOG=$base/daemon.log
-"$FSFILTER" crypt init "$lower" --keyfile "$base/key" -q || it_fail "crypt init"
 
 for round in 1 2 3; do
 	it_mount "$lower" "$mnt" --filter "crypt:keyfile=$base/key"
