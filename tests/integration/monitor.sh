@@ -21,44 +21,18 @@ it_tmpdir base
 mkdir "$base/lower" "$base/mnt"
 L=$base/lower M=$base/mnt
 IT_LOG=$base/daemon.log
-BGPIDS=()
 
-bg_cleanup() {
-	local p
-	for p in "${BGPIDS[@]}"; do
-		it_own_pid "$p" && kill -KILL "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
-	done
-	BGPIDS=()
-}
-trap '_rc=$?; bg_cleanup; (exit $_rc); it_cleanup' EXIT
-
-# wait_line FILE PATTERN [SECONDS]: until FILE has a line matching PATTERN
-wait_line() {
-	local i
-	for ((i = 0; i < ${3:-10} * 20; i++)); do
-		grep -q -- "$2" "$1" 2>/dev/null && return 0
-		sleep 0.05
-	done
-	it_log "no '$2' in $1:"
-	tail -n 20 "$1" >&2
-	return 1
-}
-
-# spy_start OUT ARGS...: a JSON spy in the background, ready when it says so
+# spy_start OUT ARGS...: a JSON spy of $M (it_spy), its PID in SPY
 spy_start() {
 	local out=$1
 	shift
-	"$FSFILTER" spy "$M" --json "$@" >"$out" 2>"$out.err" &
-	SPY=$!
-	BGPIDS+=("$SPY")
-	wait_line "$out.err" "listening" || it_fail "spy did not start"
+	it_spy "$out" "$M" --json "$@"
+	SPY=$IT_BG
 }
+# spy_stop OUT: the spy SPY, once the last events are through
 spy_stop() {
 	sleep 0.3
-	kill -INT "$SPY"
-	it_wait_pid "$SPY" 10 || true
-	grep -q "dropped" "$1.err" || it_fail "spy printed no summary on exit"
+	it_spy_stop "$SPY" "$1"
 }
 
 # has OUT FIELD... : a JSON line containing every fixed string given
@@ -121,12 +95,11 @@ case_events() {
 	awk -F'"seq":' '{ split($2, a, ","); if (a[1] + 0 <= last) bad = 1; last = a[1] + 0 } END { exit bad }' "$ev" ||
 		it_fail "sequence numbers do not increase"
 	# the human format has the columns
-	"$FSFILTER" spy "$M" --ops open --count 1 >"$base/human" 2>"$base/human.err" &
-	SPY=$!
-	BGPIDS+=("$SPY")
-	wait_line "$base/human.err" listening || it_fail "spy (human) did not start"
+	it_spy "$base/human" "$M" --ops open --count 1
+	SPY=$IT_BG
 	cat "$M/old.txt" >/dev/null
 	it_wait_pid "$SPY" 10 || it_fail "spy --count 1 failed"
+	it_bg_forget "$SPY"
 	grep -q 'PROCESS' "$base/human" && grep -Eq 'cat +[0-9]+ post open +/old.txt +SUCCESS' "$base/human" ||
 		{ cat "$base/human" >&2; it_fail "human columns wrong"; }
 	it_log "ok: events"
@@ -141,6 +114,7 @@ case_filters() {
 	echo d >"$L/other/d.txt"
 	cp /bin/cat "$base/mycat"
 	spy_start "$base/comm" --ops open --comm mycat
+	SPY_COMM=$SPY
 	spy_start "$base/glob" --ops open --path '/sub/*.txt'
 	SPY_GLOB=$SPY
 	spy_start "$base/prefix" --ops open --path /sub
@@ -154,7 +128,7 @@ case_filters() {
 	spy_stop "$base/pid"
 	SPY=$SPY_PREFIX spy_stop "$base/prefix"
 	SPY=$SPY_GLOB spy_stop "$base/glob"
-	SPY=${BGPIDS[0]} spy_stop "$base/comm"
+	SPY=$SPY_COMM spy_stop "$base/comm"
 	[[ $(grep -c '"op":"open"' "$base/comm") == 4 ]] || { cat "$base/comm" >&2; it_fail "--comm mycat: expected 4 opens"; }
 	grep -q '"comm":"cat"' "$base/comm" && it_fail "--comm mycat showed cat"
 	[[ $(grep -c '"op":"open"' "$base/glob") == 2 ]] || { cat "$base/glob" >&2; it_fail "--path /sub/*.txt: expected 2 opens"; }
@@ -184,9 +158,8 @@ case_verdict() {
 	printf 'EICAR-MARK' >>"$L/big.bin"
 	it_mount "$L" "$M" --filter monitor:verdict_timeout_ms=3000
 	# allow/deny through the scanner example, which reads the lower dir
-	"$SCANNER" "$M" "$L" EICAR-MARK >"$base/scan" 2>&1 &
-	BGPIDS+=($!)
-	wait_line "$base/scan" ready || it_fail "scanner did not start"
+	it_bg "$SCANNER" "$M" "$L" EICAR-MARK >"$base/scan" 2>&1
+	it_wait_line "$base/scan" ready || it_fail "scanner did not start"
 	cat "$M/clean.txt" >/dev/null || it_fail "clean file denied"
 	cat "$M/bad.txt" >/dev/null 2>&1 && it_fail "infected file allowed"
 	cat "$M/big.bin" >/dev/null 2>&1 && it_fail "string at 3 MB not found"
@@ -196,7 +169,7 @@ case_verdict() {
 	echo new >"$M/created.txt" || it_fail "create denied"
 	[[ $(fig verdicts.allowed) -ge 2 && $(fig verdicts.denied) -ge 3 ]] ||
 		it_fail "status: allowed $(fig verdicts.allowed), denied $(fig verdicts.denied)"
-	bg_cleanup
+	it_bg_stop
 	it_unmount "$M"
 	it_wait_pid "$IT_PID" 10
 
@@ -204,9 +177,7 @@ case_verdict() {
 	local t0 t1 mode
 	for mode in deny allow; do
 		it_mount "$L" "$M" --filter "monitor:verdict_timeout_ms=300,default=$mode"
-		"$MONTEST" verdict "$M" --sleep-ms 5000 >"$base/v.$mode" &
-		BGPIDS+=($!)
-		wait_line "$base/v.$mode" ready || it_fail "verdict client"
+		it_monitor_client "$base/v.$mode" "$M" --sleep-ms 5000
 		t0=$(date +%s%N)
 		if cat "$M/clean.txt" >/dev/null 2>&1; then r=allow; else r=deny; fi
 		t1=$(date +%s%N)
@@ -216,7 +187,7 @@ case_verdict() {
 		[[ $(stat_of timeouts) -ge 1 ]] || it_fail "timeout not counted"
 		[[ $(fig verdicts.timed_out) -ge 1 && $(fig clients) == 1 ]] ||
 			it_fail "status: timed_out $(fig verdicts.timed_out), clients $(fig clients)"
-		bg_cleanup
+		it_bg_stop
 		it_unmount "$M"
 		it_wait_pid "$IT_PID" 10
 	done
@@ -225,10 +196,8 @@ case_verdict() {
 	# 32 opens wait on a client that never answers; kill -9 it: all go at once
 	it_mount "$L" "$M" --filter monitor:verdict_timeout_ms=60000,max_clients=40
 	for i in $(seq 32); do echo "$i" >"$L/f$i"; done
-	"$MONTEST" verdict "$M" --sleep-ms 600000 >"$base/v.kill" &
-	local vc=$!
-	BGPIDS+=("$vc")
-	wait_line "$base/v.kill" ready || it_fail "verdict client"
+	it_monitor_client "$base/v.kill" "$M" --sleep-ms 600000
+	local vc=$IT_BG
 	local pids=()
 	for i in $(seq 32); do
 		cat "$M/f$i" >"$base/out$i" 2>&1 &
@@ -253,29 +222,25 @@ case_verdict() {
 	# the same counts in `fsfilter status`
 	[[ $(fig verdicts.released) -ge 32 && $(fig verdicts.defaulted) -ge 32 ]] ||
 		it_fail "status: released $(fig verdicts.released), defaulted $(fig verdicts.defaulted)"
-	bg_cleanup
+	it_bg_stop
 
 	# self-exclusion: the client opens a file in the volume (from another
 	# thread) before answering; it must not wait for itself
-	"$MONTEST" verdict "$M" --open "$M/f1" >"$base/v.self" &
-	BGPIDS+=($!)
-	wait_line "$base/v.self" ready || it_fail "verdict client"
+	it_monitor_client "$base/v.self" "$M" --open "$M/f1"
 	t0=$(date +%s%N)
 	timeout 20 cat "$M/f2" >/dev/null || it_fail "open with a self-opening client failed"
 	t1=$(date +%s%N)
 	(((t1 - t0) / 1000000 < 3000)) || it_fail "self-exclusion: open took $(((t1 - t0) / 1000000)) ms"
 	[[ $(stat_of excluded) -ge 1 ]] || it_fail "the client's own open was not excluded"
 	grep -q "req open /f1" "$base/v.self" && it_fail "the client was asked about its own open"
-	bg_cleanup
+	it_bg_stop
 
 	# a waiting open whose process is killed: FUSE INTERRUPT reaches the
 	# cancel routine, the operation completes (EINTR) and is counted
-	"$MONTEST" verdict "$M" --sleep-ms 600000 >"$base/v.intr" &
-	BGPIDS+=($!)
-	wait_line "$base/v.intr" ready || it_fail "verdict client"
+	it_monitor_client "$base/v.intr" "$M" --sleep-ms 600000
 	cat "$M/f3" >/dev/null 2>&1 &
 	local victim=$!
-	wait_line "$base/v.intr" "req open /f3" || it_fail "open did not reach the client"
+	it_wait_line "$base/v.intr" "req open /f3" || it_fail "open did not reach the client"
 	kill -KILL "$victim"
 	wait "$victim" 2>/dev/null
 	for ((i = 0; i < 40; i++)); do
@@ -283,20 +248,16 @@ case_verdict() {
 		sleep 0.05
 	done
 	[[ $(stat_of cancelled) -ge 1 ]] || it_fail "interrupted open not cancelled"
-	bg_cleanup
+	it_bg_stop
 
 	# long verdicts: extend past the timeout, bounded by max_verdict_ms
 	it_unmount "$M"
 	it_wait_pid "$IT_PID" 10
 	it_mount "$L" "$M" --filter monitor:verdict_timeout_ms=300,max_verdict_ms=1500,default=deny
-	"$MONTEST" verdict "$M" --extend-ms 800 --sleep-ms 600 >"$base/v.ext" &
-	BGPIDS+=($!)
-	wait_line "$base/v.ext" ready || it_fail "verdict client"
+	it_monitor_client "$base/v.ext" "$M" --extend-ms 800 --sleep-ms 600
 	cat "$M/clean.txt" >/dev/null || it_fail "extended verdict (600 ms > timeout 300) did not allow"
-	bg_cleanup
-	"$MONTEST" verdict "$M" --extend-ms 10000 --sleep-ms 4000 >"$base/v.ext2" &
-	BGPIDS+=($!)
-	wait_line "$base/v.ext2" ready || it_fail "verdict client"
+	it_bg_stop
+	it_monitor_client "$base/v.ext2" "$M" --extend-ms 10000 --sleep-ms 4000
 	t0=$(date +%s%N)
 	cat "$M/clean.txt" >/dev/null 2>&1 && it_fail "extension past max_verdict_ms allowed"
 	t1=$(date +%s%N)
@@ -309,9 +270,7 @@ case_paging() {
 	it_mount "$L" "$M" --filter monitor:verdict_timeout_ms=10000
 	# verdicts on reads, the client sleeps 2 s per request: paging reads
 	# (every mmap fault) must not wait for it
-	"$MONTEST" verdict "$M" --ops read --sleep-ms 2000 >"$base/v" &
-	BGPIDS+=($!)
-	wait_line "$base/v" ready || it_fail "verdict client"
+	it_monitor_client "$base/v" "$M" --ops read --sleep-ms 2000
 	local ms
 	ms=$("$MONTEST" mmapread "$M/big") || it_fail "mmapread"
 	it_log "mmap read of 32 MiB with a sleeping verdict client: $ms ms"
@@ -325,14 +284,12 @@ case_paging() {
 	(((t1 - t0) / 1000000 >= 1500)) || it_fail "a direct read did not wait for its verdict ($(((t1 - t0) / 1000000)) ms)"
 	grep -Eq "^req read /big$" "$base/v" || it_fail "no verdict request for the direct read"
 	[[ $(stat_of paging_async) -ge 1 ]] || it_fail "paging_async not counted"
-	bg_cleanup
+	it_bg_stop
 	it_unmount "$M"
 	it_wait_pid "$IT_PID" 10
 	# bounded mode: each paging read waits at most paging_bound_ms
 	it_mount "$L" "$M" --filter monitor:verdict_timeout_ms=10000,paging_bound_ms=20
-	"$MONTEST" verdict "$M" --ops read --sleep-ms 2000 >"$base/v2" &
-	BGPIDS+=($!)
-	wait_line "$base/v2" ready || it_fail "verdict client"
+	it_monitor_client "$base/v2" "$M" --ops read --sleep-ms 2000
 	head -c $((4 << 20)) /dev/urandom >"$L/small"
 	ms=$("$MONTEST" mmapread "$M/small") || it_fail "mmapread"
 	it_log "mmap read of 4 MiB, paging_bound_ms=20: $ms ms"
@@ -345,10 +302,9 @@ case_paging() {
 
 case_drops() {
 	it_mount "$L" "$M" --filter monitor:queue_kb=64
-	"$MONTEST" noread "$M" "$base/go" >"$base/nr" &
-	local nr=$!
-	BGPIDS+=("$nr")
-	wait_line "$base/nr" ready || it_fail "noread client"
+	it_bg "$MONTEST" noread "$M" "$base/go" >"$base/nr"
+	local nr=$IT_BG
+	it_wait_line "$base/nr" ready || it_fail "noread client"
 	mkdir "$M/d"
 	touch "$M"/d/f{1..3000}
 	rm -r "$M/d"
