@@ -20,16 +20,6 @@ command -v python3 >/dev/null || it_skip "python3 missing"
 
 it_tmpdir base
 IT_LOG=$base/daemon.log
-BGPIDS=()
-bg_cleanup() {
-	local p
-	for p in "${BGPIDS[@]}"; do
-		it_own_pid "$p" && kill -KILL "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
-	done
-	BGPIDS=()
-}
-trap '_rc=$?; bg_cleanup; (exit $_rc); it_cleanup' EXIT
 
 python3 "$PY" ops "$base/native" "$base/native.out" || it_fail "ops on the native directory"
 python3 "$PY" tree "$base/native" "$base/native.tree" || it_fail "native tree"
@@ -46,7 +36,7 @@ run_case() {
 	L=$d/lower M=$d/mnt
 	mkdir -p "$L" "$M" "$d/back"
 	if ((crypt)); then
-		"$FSFILTER" crypt init "$L" --keyfile "$base/key" -q || it_fail "$tag: crypt init"
+		it_crypt_init "$L" "$base/key"
 	fi
 	local args=("$@")
 	if ((redir)); then
@@ -54,16 +44,12 @@ run_case() {
 	fi
 	IT_LOG=$d/daemon.log
 	it_mount "$L" "$M" "${args[@]}"
+	local spies=()
 	if ((mon)); then
-		"$FSFILTER" spy "$M" --json --ops create >"$d/spy.json" 2>"$d/spy.json.err" &
-		BGPIDS+=($!)
-		"$FSFILTER" spy "$M" --ops all --pre --post >"$d/spy.txt" 2>"$d/spy.txt.err" &
-		BGPIDS+=($!)
-		for ((i = 0; i < 200; i++)); do
-			grep -q listening "$d/spy.json.err" && grep -q listening "$d/spy.txt.err" && break
-			sleep 0.05
-		done
-		((i < 200)) || it_fail "$tag: spies did not start"
+		it_spy "$d/spy.json" "$M" --json --ops create
+		spies+=("$IT_BG")
+		it_spy "$d/spy.txt" "$M" --ops all --pre --post
+		spies+=("$IT_BG")
 	fi
 	python3 "$PY" ops "$M/d" "$d/vol.out" || it_fail "$tag: ops on the volume crashed"
 	diff -u "$base/native.out" "$d/vol.out" >"$d/diff" ||
@@ -82,12 +68,9 @@ run_case() {
 		python3 "$PY" redirect "$FSFILTER" "$M" "$L" "$d/back" || it_fail "$tag: redirect"
 	fi
 	if ((mon)); then
-		local p
 		sleep 0.5
-		for p in "${BGPIDS[@]}"; do kill -INT "$p" 2>/dev/null; done
-		for p in "${BGPIDS[@]}"; do it_wait_pid "$p" 10 || true; done
-		BGPIDS=()
-		grep -q "dropped" "$d/spy.json.err" || it_fail "$tag: spy printed no summary"
+		it_spy_stop "${spies[0]}" "$d/spy.json"
+		it_spy_stop "${spies[1]}" "$d/spy.txt"
 		grep -q " 0 dropped\|dropped: 0\|0 events dropped" "$d/spy.json.err" ||
 			it_log "$tag: JSON spy: $(tail -n1 "$d/spy.json.err")"
 		python3 "$PY" spy "$d/spy.json" "$d/spy.txt" /d || it_fail "$tag: monitor events"
