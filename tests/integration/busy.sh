@@ -52,13 +52,7 @@ for i in range(32): print(i, acked[i], flush=True)
 PY
 	WRITERS=$!
 	IT_PIDS+=("$WRITERS")
-	local i
-	for ((i = 0; i < 400; i++)); do
-		grep -q ready "$2" 2>/dev/null && return 0
-		kill -0 "$WRITERS" 2>/dev/null || break
-		sleep 0.05
-	done
-	it_fail "writers did not start: $(cat "$2")"
+	it_wait_line "$2" ready 20 "$WRITERS" || it_fail "writers did not start: $(cat "$2")"
 }
 
 # check_records LOWER OUT: every acked record is there, in order, whole
@@ -117,21 +111,10 @@ start() {
 	DAEMON=$IT_PID
 	rm -f "$base/stop"
 	writers "$mnt" "$base/$1.writers"
-	# an output file of its own per phase: the shell's redirection
-	# truncates it in the child, some time after `&` returns, so a file
-	# shared with the previous phase would still show that client's
-	# "ready" to the check below, and lose it right after
-	vcout=$base/$1.vc
-	"$MONTEST" verdict "$mnt" --ops open --sleep-ms 600000 >"$vcout" 2>&1 &
-	VC=$!
-	IT_PIDS+=("$VC")
-	# generous: an ASan client on a loaded machine can take seconds
-	for ((i = 0; i < 1200; i++)); do
-		grep -q ready "$vcout" 2>/dev/null && break
-		kill -0 "$VC" 2>/dev/null || break
-		sleep 0.05
-	done
-	grep -q ready "$vcout" || it_fail "verdict client: $(cat "$vcout")"
+	# an output file of its own per phase (the previous client's
+	# "ready" must not count)
+	it_monitor_client "$base/$1.vc" "$mnt" --ops open --sleep-ms 600000
+	VC=$IT_BG
 	waiting_opens "$mnt"
 	sleep 1	# the writers are busy
 }
