@@ -25,38 +25,22 @@ IT_LOG=$base/daemon.log
 for i in $(seq 20); do head -c $((RANDOM * 8)) /dev/urandom >"$B/tree/t$i"; done
 printf 'cow backing\n' >"$B/cow"
 for i in $(seq 5); do printf 'extra %d\n' "$i" >"$B/extra$i"; done
-head -c 32 /dev/urandom >"$base/key"
-"$FSFILTER" crypt init "$L" --keyfile "$base/key" -q || it_fail "crypt init"
+it_crypt_init "$L" "$base/key"
 it_mount "$L" "$M" --filter monitor \
 	--filter "redirect:rule=/r/=>$B/tree;rule=/cow.txt=>$B/cow,policy=cow" \
 	--filter "crypt:keyfile=$base/key"
 DAEMON=$IT_PID
 
-BG=()
-bg_cleanup() {
-	local p
-	for p in "${BG[@]}"; do
-		it_own_pid "$p" && kill -KILL "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
-	done
-	BG=()
-}
-trap '_rc=$?; bg_cleanup; (exit $_rc); it_cleanup' EXIT
-
-"$MONTEST" verdict "$M" --ops open,create --random-sleep-ms 5 >/dev/null 2>"$base/verdict.err" &
-VERDICT=$!
-BG+=("$VERDICT")
-sleep 1
-kill -0 "$VERDICT" 2>/dev/null || it_fail "verdict client died: $(cat "$base/verdict.err")"
+it_monitor_client "$base/verdict" "$M" --ops open,create --random-sleep-ms 5
+VERDICT=$IT_BG
 
 rss() { awk '/^VmRSS/ { print $2 }' "/proc/$DAEMON/status"; }
 fds() { ls "/proc/$DAEMON/fd" | wc -l; }
 
 WPIDS=()
 for k in writer:1 writer:2 writer:3 reader:1 reader:2 dirs:1 mmap:1 cow:1; do
-	python3 "$WORK" "${k%%:*}" "$M" "$B" "$DUR" "${k##*:}" >>"$base/work.out" 2>>"$base/work.err" &
-	WPIDS+=($!)
-	BG+=($!)
+	it_bg python3 "$WORK" "${k%%:*}" "$M" "$B" "$DUR" "${k##*:}" >>"$base/work.out" 2>>"$base/work.err"
+	WPIDS+=("$IT_BG")
 done
 
 # control-plane churn until the workers are done
