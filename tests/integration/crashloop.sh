@@ -31,7 +31,6 @@ for k in 0 1 2 3 4 5; do
 	head -c $((100000 + k * 37000)) /dev/urandom >"$back/cow/f$k"
 	head -c $((300000 + k * 51000)) /dev/urandom >"$back/hyd/f$k"
 done
-head -c 32 /dev/urandom >"$key"
 # CRASHLOOP_MODES: a subset, e.g. "stacked" (rounds go round them)
 read -r -a modes <<<"${CRASHLOOP_MODES:-plain crypt redirect stacked}"
 for m in "${modes[@]}"; do
@@ -40,7 +39,7 @@ for m in "${modes[@]}"; do
 done
 for m in "${modes[@]}"; do
 	[[ $m == crypt || $m == stacked ]] || continue
-	"$FSFILTER" crypt init "$base/$m.lower" --keyfile "$key" -q || it_fail "crypt init"
+	it_crypt_init "$base/$m.lower" "$key"
 done
 redir="redirect:rule=/cow/=>$back/cow,policy=copy-on-write"
 redir+=";rule=/hyd/=>$back/hyd,policy=hydrate"
