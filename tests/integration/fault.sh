@@ -128,8 +128,7 @@ it_unmount "$mnt"
 # --- crypt: a failing write never leaves a file that does not authenticate
 clower=$base/clower cmnt=$base/cmnt
 mkdir -p "$clower" "$cmnt"
-head -c 32 /dev/urandom >"$base/key"
-"$FSFILTER" crypt init "$clower" --keyfile "$base/key" -q || it_fail "crypt init"
+it_crypt_init "$clower" "$base/key"
 mnt=$cmnt
 it_mount "$clower" "$cmnt" --no-passthrough --enable-fault-injection --filter "crypt:keyfile=$base/key"
 printf 'sealed\n' >"$cmnt/a.txt" || it_fail "crypt write"
