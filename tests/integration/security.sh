@@ -43,7 +43,7 @@ printf 'x\n' >"$L/pub/rootfile" && chmod 644 "$L/pub/rootfile"
 head -c 32 /dev/urandom >"$base/key"
 chmod 600 "$base/key"
 mkdir "$base/clower"
-"$FSFILTER" crypt init "$base/clower" --keyfile "$base/key" -q || it_fail "crypt init"
+it_crypt_init "$base/clower" "$base/key"
 
 rules="rule=/d/priv=>$B/public;rule=/d/cow=>$B/public,policy=cow"
 rules+=";rule=/d/hyd=>$B/public,policy=hydrate;rule=/d/ro=>$B/public"
