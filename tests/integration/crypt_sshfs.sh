@@ -51,8 +51,7 @@ done
 it_is_mounted "$slower" || it_fail "sshfs did not mount: $(cat "$base/sshfs.err" "$base/sshd.log")"
 sshfs_mounted=1
 
-head -c 32 /dev/urandom >"$base/key"
-"$FSFILTER" crypt init "$slower" --keyfile "$base/key" -q || it_fail "init over sshfs"
+it_crypt_init "$slower" "$base/key"	# over sshfs
 [[ -s $remote/.fsfilter-crypt.conf ]] || it_fail "config not on the server"
 it_mount "$slower" "$mnt" --filter "crypt:keyfile=$base/key"
 timeout 300 "$CRYPTMODEL" model "$mnt/m1" 11 1500 || it_fail "model over sshfs"
