@@ -10,9 +10,8 @@ it_init
 
 it_tmpdir base
 vol=$base/vol lower=$base/lower mnt=$base/mnt
-mkdir "$vol" "$lower" "$mnt" "$base/r1" "$base/r2" "$base/m1" "$base/m2"
-head -c 32 /dev/urandom >"$base/key"
-IT_LOG=$base/daemon.log
+mkdir "$vol" "$base/r1" "$base/r2" "$base/m1" "$base/m2"
+it_crypt_volume "$base"
 # raw-view tools: comm is the executable's name
 cp /usr/bin/tar "$base/rawtar"
 cp /bin/cp "$base/rawcp"
@@ -20,7 +19,6 @@ cp /usr/bin/stat "$base/rawstat"
 raw="raw=rawtar+comm:rawcp+rawstat+rawview"
 
 # --- options
-"$FSFILTER" crypt init "$lower" --keyfile "$base/key" -q || it_fail "crypt init"
 "$FSFILTER" mount "$lower" "$mnt" -f --filter "crypt:keyfile=$base/key,raw=pid:x" 2>>"$IT_LOG" &&
 	it_fail "a bad raw= list must refuse to mount"
 
@@ -38,7 +36,7 @@ stat "$mnt/.fsfilter-crypt.conf" 2>/dev/null && it_fail "config visible to plain
 it_unmount "$mnt"
 
 # --- a volume attached over its own directory, backed up raw
-"$FSFILTER" crypt init "$vol" --keyfile "$base/key" -q || it_fail "crypt init vol"
+it_crypt_init "$vol" "$base/key"
 it_mount "$vol" "$vol" --nonempty --filter "crypt:keyfile=$base/key,$raw"
 mkdir -p "$vol/d1/d2" "$vol/empty"
 printf 'hello' >"$vol/small"
