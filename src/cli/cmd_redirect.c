@@ -12,6 +12,7 @@
 #include <fsfilter/client.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -27,6 +28,17 @@ static const char redirect_usage[] =
 "       fsfilter redirect dehydrate MOUNTPOINT PATH\n"
 "       fsfilter redirect hydrate MOUNTPOINT PATH [--no-wait]\n"
 "       fsfilter redirect cancel MOUNTPOINT PATH\n";
+
+/*
+ * The longest request the CLI sends (verb, space, argument, NUL). The
+ * longest valid rule: PATH and BACKING each decode to less than PATH_MAX
+ * bytes (filters/redirect/rules.c) and each byte may be written as \xHH
+ * (4 bytes), so 2 x 4 x PATH_MAX, plus 1 KiB for "=>", the options (a
+ * scope list is at most FLT_SCOPE_MAX items) and the verb. Well inside
+ * the port's message bound (FLT_PORT_MAX_MESSAGE, 64 KiB). Before, the
+ * CLI's buffer was 8 KiB and cut longer rules with "argument too long".
+ */
+#define REDIRECT_REQ_MAX (8u * PATH_MAX + 1024u)
 
 /* One request on @port; the reply (after "ok\n") in @reply. 0, or
  * CLI_RUNTIME with the message printed. */
@@ -72,7 +84,7 @@ static void bar(unsigned long long done, unsigned long long total,
 static int hydrate_wait(struct fltc_port *port, const char *path, bool wait)
 {
 	static char reply[4096];
-	char req[8192];
+	static char req[REDIRECT_REQ_MAX];
 	bool tty = isatty(2), drawn = false;
 	struct timespec tick = { 0, 100 * 1000 * 1000 };
 
@@ -81,7 +93,11 @@ static int hydrate_wait(struct fltc_port *port, const char *path, bool wait)
 		return CLI_RUNTIME;
 	if (!strcmp(reply, "hydrated\n") || !wait)
 		return CLI_OK;
-	snprintf(req, sizeof(req), "progress %s", path);
+	if ((size_t)snprintf(req, sizeof(req), "progress %s", path) >=
+	    sizeof(req)) {
+		fprintf(stderr, "fsfilter redirect hydrate: PATH too long\n");
+		return CLI_USAGE;
+	}
 	for (;;) {
 		unsigned long long done, total, rate;
 		char state[16];
@@ -171,7 +187,7 @@ static int print_rules_json(const char *mnt, char *lines)
 int cmd_redirect(int argc, char **argv)
 {
 	static char reply[65536];
-	char req[8192];
+	static char req[REDIRECT_REQ_MAX];
 	struct fltc_port *port;
 	const char *verb = argc > 1 ? argv[1] : "";
 	size_t n = 0;
@@ -216,7 +232,11 @@ int cmd_redirect(int argc, char **argv)
 	else
 		ret = snprintf(req, sizeof(req), "%s", verb);
 	if (ret < 0 || (size_t)ret >= sizeof(req)) {
-		fprintf(stderr, "fsfilter redirect: argument too long\n");
+		fprintf(stderr, "fsfilter redirect %s: the request is %d "
+			"bytes, longer than the limit of %u bytes (PATH and "
+			"BACKING: under PATH_MAX = %d bytes each once "
+			"unescaped, 4 bytes per \\xHH escape)\n", verb, ret,
+			REDIRECT_REQ_MAX - 1, PATH_MAX);
 		return CLI_USAGE;
 	}
 	ret = fltc_connect(argv[2], "redirect", NULL, 0, 5000, &port);

@@ -65,6 +65,39 @@ R remove /d/ && [[ ! -e $mnt/d/x.txt ]] || it_fail "prefix remove"
 R add "/d/*.log=>$back/one" && [[ $(cat "$mnt/d/b.log") == "backing one" ]] || it_fail "glob add"
 R remove '/d/*.log' && [[ $(cat "$mnt/d/b.log") == "lower b" ]] || it_fail "glob remove"
 
+# the request bound of `redirect add` (8 * PATH_MAX + 1024 bytes with the
+# verb: every byte of PATH and BACKING may be a 4-byte \xHH escape): a rule
+# whose request is exactly the limit is accepted and works through the
+# volume; one byte more is refused by the CLI with a message naming the
+# limit (before: any request over 8 KiB was "argument too long")
+limit=$((8 * $(getconf PATH_MAX /) + 1024 - 1))
+long=$(printf 'A%.0s' $(seq 200))
+ldir=$(for i in $(seq 19); do printf '%s/' "$long"; done)
+mkdir -p "$lower/$ldir" && printf 'lower f\n' >"$lower/${ldir}f" || it_fail "long lower dir"
+spec() {	# spec TOTAL_REQUEST_BYTES: PATH and BACKING fully \xHH-escaped
+	python3 - "$1" "/${ldir}f" "$back/one" <<'PY'
+import sys
+n, path, backing = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+esc = lambda s: "".join(c if c == "/" else "\\x%02x" % ord(c) for c in s)
+head = esc(path)
+tail = "=>" + esc(backing) + ",policy=readonly"
+pad = n - len("add ") - len(head) - len(tail)
+assert pad >= 0
+sys.stdout.write(head + " " * pad + tail)   # blanks before "=>" are trimmed
+PY
+}
+s=$(spec "$limit") && ((${#s} + 4 == limit && limit > 8192)) || it_fail "spec at the limit: ${#s}"
+R add "$s" || it_fail "a rule of a $limit-byte request refused"
+[[ $(cat "$mnt/${ldir}f") == "backing one" ]] || it_fail "the long rule does not redirect"
+R list | grep -qF "/${ldir}f=>$back/one" || it_fail "the long rule is not listed"
+R remove "/${ldir}f" && [[ $(cat "$mnt/${ldir}f") == "lower f" ]] || it_fail "remove the long rule"
+s=$(spec $((limit + 1)))
+R add "$s" 2>"$base/err"
+rc=$?
+((rc == 2)) || it_fail "a request over the limit: exit $rc"
+grep -q "longer than the limit of $limit bytes" "$base/err" || it_fail "limit message: $(cat "$base/err")"
+[[ -z $(R list) ]] || it_fail "rules left: $(R list | head -c 300)"
+
 # readers during rule changes: every read is one whole version
 s0=$(sha256sum <"$lower/big.bin") s1=$(sha256sum <"$back/v1") s2=$(sha256sum <"$back/v2")
 stop=$base/stop readers=()
