@@ -99,13 +99,8 @@ json_check "$base/rules.json" "redirect list --json" \
 	'[(r["path"], r["backing"], r["policy"], r["errno"]) for r in j["rules"]] == [("/etc.conf", sys.argv[3] + "/back/golden", "readonly", "EACCES")] and j["rules"][0]["spec"].startswith("/etc.conf=>") and j["mountpoint"]' "$base"
 
 # --- spy: JSON lines -------------------------------------------------------------
-"$FSFILTER" spy "$mnt" --json --ops open --count 2 --timeout 20 >"$base/spy.json" 2>"$base/spy.err" &
-spy=$!
-IT_PIDS+=("$spy")
-for ((i = 0; i < 100; i++)); do
-	grep -q listening "$base/spy.err" 2>/dev/null && break
-	sleep 0.1
-done
+it_spy "$base/spy.json" "$mnt" --json --ops open --count 2 --timeout 20
+spy=$IT_BG
 cat "$mnt/data.txt" >/dev/null
 cat "$mnt/nothere" 2>/dev/null
 cat "$mnt/data.txt" >/dev/null
@@ -143,8 +138,7 @@ json_check "$base/check-bad.json" "check --json (bad)" \
 no_escapes "$base/check.txt" "check"
 
 # --- crypt verify ------------------------------------------------------------------
-head -c 32 /dev/urandom >"$base/key"
-"$FSFILTER" crypt init "$base/clower" --keyfile "$base/key" -q || it_fail "crypt init"
+it_crypt_init "$base/clower" "$base/key"
 echo plain >"$base/clower/plain.txt"
 "$FSFILTER" crypt verify "$base/clower" --keyfile "$base/key" --json >"$base/verify.json" 2>/dev/null
 rc=$?
