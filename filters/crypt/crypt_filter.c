@@ -195,6 +195,38 @@ static enum flt_postop_status post_twin(struct flt_callback_data *d,
 	return FLT_POSTOP_FINISHED_PROCESSING;
 }
 
+/* A twin's handle closes: no longer one to release at detach. */
+static enum flt_preop_status pre_release(struct flt_callback_data *d,
+					 const struct flt_related_objects *objs,
+					 void **ctx)
+{
+	struct crypt_vol *v;
+
+	if ((d->ino & FLT_INO_FILTER_OWNED) &&
+	    !flt_get_instance_context(objs->instance, (void **)&v)) {
+		crypt_twin_close(&v->twins, d->ino, d->params.release.fh);
+		flt_release_context(v);
+	}
+	return pre_twin(d, objs, ctx);
+}
+
+/* Detach or unmount: what the twins hold below goes back (crypt_raw.c). */
+static void teardown_complete(const struct flt_related_objects *objs)
+{
+	struct crypt_vol *v;
+	uint64_t handles;
+	size_t n;
+
+	if (flt_get_instance_context(objs->instance, (void **)&v))
+		return;
+	n = crypt_twins_teardown(objs->instance, &v->twins, &handles);
+	if (n)
+		flt_log(LOG_INFO, "crypt: teardown dropped %zu raw-view "
+			"twin(s) and %llu handle(s) still held by the kernel",
+			n, (unsigned long long)handles);
+	flt_release_context(v);
+}
+
 /* The twin's kernel inode forgets: drop its references and pass them
  * down as the lower inode's. */
 static enum flt_preop_status pre_forget(struct flt_callback_data *d,
@@ -480,11 +512,20 @@ static enum flt_postop_status post_open(struct flt_callback_data *d,
 	flt_ino_t id = twin_of_ctx(ctx);
 
 	if (id) {
+		struct crypt_vol *v;
+
 		/* no page cache for the raw view: every read is current
 		 * (plaintext writes change the stored blocks under it) */
 		d->ino = id;
 		d->results.open.direct_io = 1;
 		d->results.open.keep_cache = 0;
+		/* kept for a detach (crypt_raw.c); out of memory, the
+		 * handle only stays open below after a detach */
+		if (!d->io_status.status &&
+		    !flt_get_instance_context(objs->instance, (void **)&v)) {
+			crypt_twin_open(&v->twins, id, d->results.open.fh);
+			flt_release_context(v);
+		}
 		return FLT_POSTOP_FINISHED_PROCESSING;
 	}
 	/* not a twin: pre_open asks for this callback only with a node */
@@ -785,7 +826,7 @@ static const struct flt_operation_registration crypt_ops[] = {
 	/* only a twin's id to translate: close needs no round trip of
 	 * its own where the lower layer's does nothing */
 	{ FLT_OP_FLUSH, FLT_OPREG_FLUSH_IF_SENT, pre_twin, post_twin },
-	{ FLT_OP_RELEASE, 0, pre_twin, post_twin },
+	{ FLT_OP_RELEASE, 0, pre_release, post_twin },
 	{ FLT_OP_FSYNC, 0, pre_twin, post_twin },
 	{ FLT_OP_STATFS, 0, pre_twin, post_twin },
 	{ FLT_OP_SETXATTR, 0, pre_twin, post_twin },
@@ -808,6 +849,7 @@ static const struct flt_registration crypt_registration = {
 	.default_altitude = CRYPT_DEFAULT_ALTITUDE,
 	.operations = crypt_ops,
 	.instance_setup = instance_setup,
+	.instance_teardown_complete = teardown_complete,
 	.contexts = crypt_contexts,
 };
 

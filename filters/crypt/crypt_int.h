@@ -41,6 +41,16 @@ flt_ino_t crypt_twin_lower(struct crypt_twins *tw, flt_ino_t id);
  * its lower inode (to pass the FORGET down) or 0. */
 flt_ino_t crypt_twin_forget(struct flt_instance *inst, struct crypt_twins *tw,
 			    flt_ino_t id, uint64_t nlookup);
+/* A raw open of twin @id answered with lower handle @fh / its release:
+ * the table keeps the handles for crypt_twins_teardown. -ENOENT if @id is
+ * not a twin, -ENOMEM. */
+int crypt_twin_open(struct crypt_twins *tw, flt_ino_t id, uint64_t fh);
+void crypt_twin_close(struct crypt_twins *tw, flt_ino_t id, uint64_t fh);
+/* Instance teardown (nothing of crypt runs any more): release every
+ * handle kept and forget every twin's lower references, below @inst;
+ * frees the ids. Returns the twins dropped, *@released the handles. */
+size_t crypt_twins_teardown(struct flt_instance *inst, struct crypt_twins *tw,
+			    uint64_t *released);
 
 /* Instance context: one per volume. Immutable after instance setup but
  * for the twin table, which has its own lock. */

@@ -18,6 +18,18 @@
  * second lookup returns the same id with one more reference. Each twin
  * reference stands for one lookup reference on the lower inode, which the
  * twin's FORGET passes down. tw->mu protects both chains and every count.
+ *
+ * Detach. Once crypt is off the stack, operations naming a twin reach the
+ * bottom and the manager completes them (FORGET silently, the rest -EIO,
+ * filter.h), so the twins' FORGETs and RELEASEs never pass their lower
+ * references and handles down any more: without crypt_twins_teardown()
+ * the lower inodes and open files stayed until unmount. So the twin
+ * table also keeps the lower handles opened through each twin (a raw open
+ * answers them with its own fh, the lower one), and the instance's
+ * teardown gives back what is left: a RELEASE of every handle and one
+ * FORGET of all the lookup references of every twin, below crypt. The
+ * kernel may go on naming the ids; they are dead (EIO), as every node of
+ * a detached filter that made them up.
  */
 #include "filters/crypt/crypt_int.h"
 
@@ -28,6 +40,8 @@ struct crypt_twin {
 	flt_ino_t id, lower;
 	uint64_t nlookup;
 	struct crypt_twin *next_id, *next_lower;
+	uint64_t *fh;		/* lower handles open through the twin */
+	size_t nfh, capfh;
 };
 
 static size_t hash_ino(flt_ino_t ino)
@@ -47,6 +61,7 @@ void crypt_twins_destroy(struct crypt_twins *tw)
 
 		for (; t; t = next) {
 			next = t->next_id;
+			free(t->fh);
 			free(t);
 		}
 		tw->by_id[i] = tw->by_lower[i] = NULL;
@@ -88,6 +103,99 @@ int crypt_twin_ref(struct flt_instance *inst, struct crypt_twins *tw,
 out:
 	pthread_mutex_unlock(&tw->mu);
 	return ret;
+}
+
+static struct crypt_twin *find_locked(struct crypt_twins *tw, flt_ino_t id)
+{
+	for (struct crypt_twin *t = tw->by_id[hash_ino(id)]; t; t = t->next_id)
+		if (t->id == id)
+			return t;
+	return NULL;
+}
+
+int crypt_twin_open(struct crypt_twins *tw, flt_ino_t id, uint64_t fh)
+{
+	struct crypt_twin *t;
+	int ret = 0;
+
+	pthread_mutex_lock(&tw->mu);
+	t = find_locked(tw, id);
+	if (!t) {
+		ret = -ENOENT;
+	} else if (t->nfh == t->capfh) {
+		size_t cap = t->capfh ? 2 * t->capfh : 4;
+		uint64_t *v = realloc(t->fh, cap * sizeof(*v));
+
+		if (!v)
+			ret = -ENOMEM;
+		else {
+			t->fh = v;
+			t->capfh = cap;
+		}
+	}
+	if (!ret)
+		t->fh[t->nfh++] = fh;
+	pthread_mutex_unlock(&tw->mu);
+	return ret;
+}
+
+void crypt_twin_close(struct crypt_twins *tw, flt_ino_t id, uint64_t fh)
+{
+	struct crypt_twin *t;
+
+	pthread_mutex_lock(&tw->mu);
+	t = find_locked(tw, id);
+	for (size_t i = 0; t && i < t->nfh; i++)
+		if (t->fh[i] == fh) {
+			t->fh[i] = t->fh[--t->nfh];
+			break;
+		}
+	pthread_mutex_unlock(&tw->mu);
+}
+
+static void release_below(struct flt_instance *inst, flt_ino_t ino,
+			  uint64_t fh)
+{
+	struct flt_callback_data *d;
+
+	if (flt_allocate_callback_data(inst, FLT_OP_RELEASE, &d))
+		return;
+	d->ino = ino;
+	d->params.release.fh = fh;
+	flt_perform_synchronous_io(d);
+	flt_free_callback_data(d);
+}
+
+size_t crypt_twins_teardown(struct flt_instance *inst, struct crypt_twins *tw,
+			    uint64_t *released)
+{
+	struct crypt_twin *all = NULL, *t, *next;
+	size_t n = 0;
+
+	/* off the table first: no lock held across the I/O below */
+	pthread_mutex_lock(&tw->mu);
+	for (size_t i = 0; i < CRYPT_TWIN_BUCKETS; i++) {
+		for (t = tw->by_id[i]; t; t = next) {
+			next = t->next_id;
+			t->next_id = all;
+			all = t;
+		}
+		tw->by_id[i] = tw->by_lower[i] = NULL;
+	}
+	pthread_mutex_unlock(&tw->mu);
+	*released = 0;
+	for (t = all; t; t = next) {
+		next = t->next_id;
+		for (size_t i = 0; i < t->nfh; i++)
+			release_below(inst, t->lower, t->fh[i]);
+		*released += t->nfh;
+		flt_forget(inst, t->lower, t->nlookup);
+		flt_free_node_id(inst, t->id);
+		free(t->fh);
+		free(t);
+		n++;
+	}
+	return n;
 }
 
 flt_ino_t crypt_twin_lower(struct crypt_twins *tw, flt_ino_t id)

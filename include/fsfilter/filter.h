@@ -732,6 +732,14 @@ FLT_API int flt_close(struct flt_instance *instance, struct flt_file *file);
  *    (FORGET: silently with 0), so the lower layer never sees such an id;
  *  - flt_free_node_id() when the last reference is gone: every instance's
  *    stream contexts for the id are released. Ids are never reused.
+ *  - teardown (detach, unload, unmount): once the instance is off the
+ *    stack, operations naming its ids reach the bottom and are completed
+ *    as above, so the FORGETs and RELEASEs the kernel still sends for them
+ *    never reach the owner. If its ids stand for things it holds below
+ *    itself (lookup references, open handles: crypt's raw-view twins),
+ *    the owner gives them back in its instance_teardown_complete callback
+ *    with filter-initiated I/O (flt_forget(), a FLT_OP_RELEASE), which
+ *    still goes below it there; otherwise they stay until unmount.
  */
 #define FLT_INO_FILTER_OWNED ((flt_ino_t)1 << 63)
 
