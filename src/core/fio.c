@@ -12,20 +12,171 @@
 #include <string.h>
 #include <unistd.h>
 
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+/* a cached object's public part is off limits, as if freed: a filter that
+ * touches its callback data after flt_free_callback_data() is still caught */
+#define FIO_POISON(p, n) ASAN_POISON_MEMORY_REGION(p, n)
+#define FIO_UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION(p, n)
+#else
+#define FIO_POISON(p, n) ((void)(p), (void)(n))
+#define FIO_UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
+/* Where a synchronous I/O is: the completer and the issuer meet on @state,
+ * and only an issuer that finds the I/O still under way sleeps on the
+ * condition variable (most complete before dispatch returns). */
+enum fio_state {
+	FIO_SENT,	/* dispatched, not completed, the issuer is awake */
+	FIO_WAITING,	/* the issuer sleeps: the completer must signal */
+	FIO_DONE,	/* completed */
+};
+
 struct fio_data {
 	struct flt_callback_data data;	/* first: the public part */
 	struct flt_instance *issuer;
+	/* the issuer's volume, for freeing: the volume outlives any instance,
+	 * so a free after the issuer's detach does not touch the instance */
+	struct flt_volume *vol;
 	flt_completed_io_callback cb;
 	void *cb_context;
-	/* synchronous waits */
+	/* synchronous waits (the lock and condition variable are initialised
+	 * once and kept while the object is cached) */
+	_Atomic int state;		/* enum fio_state */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	bool completed;			/* lock */
+	bool completed;			/* lock; FIO_WAITING only */
+	struct fio_data *next_free;	/* in a thread's cache */
 };
 
 static struct fio_data *fio_of(struct flt_callback_data *data)
 {
 	return (struct fio_data *)data;
+}
+
+/*
+ * Callback data are recycled per thread, like the dispatch's operation
+ * state: flt_free_callback_data() parks the object in the freeing thread's
+ * cache (up to FIO_CACHE_MAX; an object may well be freed on another thread
+ * than the one that allocated it, it then simply joins that thread's
+ * cache), and the next allocation on that thread takes it back. So the hot
+ * path neither allocates nor initialises locks. Only free objects are
+ * cached, so the volume's live count is unchanged by it. A thread's cache
+ * is destroyed when the thread exits (the key's destructor) and the exiting
+ * thread's at process exit (a destructor), so nothing is left for LSan.
+ */
+/* per thread: nested filter-initiated I/O is shallow */
+#define FIO_CACHE_MAX 4
+static __thread struct fio_data *fio_cache;
+static __thread unsigned fio_cached;
+static __thread bool fio_cache_armed;	/* the key's destructor will run */
+static pthread_key_t fio_key;
+static bool fio_key_ok;
+static pthread_once_t fio_key_once = PTHREAD_ONCE_INIT;
+
+static void fio_destroy(struct fio_data *fd)
+{
+	FIO_UNPOISON(&fd->data, sizeof(fd->data));
+	pthread_mutex_destroy(&fd->lock);
+	pthread_cond_destroy(&fd->cond);
+	free(fd);
+}
+
+static void fio_cache_drain(void)
+{
+	struct fio_data *fd;
+
+	while ((fd = fio_cache)) {
+		fio_cache = fd->next_free;
+		fio_destroy(fd);
+	}
+	fio_cached = 0;
+}
+
+static void fio_thread_exit(void *unused)
+{
+	(void)unused;
+	fio_cache_drain();
+	/* a later key destructor that frees callback data re-arms it (glibc
+	 * then runs the destructors again) */
+	fio_cache_armed = false;
+}
+
+__attribute__((destructor)) static void fio_process_exit(void)
+{
+	fio_cache_drain();
+}
+
+static void fio_key_create(void)
+{
+	fio_key_ok = pthread_key_create(&fio_key, fio_thread_exit) == 0;
+}
+
+static struct fio_data *fio_get(void)
+{
+	struct fio_data *fd = fio_cache;
+
+	if (fd) {
+		fio_cache = fd->next_free;
+		fio_cached--;
+		FIO_UNPOISON(&fd->data, sizeof(fd->data));
+		return fd;
+	}
+	fd = malloc(sizeof(*fd));
+	if (!fd)
+		return NULL;
+	pthread_mutex_init(&fd->lock, NULL);
+	pthread_cond_init(&fd->cond, NULL);
+	return fd;
+}
+
+static void fio_put(struct fio_data *fd)
+{
+	if (fio_cached < FIO_CACHE_MAX) {
+		if (!fio_cache_armed) {
+			/* the key's value only arms the destructor */
+			pthread_once(&fio_key_once, fio_key_create);
+			if (fio_key_ok &&
+			    !pthread_setspecific(fio_key, &fio_cache))
+				fio_cache_armed = true;
+		}
+		if (fio_cache_armed) {
+			FIO_POISON(&fd->data, sizeof(fd->data));
+			fd->next_free = fio_cache;
+			fio_cache = fd;
+			fio_cached++;
+			return;
+		}
+	}
+	fio_destroy(fd);
+}
+
+/* The daemon's pid, for the requestor of filter-initiated I/O: getpid() is
+ * a system call, so it is asked once, and again in a forked child (the
+ * front end daemonizes with fork()). */
+static _Atomic pid_t fio_pid;
+static pthread_once_t fio_pid_once = PTHREAD_ONCE_INIT;
+
+static void fio_pid_forget(void)
+{
+	atomic_store_explicit(&fio_pid, 0, memory_order_relaxed);
+}
+
+static void fio_pid_atfork(void)
+{
+	pthread_atfork(NULL, NULL, fio_pid_forget);
+}
+
+static pid_t fio_self_pid(void)
+{
+	pid_t pid = atomic_load_explicit(&fio_pid, memory_order_relaxed);
+
+	if (__builtin_expect(!pid, 0)) {
+		pthread_once(&fio_pid_once, fio_pid_atfork);
+		pid = getpid();
+		atomic_store_explicit(&fio_pid, pid, memory_order_relaxed);
+	}
+	return pid;
 }
 
 int flt_allocate_callback_data(struct flt_instance *instance, enum flt_op op,
@@ -35,16 +186,19 @@ int flt_allocate_callback_data(struct flt_instance *instance, enum flt_op op,
 
 	if (!instance || (unsigned)op >= FLT_OP_COUNT || !out)
 		return -EINVAL;
-	fd = calloc(1, sizeof(*fd));
+	fd = fio_get();
 	if (!fd)
 		return -ENOMEM;
 	core_data_init(&fd->data, op, 0);
 	fd->data.flags = FLT_IO_FILTER_INITIATED;
-	fd->data.requestor.pid = getpid();
+	fd->data.requestor.pid = fio_self_pid();
 	fd->issuer = instance;
-	pthread_mutex_init(&fd->lock, NULL);
-	pthread_cond_init(&fd->cond, NULL);
-	atomic_fetch_add(&instance->volume->live_callback_data, 1);
+	fd->vol = instance->volume;
+	fd->cb = NULL;
+	fd->cb_context = NULL;
+	atomic_store_explicit(&fd->state, FIO_DONE, memory_order_relaxed);
+	fd->completed = false;
+	atomic_fetch_add(&fd->vol->live_callback_data, 1);
 	*out = &fd->data;
 	return 0;
 }
@@ -57,10 +211,8 @@ void flt_free_callback_data(struct flt_callback_data *data)
 		return;
 	fd = fio_of(data);
 	core_data_cleanup(data);
-	atomic_fetch_sub(&fd->issuer->volume->live_callback_data, 1);
-	pthread_mutex_destroy(&fd->lock);
-	pthread_cond_destroy(&fd->cond);
-	free(fd);
+	atomic_fetch_sub(&fd->vol->live_callback_data, 1);
+	fio_put(fd);
 }
 
 uint64_t core_volume_live_callback_data(struct flt_volume *vol)
@@ -72,10 +224,18 @@ static void fio_done(struct flt_callback_data *data, void *cookie)
 {
 	struct fio_data *fd = fio_of(data);
 
+	(void)cookie;
 	if (fd->cb) {
 		fd->cb(data, fd->cb_context);
 		return;
 	}
+	/* Unless the issuer sleeps, it may return and free @fd as soon as
+	 * it sees FIO_DONE: then @fd is not touched again. A sleeping issuer
+	 * waits for @completed, set under the lock, so it cannot leave (and
+	 * free @fd) before the unlock below, spurious wake-ups included. */
+	if (atomic_exchange_explicit(&fd->state, FIO_DONE,
+				     memory_order_acq_rel) != FIO_WAITING)
+		return;
 	pthread_mutex_lock(&fd->lock);
 	fd->completed = true;
 	pthread_cond_signal(&fd->cond);
@@ -85,6 +245,7 @@ static void fio_done(struct flt_callback_data *data, void *cookie)
 static void fio_send(struct fio_data *fd)
 {
 	fd->completed = false;
+	atomic_store_explicit(&fd->state, FIO_SENT, memory_order_relaxed);
 	fd->data.io_status.status = 0;
 	fd->data.io_status.information = 0;
 	dispatch_below(fd->issuer->volume, &fd->data, fd->issuer->altitude,
@@ -94,12 +255,21 @@ static void fio_send(struct fio_data *fd)
 int flt_perform_synchronous_io(struct flt_callback_data *data)
 {
 	struct fio_data *fd = fio_of(data);
+	int expect = FIO_SENT;
 
 	fd->cb = NULL;
 	fio_send(fd);
+	/* the common case: completed on this thread, inside the dispatch */
+	if (atomic_load_explicit(&fd->state, memory_order_acquire) ==
+	    FIO_DONE)
+		return data->io_status.status;
 	pthread_mutex_lock(&fd->lock);
-	while (!fd->completed)
-		pthread_cond_wait(&fd->cond, &fd->lock);
+	if (atomic_compare_exchange_strong_explicit(&fd->state, &expect,
+						    FIO_WAITING,
+						    memory_order_acq_rel,
+						    memory_order_acquire))
+		while (!fd->completed)
+			pthread_cond_wait(&fd->cond, &fd->lock);
 	pthread_mutex_unlock(&fd->lock);
 	return data->io_status.status;
 }
