@@ -6,7 +6,7 @@
 #   lib/<multiarch>/libfsfilter-client.{so*,a}   clients of ports
 #   lib/<multiarch>/pkgconfig/fsfilter-{filter,client}.pc
 #   lib/<multiarch>/fsfilter/filters/     filter .so files (hello.so example)
-#   include/fsfilter/{filter,scope,client,monitor}.h
+#   include/fsfilter/{filter,scope,text,client,monitor}.h
 #   share/man/man{1,3,5,7}/               man pages (man/)
 #   share/bash-completion/completions/fsfilter
 #   lib/systemd/system/fsfilter@.service  one volume per /etc/fsfilter/NAME.conf
@@ -24,7 +24,7 @@ install(CODE "execute_process(COMMAND \${CMAKE_COMMAND} -E create_symlink
   \"\$ENV{DESTDIR}${CMAKE_INSTALL_FULL_SBINDIR}/mount.fuse.fsfilter\")")
 
 install(FILES include/fsfilter/filter.h include/fsfilter/scope.h
-        include/fsfilter/monitor.h
+        include/fsfilter/text.h include/fsfilter/monitor.h
         DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/fsfilter)
 # pkg-config files, written at install time: their prefix is the one of
 # this install (cmake --install --prefix P, or CPack's /usr), not only the

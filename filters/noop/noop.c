@@ -8,6 +8,7 @@
 #include "filters/noop/noop.h"
 
 #include <fsfilter/filter.h>
+#include <fsfilter/text.h>
 
 #include <errno.h>
 #include <inttypes.h>
@@ -43,23 +44,11 @@ static const char *op_name_arg(const struct flt_callback_data *d)
 /*
  * Names and process names are bytes chosen by whoever makes them: control
  * bytes and the backslash become \xHH, so a name with a newline cannot
- * forge a trace line of its own. Truncated (with "...") to @len.
+ * forge a trace line of its own. Cut (with "...") to @len.
  */
 static const char *escaped(const char *in, char *out, size_t len)
 {
-	size_t o = 0;
-
-	for (; *in && o + 8 < len; in++) {
-		unsigned char c = (unsigned char)*in;
-
-		if (c < 0x20 || c == 0x7f || c == '\\')
-			o += (size_t)snprintf(out + o, len - o, "\\x%02x", c);
-		else
-			out[o++] = (char)c;
-	}
-	if (*in)
-		o += (size_t)snprintf(out + o, len - o, "...");
-	out[o] = '\0';
+	flt_escape_name(in, strlen(in), out, len, FLT_ESC_BACKSLASH);
 	return out;
 }
 

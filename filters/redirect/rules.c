@@ -13,6 +13,8 @@
  */
 #include "filters/redirect/redir.h"
 
+#include <fsfilter/text.h>
+
 #include <ctype.h>
 #include <errno.h>
 #include <fnmatch.h>
@@ -158,32 +160,6 @@ int redir_unescape_path(const char *in, char *out, size_t len)
 	return unescape(in, out, len, false);
 }
 
-/* Length of the valid UTF-8 sequence at @s, 0 if there is none. */
-static size_t utf8_len(const unsigned char *s)
-{
-	unsigned c = s[0], cp, n;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		n = 2, cp = c & 0x1f;
-	else if (c >= 0xe0 && c <= 0xef)
-		n = 3, cp = c & 0x0f;
-	else if (c >= 0xf0 && c <= 0xf4)
-		n = 4, cp = c & 0x07;
-	else
-		return 0;
-	for (unsigned i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3f);
-	}
-	if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
-	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-		return 0;
-	return n;
-}
-
 /*
  * Append @s escaped (the inverse of unescape) to @buf at @o; returns the
  * new length (which may exceed @len: the caller checks). Valid UTF-8 stays
@@ -193,10 +169,11 @@ static size_t escape(char *buf, size_t len, size_t o, const char *str,
 		     bool glob)
 {
 	const unsigned char *s = (const unsigned char *)str;
+	const unsigned char *end = s + strlen(str);
 
 	while (*s) {
 		unsigned char c = *s;
-		size_t n = utf8_len(s);
+		size_t n = flt_utf8_len((const char *)s, (size_t)(end - s));
 		char tmp[8];
 
 		if (glob && c == '\\' && s[1]) {

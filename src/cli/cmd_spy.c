@@ -6,10 +6,12 @@
  */
 #include "cli/cli.h"
 #include "cli/color.h"
+#include "cli/json_out.h"
 
 #include <fsfilter/client.h>
 #include <fsfilter/filter.h>
 #include <fsfilter/monitor.h>
+#include <fsfilter/text.h>
 
 #include <errno.h>
 #include <getopt.h>
@@ -85,82 +87,11 @@ static int parse_ops(const char *list, uint64_t *out)
 	return 0;
 }
 
-/* Length of the valid UTF-8 sequence at @s (1-4), 0 if it is not one
- * (stray continuation, overlong, surrogate, above U+10FFFF, cut short). */
-static size_t utf8_len(const unsigned char *s)
-{
-	unsigned c = s[0], cp, n;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		n = 2, cp = c & 0x1f;
-	else if (c >= 0xe0 && c <= 0xef)
-		n = 3, cp = c & 0x0f;
-	else if (c >= 0xf0 && c <= 0xf4)
-		n = 4, cp = c & 0x07;
-	else
-		return 0;
-	for (unsigned i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3f);
-	}
-	if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
-	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-		return 0;
-	return n;
-}
-
-/*
- * A name as a JSON string. Names are bytes, JSON strings are Unicode: a
- * byte that is not part of valid UTF-8 is written as the lone surrogate
- * \udcXX (XX the byte), the convention of Python's "surrogateescape"
- * (docs/monitor.md), so clients get the exact bytes back.
- */
-static void json_str(FILE *f, const char *str)
-{
-	const unsigned char *s = (const unsigned char *)str;
-
-	fputc('"', f);
-	while (*s) {
-		unsigned char c = *s;
-		size_t n = utf8_len(s);
-
-		if (!n) {
-			fprintf(f, "\\udc%02x", c);
-			s++;
-		} else if (c == '"' || c == '\\') {
-			fprintf(f, "\\%c", c);
-			s++;
-		} else if (c < 0x20 || c == 0x7f) {
-			fprintf(f, "\\u%04x", c);
-			s++;
-		} else {
-			fwrite(s, 1, n, f);
-			s += n;
-		}
-	}
-	fputc('"', f);
-}
-
 /* A name in the text output: control bytes and the backslash as \xHH, so
  * a name with a newline cannot forge an event line. */
 static const char *text_str(const char *in, char *out, size_t len)
 {
-	size_t o = 0;
-
-	for (; *in && o + 8 < len; in++) {
-		unsigned char c = (unsigned char)*in;
-
-		if (c < 0x20 || c == 0x7f || c == '\\')
-			o += (size_t)snprintf(out + o, len - o, "\\x%02x", c);
-		else
-			out[o++] = (char)c;
-	}
-	if (*in)
-		o += (size_t)snprintf(out + o, len - o, "...");
-	out[o] = '\0';
+	flt_escape_name(in, strlen(in), out, len, FLT_ESC_BACKSLASH);
 	return out;
 }
 
@@ -219,12 +150,12 @@ static void print_event(const struct mon_event *e, bool json)
 		       "\"gid\":%u,\"comm\":",
 		       e->seq, e->time_ns, e->phase == MON_PRE ? "pre" : "post",
 		       flt_op_name((enum flt_op)e->op), e->pid, e->uid, e->gid);
-		json_str(stdout, e->comm);
+		cli_json_str(stdout, e->comm);
 		printf(",\"path\":");
-		json_str(stdout, mon_event_path(e));
+		cli_json_str(stdout, mon_event_path(e));
 		if (e->path2_len) {
 			printf(",\"path2\":");
-			json_str(stdout, mon_event_path2(e));
+			cli_json_str(stdout, mon_event_path2(e));
 		}
 		printf(",\"ino\":%" PRIu64 ",\"offset\":%" PRId64
 		       ",\"length\":%" PRIu64 ",\"flags\":%d,\"mode\":%u"

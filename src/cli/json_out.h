@@ -6,9 +6,13 @@
 #include <json-c/json.h>
 #include <stdio.h>
 
-/* Print @o pretty (two-space indent, no escaped slashes) and a newline. */
+/* Print @o pretty (two-space indent, no escaped slashes) and a newline;
+ * bytes of its strings that are not valid UTF-8 as \udcXX. */
 void cli_json_print(FILE *f, struct json_object *o);
 /* Print @o and drop the reference. */
 void cli_json_print_put(FILE *f, struct json_object *o);
+/* The C string @s as a JSON string, quotes included: '"', '\\' and
+ * control bytes escaped, bytes that are not valid UTF-8 as \udcXX. */
+void cli_json_str(FILE *f, const char *s);
 
 #endif

@@ -29,6 +29,8 @@
 #include "cli/status_print.h"
 #include "cli/color.h"
 
+#include <fsfilter/text.h>
+
 #include <json-c/json.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -38,33 +40,28 @@
 /*
  * @s as one printable line: names in status (mount points, rule arguments,
  * process names of operations in flight) may hold control bytes, which
- * would forge lines of this output; they are written as \xHH. Returns @s
+ * would forge lines of this output; they are written as \xHH
+ * (flt_escape_name; backslashes stay as rules write them). Returns @s
  * itself when it has none, else a copy that lives until 8 later calls.
  */
 static const char *printable(const char *s)
 {
 	static char *ring[8];
 	static unsigned next;
-	const unsigned char *p;
+	size_t len, o;
 	char *out;
-	size_t o = 0;
 
 	if (!s)
 		return NULL;
-	for (p = (const unsigned char *)s; *p; p++)
-		if (*p < 0x20 || *p == 0x7f)
-			break;
-	if (!*p)
-		return s;
-	out = malloc(4 * strlen(s) + 1);
+	len = strlen(s);
+	out = malloc(FLT_ESC_SIZE(len));
 	if (!out)
 		return "?";
-	for (p = (const unsigned char *)s; *p; p++)
-		if (*p < 0x20 || *p == 0x7f)
-			o += (size_t)sprintf(out + o, "\\x%02x", *p);
-		else
-			out[o++] = (char)*p;
-	out[o] = '\0';
+	o = flt_escape_name(s, len, out, FLT_ESC_SIZE(len), 0);
+	if (o == len) {	/* nothing escaped: every escape is longer */
+		free(out);
+		return s;
+	}
 	free(ring[next]);
 	ring[next] = out;
 	next = (next + 1) % 8;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Logging: syslog priorities, one pluggable sink. */
 #include <fsfilter/filter.h>
+#include <fsfilter/text.h>
 
 #include <pthread.h>
 #include <stdarg.h>
@@ -34,24 +35,15 @@ void flt_set_log_sink(flt_log_sink sink, void *arg)
 /*
  * One message, one line: messages quote names (file names, process names,
  * rules) that anyone may choose, so control bytes in them would let a
- * name forge log lines. They become \xHH, in place, as far as @line
- * (of @len bytes) holds; the rest is cut.
+ * name forge log lines. They become \xHH (flt_escape_name; the backslash
+ * stays as it is: rules quote their own escapes), in place, as far as
+ * @line (of @len bytes) holds; the rest is cut, marked with "...".
  */
 static void one_line(char *line, size_t len)
 {
 	char tmp[1024];
-	size_t o = 0;
 
-	for (const char *p = line; *p && o + 5 < sizeof(tmp); p++) {
-		unsigned char c = (unsigned char)*p;
-
-		if (c < 0x20 || c == 0x7f)
-			o += (size_t)snprintf(tmp + o, sizeof(tmp) - o,
-					      "\\x%02x", c);
-		else
-			tmp[o++] = (char)c;
-	}
-	tmp[o] = '\0';
+	flt_escape_name(line, strlen(line), tmp, sizeof(tmp), 0);
 	snprintf(line, len, "%s", tmp);
 }
 

@@ -13,6 +13,8 @@
  */
 #include "core/core_int.h"
 
+#include <fsfilter/text.h>
+
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -117,29 +119,10 @@ static const char *indent(size_t depth)
 #define NAME_OUT 100
 static const char *esc(char *out, const char *in)
 {
-	size_t o = 0;
-
 	if (!in)
 		in = "";
-	for (; *in && o + 8 < NAME_OUT; in++) {
-		unsigned char c = (unsigned char)*in;
-
-		if (c < 0x20 || c == 0x7f || c == '\\' || c == '"') {
-			static const char hex[] = "0123456789abcdef";
-
-			out[o++] = '\\';
-			out[o++] = 'x';
-			out[o++] = hex[c >> 4];
-			out[o++] = hex[c & 15];
-		} else {
-			out[o++] = (char)c;
-		}
-	}
-	if (*in) {
-		memcpy(out + o, "...", 3);
-		o += 3;
-	}
-	out[o] = '\0';
+	flt_escape_name(in, strlen(in), out, NAME_OUT,
+			FLT_ESC_BACKSLASH | FLT_ESC_QUOTE);
 	return out;
 }
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The command line's machine-readable and human faces:
 #   --json     every tabular command prints valid JSON with its documented
-#              fields (fsfilter(1), JSON OUTPUT): status, check (good and
+#              fields (fsfilter(1), JSON OUTPUT): status (also of a mount
+#              point that is not UTF-8), check (good and
 #              bad config), load/attach/detach/unload, fault, spy (JSON
 #              lines), redirect list, crypt verify
 #   colours    none in piped output or with NO_COLOR / --color=never, some
@@ -62,6 +63,23 @@ json_check "$base/status.json" "status --json" \
 "$FSFILTER" status "$mnt" >"$base/status.txt" || it_fail "status"
 no_escapes "$base/status.txt" "status"
 grep -q "^Instances (top first):" "$base/status.txt" || it_fail "status text"
+
+# a mount point whose name is not UTF-8 (0xff 0xfe, then an encoded
+# surrogate): status --json is still valid UTF-8, each such byte as \udcXX,
+# which Python's surrogateescape reads back as the same name
+main_pid=$IT_PID
+bad=$base/mnt-$'\xff\xfe'-$'\xc3\xa9'-$'\xed\xa0\x80'
+mkdir "$base/lower2" "$bad"
+it_mount "$base/lower2" "$bad"
+"$FSFILTER" status "$bad" --json >"$base/status-bad.json" || it_fail "status --json of a mount point that is not UTF-8"
+grep -qF 'mnt-\udcff\udcfe-'$'\xc3\xa9''-\udced\udca0\udc80"' "$base/status-bad.json" ||
+	it_fail "status --json: the mount point's bytes are not \\udcXX: $(grep -a mountpoint "$base/status-bad.json")"
+json_check "$base/status-bad.json" "status --json (mount point not UTF-8)" \
+	'j["ok"] and j["volume"]["mountpoint"] == sys.argv[3]' "$bad"
+"$FSFILTER" status "$bad" >/dev/null || it_fail "status of a mount point that is not UTF-8"
+it_unmount "$bad"
+it_wait_pid "$IT_PID" 10 || it_fail "daemon of $bad exited with $?"
+IT_PID=$main_pid
 
 # --- load NAME (build tree), --json of load/detach/attach/unload -----------------
 "$FSFILTER" load "$mnt" hello --args deny --json >"$base/load.json" ||
