@@ -293,15 +293,22 @@ int cmd_status(int argc, char **argv)
 	return status_all(a.json);
 }
 
+/* A filter's name, not the path of a file: no '/', no .so at the end. */
+static bool is_filter_name(const char *arg)
+{
+	size_t n = strlen(arg);
+
+	return !strchr(arg, '/') && !(n > 3 && !strcmp(arg + n - 3, ".so"));
+}
+
 /* fsfilter load MOUNTPOINT NAME|FILE.so: a NAME (no '/', no .so) is NAME.so
  * in the filter directories (filterdir.c); the daemon runs in / and gets
  * an absolute path. malloc'd, or NULL after printing why. */
 static char *load_path(const char *arg)
 {
 	char found[PATH_MAX], *path;
-	size_t n = strlen(arg);
 
-	if (!strchr(arg, '/') && !(n > 3 && !strcmp(arg + n - 3, ".so"))) {
+	if (is_filter_name(arg)) {
 		if (cli_filterdir_find(arg, found, sizeof(found))) {
 			fprintf(stderr, "fsfilter load: no filter '%s': no "
 				"%s.so in $FSFILTER_FILTER_PATH, next to "
@@ -317,6 +324,56 @@ static char *load_path(const char *arg)
 		fprintf(stderr, "fsfilter load: %s: %s\n", arg,
 			strerror(errno));
 	return path;
+}
+
+/* The daemon answered "no filter named ..." (not built in, not loaded). */
+static bool unknown_filter(struct json_object *resp)
+{
+	struct json_object *e = json_object_object_get(resp, "errno");
+
+	return !json_object_get_boolean(json_object_object_get(resp, "ok")) &&
+	       e && !strcmp(json_object_get_string(e), "ENOENT");
+}
+
+/* fsfilter attach MOUNTPOINT NAME of a NAME the daemon does not know: like
+ * `load MOUNTPOINT NAME` and `mount --filter NAME`, NAME.so from the filter
+ * directories (filterdir.c), loaded and attached by a load request with
+ * the same altitude and arguments. Its answer replaces @resp; the file's
+ * path (malloc'd) goes to @path. CLI_USAGE after saying why if there is
+ * no such file. */
+static int attach_from_filterdir(const char *name, const char *mnt,
+				 struct json_object *req,
+				 struct json_object **resp, char **path,
+				 char *canon, size_t canonlen)
+{
+	char found[PATH_MAX];
+
+	if (!is_filter_name(name)) {
+		fprintf(stderr, "fsfilter attach: %s: no filter named '%s' "
+			"(attach takes a filter's name; load a .so file with "
+			"fsfilter load %s FILE.so)\n", mnt, name, mnt);
+		return CLI_USAGE;
+	}
+	if (cli_filterdir_find(name, found, sizeof(found))) {
+		fprintf(stderr, "fsfilter attach: %s: no filter '%s': not "
+			"built in, not loaded into this volume, and no %s.so "
+			"in $FSFILTER_FILTER_PATH, next to fsfilter or in %s "
+			"(load a .so file with fsfilter load %s FILE.so)\n",
+			mnt, name, name, cli_filterdir(), mnt);
+		return CLI_USAGE;
+	}
+	*path = realpath(found, NULL);
+	if (!*path) {
+		fprintf(stderr, "fsfilter attach: %s: %s\n", found,
+			strerror(errno));
+		return CLI_USAGE;
+	}
+	json_object_put(*resp);
+	*resp = NULL;
+	json_object_object_add(req, "cmd", json_object_new_string("load"));
+	json_object_object_del(req, "name");
+	json_object_object_add(req, "path", json_object_new_string(*path));
+	return call("attach", mnt, req, resp, canon, canonlen);
 }
 
 /* load, attach, detach, unload: one request, a one-line answer (or with
@@ -362,6 +419,9 @@ static int simple(int argc, char **argv, const char *what, bool attach_opts,
 		json_object_object_add(req, "force",
 				       json_object_new_boolean(a.force));
 	ret = call(a.cmd, a.pos[0], req, &resp, mnt, sizeof(mnt));
+	if (!ret && !strcmp(a.cmd, "attach") && unknown_filter(resp))
+		ret = attach_from_filterdir(a.pos[1], mnt, req, &resp, &path,
+					    mnt, sizeof(mnt));
 	json_object_put(req);
 	if (ret) {
 		if (a.json)

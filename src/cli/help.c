@@ -89,13 +89,18 @@ static const struct {
 "Usage: fsfilter attach MOUNTPOINT NAME [--altitude N] [--args S]\n"
 "\n"
 "Attach a built-in filter (noop, redirect, monitor, crypt) or a loaded\n"
-"one to a running volume.\n"
+"one to a running volume. A NAME the volume's daemon does not know is\n"
+"NAME.so, loaded as by fsfilter load MOUNTPOINT NAME: from\n"
+"$FSFILTER_FILTER_PATH (directories separated by ':'), the filter\n"
+"directory next to fsfilter, or the installed filter directory; if there\n"
+"is none, attach fails (exit code 2).\n"
 "\n"
 "  --altitude N     where in the stack (default: the filter's own)\n"
 "  --args S         the filter's argument string\n"
 "  --json           the answer as JSON\n"
 "\n"
-"Example: fsfilter attach /mnt/data monitor --args default=deny\n" },
+"Example: fsfilter attach /mnt/data monitor --args default=deny\n"
+"         fsfilter attach /mnt/data hello\n" },
 	{ "detach",
 "Usage: fsfilter detach MOUNTPOINT NAME [--force]\n"
 "\n"

@@ -70,8 +70,10 @@ for v in "${variants[@]}"; do
 	fdir=$(mktemp -d /tmp/fsfilter-help-fdir.XXXXXX) || fail mktemp
 	: >"$fdir/myfilter.so"
 	got=$(FSFILTER_FILTER_PATH=$fdir complete_words $flag fsfilter load /mnt myf)
+	got2=$(FSFILTER_FILTER_PATH=$fdir complete_words $flag fsfilter attach /mnt myf)
 	rm -rf "$fdir"
 	[[ $got == myfilter ]] || fail "($v) 'load /mnt myf<TAB>' with FSFILTER_FILTER_PATH: $got"
+	[[ $got2 == myfilter ]] || fail "($v) 'attach /mnt myf<TAB>' with FSFILTER_FILTER_PATH: $got2"
 	# mounted volumes: whatever fsfilter mounts exist now (maybe none)
 	# (other tests mount and unmount meanwhile: each name offered must have
 	# been a mounted fsfilter volume just before or just after)

@@ -102,8 +102,37 @@ run "$FSFILTER" unload "$mnt" noop
 run "$FSFILTER" unload "$mnt" hello
 ((rc == 0)) || it_fail "unload failed: $out"
 grep -q "unloaded filter hello" "$IT_LOG" || it_fail "no unload line in the daemon log"
-run "$FSFILTER" attach "$mnt" hello
-((rc == 1)) && [[ $out == *"no filter named"* ]] || it_fail "attach after unload said ($rc): $out"
+# attach of a NAME no longer loaded: NAME.so from the filter directories
+# (here the build tree), as load NAME and mount --filter NAME do
+run "$FSFILTER" attach "$mnt" hello --altitude 1000
+((rc == 0)) && [[ $out == *"hello attached at altitude 1000"* ]] || it_fail "attach after unload said ($rc): $out"
+source_of() { # the status --json source of the filter hello
+	"$FSFILTER" status "$mnt" --json | python3 -c 'import json, sys
+print([i["source"] for i in json.load(sys.stdin)["instances"] if i["filter"] == "hello"])'
+}
+[[ $(source_of) == "['$(realpath "$HELLO_SO")']" ]] || it_fail "attach hello loaded: $(source_of)"
+run "$FSFILTER" unload "$mnt" hello
+((rc == 0)) || it_fail "unload after attach from the build tree failed: $out"
+# $FSFILTER_FILTER_PATH comes first; --json names the file
+mkdir "$base/fdir"
+cp "$HELLO_SO" "$base/fdir/hello.so"
+run env FSFILTER_FILTER_PATH="$base/fdir" "$FSFILTER" attach "$mnt" hello --args deny --json
+((rc == 0)) || it_fail "attach with FSFILTER_FILTER_PATH failed ($rc): $out"
+python3 -c 'import json, sys
+j = json.loads(sys.argv[1])
+assert j["ok"] and j["filter"] == "hello" and j["path"] == sys.argv[2], j' "$out" "$base/fdir/hello.so" ||
+	it_fail "attach --json from FSFILTER_FILTER_PATH said: $out"
+[[ $(source_of) == "['$base/fdir/hello.so']" ]] || it_fail "attach hello (FSFILTER_FILTER_PATH) loaded: $(source_of)"
+cat "$mnt/secret.forbidden" >/dev/null 2>&1 && it_fail "hello attached from FSFILTER_FILTER_PATH with deny did not deny"
+run "$FSFILTER" unload "$mnt" hello
+((rc == 0)) || it_fail "unload after attach from FSFILTER_FILTER_PATH failed: $out"
+# neither loaded nor found: a clear error, nothing loaded
+run env FSFILTER_FILTER_PATH="$base/fdir" "$FSFILTER" attach "$mnt" nosuch
+((rc == 2)) && [[ $out == *"no filter 'nosuch': not built in, not loaded into this volume, and no nosuch.so in \$FSFILTER_FILTER_PATH"* ]] ||
+	it_fail "attach of an unknown filter said ($rc): $out"
+run "$FSFILTER" attach "$mnt" "$HELLO_SO"
+((rc == 2)) && [[ $out == *"attach takes a filter's name"* ]] || it_fail "attach of a file said ($rc): $out"
+[[ $(source_of) == "[]" ]] || it_fail "a refused attach left a filter: $(source_of)"
 
 # --- a bad ABI ---------------------------------------------------------------------
 run "$FSFILTER" load "$mnt" "$BADABI_SO"
