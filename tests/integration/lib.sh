@@ -238,6 +238,17 @@ it_spy_stop() {
 	grep -q "dropped" "$2.err" || it_fail "spy printed no summary on exit"
 }
 
+# it_figure MNT FILTER KEY: the figure KEY of FILTER's instance on MNT in
+# `fsfilter status --json` ("missing" if it has none)
+it_figure() {
+	"$FSFILTER" status "$1" --json | python3 -c '
+import json, sys
+st = json.load(sys.stdin)
+for i in st["instances"]:
+    if i["filter"] == sys.argv[1]:
+        print(i.get("figures", {}).get(sys.argv[2], "missing"))' "$2" "$3"
+}
+
 # it_crypt_init LOWER KEYFILE: `fsfilter crypt init` of LOWER with the key
 # in KEYFILE, a fresh random 32-byte key if KEYFILE does not exist yet.
 it_crypt_init() {
