@@ -141,15 +141,8 @@ case_filters() {
 }
 
 stat_of() { "$MONTEST" stats "$M" | awk -v k="$1" '$1 == k { print $2 }'; }
-# fig KEY: the monitor instance's figure KEY in `fsfilter status --json`
-fig() {
-	"$FSFILTER" status "$M" --json | python3 -c '
-import json, sys
-st = json.load(sys.stdin)
-for i in st["instances"]:
-    if i["filter"] == "monitor":
-        print(i.get("figures", {}).get(sys.argv[1], "missing"))' "$1"
-}
+# fig KEY: a monitor figure of `fsfilter status --json` (it_figure)
+fig() { it_figure "$M" monitor "$1"; }
 
 case_verdict() {
 	echo clean >"$L/clean.txt"
