@@ -36,15 +36,8 @@ args+=";rule=/x.bin=>$big,policy=hydrate"
 args+=";$extra"
 it_mount "$lower" "$mnt" --filter "redirect:$args"
 
-# fig KEY: a redirect figure of `fsfilter status --json` ("missing" if none)
-fig() {
-	"$FSFILTER" status "$mnt" --json | python3 -c '
-import json, sys
-st = json.load(sys.stdin)
-for i in st["instances"]:
-    if i["filter"] == "redirect":
-        print(i.get("figures", {}).get(sys.argv[1], "missing"))' "$1"
-}
+# fig KEY: a redirect figure of `fsfilter status --json` (it_figure)
+fig() { it_figure "$mnt" redirect "$1"; }
 # copies: "PATH STATE COPIED TOTAL RATE WAITERS" per copy queued or running
 copies() {
 	"$FSFILTER" status "$mnt" --json | python3 -c '
