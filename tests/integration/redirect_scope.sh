@@ -151,15 +151,8 @@ grep -qx "/p.txt=>$back/data,policy=readonly,errno=EACCES,only=pid:$$" "$base/li
 "$FSFILTER" redirect add "$mnt" "/z=>$back/data,only=pid:x" 2>"$base/err" && it_fail "bad scope accepted"
 grep -q "pid:N" "$base/err" || it_fail "bad scope message: $(cat "$base/err")"
 
-# figures in `fsfilter status`
-fig() {
-	"$FSFILTER" status "$mnt" --json | python3 -c '
-import json, sys
-st = json.load(sys.stdin)
-for i in st["instances"]:
-    if i["filter"] == "redirect":
-        print(i.get("figures", {}).get(sys.argv[1], "missing"))' "$1"
-}
+# fig KEY: a redirect figure of `fsfilter status --json` (it_figure)
+fig() { it_figure "$mnt" redirect "$1"; }
 [[ $(fig rules) == 5 && $(fig rules.scoped) == 4 && $(fig rules.hydrate) == 1 ]] ||
 	it_fail "status: rules $(fig rules) scoped $(fig rules.scoped) hydrate $(fig rules.hydrate)"
 [[ $(fig in_progress) == 0 && $(fig materialised.hydrate) == 0 ]] || it_fail "status before hydration"
