@@ -9,69 +9,68 @@
 #include <fsfilter/text.h>
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
 
-/* flt_escape_name of the literal @in (its sizeof - 1 bytes) */
-#define ESC(in, out, size, flags) \
-	flt_escape_name(in, sizeof(in) - 1, out, size, flags)
+/*
+ * flt_escape_name of the @n bytes at @in into exactly @size bytes of the
+ * heap (so ASan sees a write past them) gives @want, and returns its
+ * length.
+ */
+static void expect(const char *in, size_t n, size_t size, unsigned flags,
+		   const char *want)
+{
+	char *out = malloc(size ? size : 1);
+
+	assert_non_null(out);
+	assert_int_equal(flt_escape_name(in, n, out, size, flags),
+			 strlen(want));
+	assert_string_equal(out, want);
+	free(out);
+}
+
+/* the literal @in (its sizeof - 1 bytes, NULs included) */
+#define EXPECT(in, size, flags, want) \
+	expect(in, sizeof(in) - 1, size, flags, want)
 
 static void test_control_bytes(void **state)
 {
-	char out[64];
-
 	(void)state;
-	assert_int_equal(ESC("a\nb\tc\x1b[0m\x7f" "d", out, sizeof(out), 0),
-			 23);
-	assert_string_equal(out, "a\\x0ab\\x09c\\x1b[0m\\x7fd");
+	EXPECT("a\nb\tc\x1b[0m\x7f" "d", 64, 0,
+	       "a\\x0ab\\x09c\\x1b[0m\\x7fd");
 	/* 0x20 and 0x80 and above are not control bytes */
-	assert_int_equal(ESC(" ~\xc3\xa9", out, sizeof(out), 0), 4);
-	assert_string_equal(out, " ~\xc3\xa9");
-	assert_int_equal(ESC("", out, sizeof(out), FLT_ESC_BACKSLASH), 0);
-	assert_string_equal(out, "");
+	EXPECT(" ~\xc3\xa9", 64, 0, " ~\xc3\xa9");
+	EXPECT("", 64, FLT_ESC_BACKSLASH, "");
 }
 
 static void test_backslash_quote(void **state)
 {
-	char out[64];
-
 	(void)state;
-	ESC("a\\b\"c", out, sizeof(out), 0);
-	assert_string_equal(out, "a\\b\"c");
-	ESC("a\\b\"c", out, sizeof(out), FLT_ESC_BACKSLASH);
-	assert_string_equal(out, "a\\x5cb\"c");
-	ESC("a\\b\"c", out, sizeof(out), FLT_ESC_QUOTE);
-	assert_string_equal(out, "a\\b\\x22c");
-	ESC("a\\b\"c", out, sizeof(out), FLT_ESC_BACKSLASH | FLT_ESC_QUOTE);
-	assert_string_equal(out, "a\\x5cb\\x22c");
+	EXPECT("a\\b\"c", 64, 0, "a\\b\"c");
+	EXPECT("a\\b\"c", 64, FLT_ESC_BACKSLASH, "a\\x5cb\"c");
+	EXPECT("a\\b\"c", 64, FLT_ESC_QUOTE, "a\\b\\x22c");
+	EXPECT("a\\b\"c", 64, FLT_ESC_BACKSLASH | FLT_ESC_QUOTE,
+	       "a\\x5cb\\x22c");
 	/* an escape already in the input is not taken for one */
-	ESC("\\x0a", out, sizeof(out), FLT_ESC_BACKSLASH);
-	assert_string_equal(out, "\\x5cx0a");
+	EXPECT("\\x0a", 64, FLT_ESC_BACKSLASH, "\\x5cx0a");
 }
 
 /* NUL is a byte like the others: in_len decides, not the terminator */
 static void test_embedded_nul(void **state)
 {
-	char out[64];
-
 	(void)state;
-	assert_int_equal(ESC("a\0b", out, sizeof(out), 0), 6);
-	assert_string_equal(out, "a\\x00b");
-	assert_int_equal(flt_escape_name("a\0b", 1, out, sizeof(out), 0), 1);
-	assert_string_equal(out, "a");
-	assert_int_equal(flt_escape_name(NULL, 0, out, sizeof(out), 0), 0);
-	assert_string_equal(out, "");
+	EXPECT("a\0b", 64, 0, "a\\x00b");
+	expect("a\0b", 1, 64, 0, "a");
+	expect(NULL, 0, 64, 0, "");
 }
 
 /* invalid UTF-8 is copied as it is (JSON output escapes it itself) */
 static void test_invalid_utf8(void **state)
 {
-	char out[64];
-
 	(void)state;
-	assert_int_equal(ESC("\xff\xc3(\xed\xa0\x80\xc0\xaf", out, sizeof(out),
-			     FLT_ESC_BACKSLASH), 8);
-	assert_memory_equal(out, "\xff\xc3(\xed\xa0\x80\xc0\xaf", 9);
+	EXPECT("\xff\xc3(\xed\xa0\x80\xc0\xaf", 64, FLT_ESC_BACKSLASH,
+	       "\xff\xc3(\xed\xa0\x80\xc0\xaf");
 }
 
 static void test_utf8_len(void **state)
@@ -109,74 +108,47 @@ static void test_utf8_len(void **state)
 
 static void test_cut(void **state)
 {
-	char out[16];
+	char out[4] = "xyz";
 
 	(void)state;
 	/* 20 bytes into 16: 12 of them, the mark, NUL */
-	assert_int_equal(ESC("abcdefghijklmnopqrst", out, sizeof(out), 0),
-			 15);
-	assert_string_equal(out, "abcdefghijkl...");
+	EXPECT("abcdefghijklmnopqrst", 16, 0, "abcdefghijkl...");
 	/* an escape is never split: "\x0a" does not fit after "abcdefghij" */
-	assert_int_equal(ESC("abcdefghij\nklmnopqrst", out, sizeof(out), 0),
-			 13);
-	assert_string_equal(out, "abcdefghij...");
+	EXPECT("abcdefghij\nklmnopqrst", 16, 0, "abcdefghij...");
 	/* nor is a UTF-8 sequence: U+20AC would end at 13 */
-	assert_int_equal(ESC("abcdefghij\xe2\x82\xac" "klmnop", out,
-			     sizeof(out), 0), 13);
-	assert_string_equal(out, "abcdefghij...");
+	EXPECT("abcdefghij\xe2\x82\xac" "klmnop", 16, 0, "abcdefghij...");
 	/* an invalid byte is one unit */
-	assert_int_equal(ESC("abcdefghijk\xe2\x82" "klmnop", out, sizeof(out),
-			     0), 15);
-	assert_string_equal(out, "abcdefghijk\xe2...");
+	EXPECT("abcdefghijk\xe2\x82" "klmnop", 16, 0, "abcdefghijk\xe2...");
 	/* sizes too small for the mark: as much of it as fits */
-	memset(out, 'x', sizeof(out));
-	assert_int_equal(ESC("abcdef", out, 0, 0), 0);
-	assert_int_equal(out[0], 'x');
-	assert_int_equal(ESC("abcdef", out, 1, 0), 0);
-	assert_string_equal(out, "");
-	assert_int_equal(ESC("abcdef", out, 2, 0), 1);
-	assert_string_equal(out, ".");
-	assert_int_equal(ESC("abcdef", out, 3, 0), 2);
-	assert_string_equal(out, "..");
-	assert_int_equal(ESC("abcdef", out, 4, 0), 3);
-	assert_string_equal(out, "...");
-	assert_int_equal(ESC("abcdef", out, 5, 0), 4);
-	assert_string_equal(out, "a...");
-	assert_int_equal(ESC("\n\n", out, 5, 0), 3);
-	assert_string_equal(out, "...");
+	assert_int_equal(flt_escape_name("abcdef", 6, out, 0, 0), 0);
+	assert_string_equal(out, "xyz");	/* untouched */
+	EXPECT("abcdef", 1, 0, "");
+	EXPECT("abcdef", 2, 0, ".");
+	EXPECT("abcdef", 3, 0, "..");
+	EXPECT("abcdef", 4, 0, "...");
+	EXPECT("abcdef", 5, 0, "a...");
+	EXPECT("\n\n", 5, 0, "...");
 }
 
 /* exactly out_size - 1 bytes of output: no cut; one more: cut */
 static void test_exact_fit(void **state)
 {
-	char out[16];
-
 	(void)state;
-	assert_int_equal(ESC("abcdefghijklmno", out, 16, 0), 15);
-	assert_string_equal(out, "abcdefghijklmno");
-	assert_int_equal(ESC("abcdefghijklmnop", out, 16, 0), 15);
-	assert_string_equal(out, "abcdefghijkl...");
+	EXPECT("abcdefghijklmno", 16, 0, "abcdefghijklmno");
+	EXPECT("abcdefghijklmnop", 16, 0, "abcdefghijkl...");
 	/* ending in an escape: 11 + 4 = 15 fits, 12 + 4 does not */
-	assert_int_equal(ESC("abcdefghijk\n", out, 16, 0), 15);
-	assert_string_equal(out, "abcdefghijk\\x0a");
-	assert_int_equal(ESC("abcdefghijkl\n", out, 16, 0), 15);
-	assert_string_equal(out, "abcdefghijkl...");
+	EXPECT("abcdefghijk\n", 16, 0, "abcdefghijk\\x0a");
+	EXPECT("abcdefghijkl\n", 16, 0, "abcdefghijkl...");
 	/* ending in a 4-byte sequence */
-	assert_int_equal(ESC("abcdefghijk\xf0\x9f\x98\x80", out, 16, 0), 15);
-	assert_string_equal(out, "abcdefghijk\xf0\x9f\x98\x80");
+	EXPECT("abcdefghijk\xf0\x9f\x98\x80", 16, 0,
+	       "abcdefghijk\xf0\x9f\x98\x80");
 	/* one byte in two bytes; two in two: cut to the mark */
-	assert_int_equal(ESC("a", out, 2, 0), 1);
-	assert_string_equal(out, "a");
-	assert_int_equal(ESC("ab", out, 2, 0), 1);
-	assert_string_equal(out, ".");
+	EXPECT("a", 2, 0, "a");
+	EXPECT("ab", 2, 0, ".");
 	/* FLT_ESC_SIZE never cuts */
-	{
-		static const char all[] = "\n\n\n\n";
-		char big[FLT_ESC_SIZE(sizeof(all) - 1)];
-
-		assert_int_equal(ESC(all, big, sizeof(big), 0), 16);
-		assert_string_equal(big, "\\x0a\\x0a\\x0a\\x0a");
-	}
+	EXPECT("\n\n\n\n", FLT_ESC_SIZE(4), 0, "\\x0a\\x0a\\x0a\\x0a");
+	EXPECT("\n\n\n\n\n", FLT_ESC_SIZE(5) - 1, 0,
+	       "\\x0a\\x0a\\x0a\\x0a...");
 }
 
 static char logged[2048];
