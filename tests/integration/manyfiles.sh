@@ -25,20 +25,25 @@ it_mount "$lower" "$mnt"
 pid=$IT_PID
 
 fds() { ls "/proc/$pid/fd" 2>/dev/null | wc -l; }
+# storm DIR N OUT: mdstorm of N files in DIR, its output to OUT; the
+# daemon's highest fd count while it runs in max; mdstorm's exit status
+storm() {
+	"$MDSTORM" "$1" "$2" >"$3" 2>&1 &
+	local s=$! f
+	IT_PIDS+=("$s")
+	max=$(fds)
+	while kill -0 "$s" 2>/dev/null; do
+		f=$(fds)
+		((f > max)) && max=$f
+		sleep 0.1
+	done
+	wait "$s"
+}
 soft=$(awk '/^Max open files/ { print $4 }' "/proc/$pid/limits")
 bound=$((soft / 2 < 8192 ? soft / 2 : 8192))
 fds0=$(fds)
 
-"$MDSTORM" "$mnt/storm" "$N" >"$base/storm.out" 2>&1 &
-storm=$!
-IT_PIDS+=("$storm")
-max=$fds0
-while kill -0 "$storm" 2>/dev/null; do
-	f=$(fds)
-	((f > max)) && max=$f
-	sleep 0.2
-done
-wait "$storm"
+storm "$mnt/storm" "$N" "$base/storm.out"
 rc=$?
 fds1=$(fds)
 it_log "N=$N nofile=$soft cache_bound=$bound fds: before=$fds0 max=$max after=$fds1;" \
@@ -59,16 +64,7 @@ pid=$IT_PID
 "$OPCOMPARE" "$base/native" "$base/mnt2" >"$base/opc.out" 2>&1 ||
 	it_fail "opcompare with an 8-entry fd cache: $(tail -20 "$base/opc.out")"
 fds0=$(fds)
-"$MDSTORM" "$base/mnt2/storm" 3000 >"$base/storm2.out" 2>&1 &
-storm=$!
-IT_PIDS+=("$storm")
-max=$fds0
-while kill -0 "$storm" 2>/dev/null; do
-	f=$(fds)
-	((f > max)) && max=$f
-	sleep 0.1
-done
-wait "$storm" || it_fail "mdstorm (8-entry cache) failed: $(cat "$base/storm2.out")"
+storm "$base/mnt2/storm" 3000 "$base/storm2.out" || it_fail "mdstorm (8-entry cache) failed: $(cat "$base/storm2.out")"
 it_log "8-entry cache: opcompare ok; 3000 files: fds before=$fds0 max=$max;" \
 	"mdstorm: $(cat "$base/storm2.out")"
 ((max < fds0 + 8 + MARGIN)) || it_fail "daemon fds reached $max with an 8-entry cache"
