@@ -664,7 +664,9 @@ FLT_API int flt_delete_streamhandle_context(struct flt_instance *instance,
  */
 
 /** Allocate a callback data for @p op issued by @p instance. Free it with
- *  flt_free_callback_data() exactly once (the volume counts live ones). */
+ *  flt_free_callback_data() exactly once (the volume counts live ones), on
+ *  any thread. Cheap: freed ones are recycled per thread, no heap
+ *  allocation per I/O. */
 FLT_API int flt_allocate_callback_data(struct flt_instance *instance,
 				       enum flt_op op,
 				       struct flt_callback_data **out);
