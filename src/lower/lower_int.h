@@ -220,7 +220,8 @@ int lower_reopen(struct lower_fs *fs, struct lower_inode *n, int flags);
 int lower_stat_inode(struct lower_fs *fs, struct lower_inode *n,
 		     struct stat *st);
 /* Give a new object the requestor's ownership (see lower.h). @n is the new
- * node, @parent its directory. */
+ * node, @parent its directory. 1: changed (attributes are stale), 0:
+ * nothing to change, or a negative errno. */
 int lower_set_owner(struct lower_fs *fs, struct lower_inode *parent,
 		    struct lower_inode *n,
 		    const struct flt_requestor *req);
@@ -333,5 +334,14 @@ int lower_sys_setxattr(const char *path, const char *name, const void *value,
 		       size_t size, int flags);
 ssize_t lower_sys_listxattr(const char *path, char *buf, size_t size);
 int lower_sys_removexattr(const char *path, const char *name);
+/* The same on @path in @dirfd, following a last symlink (Linux 6.13's
+ * *xattrat calls; -ENOSYS before). */
+ssize_t lower_sys_getxattrat(int dirfd, const char *path, const char *name,
+			     void *buf, size_t size);
+int lower_sys_setxattrat(int dirfd, const char *path, const char *name,
+			 const void *value, size_t size, int flags);
+ssize_t lower_sys_listxattrat(int dirfd, const char *path, char *buf,
+			      size_t size);
+int lower_sys_removexattrat(int dirfd, const char *path, const char *name);
 
 #endif /* FSFILTER_LOWER_INT_H */

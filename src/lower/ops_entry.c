@@ -38,7 +38,7 @@ static int finish_new(struct lower_fs *fs, struct lower_inode *parent,
 	if (ret < 0)
 		return ret;
 	n = lower_inode_get(fs, e->ino);
-	if (lower_set_owner(fs, parent, n, &data->requestor) == 0)
+	if (lower_set_owner(fs, parent, n, &data->requestor) > 0)
 		lower_stat_inode(fs, n, &e->attr);
 	return 0;
 }

@@ -136,7 +136,8 @@ void lower_op_create(struct lower_fs *fs, struct flt_callback_data *data)
 		goto out_close;
 	}
 	/* as in finish_new() of ops_entry.c: not fatal */
-	if (created && lower_set_owner(fs, parent, n, &data->requestor) == 0)
+	if (created &&
+	    lower_set_owner(fs, parent, n, &data->requestor) > 0)
 		lower_stat_inode(fs, n, &data->results.entry.attr);
 	h = lower_handle_new(fs, n, fd, NULL);
 	if (!h) {
