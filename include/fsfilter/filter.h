@@ -527,6 +527,21 @@ struct flt_registration {
 	flt_instance_teardown_callback instance_teardown_start;
 	/** Optional: the instance's figures for `fsfilter status`. */
 	flt_instance_status_callback instance_status;
+	/**
+	 * Optional: the largest READ (bytes) the filter wants the kernel to
+	 * send the volume at once; 0: no preference (the volume's default,
+	 * 1 MiB). A filter whose work per READ is long and done in order
+	 * (crypt: lower read, then decryption, then the reply) asks for
+	 * smaller READs: the kernel then sends each readahead window as
+	 * several READs, which the worker threads serve at the same time,
+	 * instead of one that the reader waits for. The volume takes the
+	 * smallest value among the filters attached when it is mounted
+	 * (whole pages, at least 4 KiB); the kernel fixes it at mount, so
+	 * attaching or detaching later does not change it. Only READs that
+	 * reach the daemon are affected (not fast-path files); writes and
+	 * the readahead window are not.
+	 */
+	uint32_t max_read;
 };
 
 /** The symbol a filter shared object exports: a pointer to its

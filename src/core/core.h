@@ -112,6 +112,9 @@ bool core_volume_wants_data_ops(struct flt_volume *vol);
 
 /* Number of operations dispatched and not yet completed on @vol. */
 uint64_t core_volume_inflight(struct flt_volume *vol);
+/* The smallest max_read of the filters attached to @vol now (struct
+ * flt_registration), 0 if none asks; the host reads it once at mount. */
+uint32_t core_volume_max_read(struct flt_volume *vol);
 /* Callback data allocated by filters (flt_allocate_callback_data) and not
  * yet freed: zero whenever no filter-initiated I/O is under way. */
 uint64_t core_volume_live_callback_data(struct flt_volume *vol);

@@ -320,3 +320,18 @@ uint64_t core_volume_inflight(struct flt_volume *vol)
 {
 	return atomic_load(&vol->inflight);
 }
+
+uint32_t core_volume_max_read(struct flt_volume *vol)
+{
+	uint32_t m = 0;
+
+	pthread_mutex_lock(&vol->lock);
+	for (size_t i = 0; i < vol->stack->n; i++) {
+		uint32_t f = vol->stack->inst[i]->filter->reg.max_read;
+
+		if (f && (!m || f < m))
+			m = f;
+	}
+	pthread_mutex_unlock(&vol->lock);
+	return m;
+}

@@ -68,6 +68,7 @@ struct fe {
 	bool writeback;		/* FUSE_CAP_WRITEBACK_CACHE negotiated */
 	bool want_writeback;	/* asked for with --writeback */
 	bool trace;		/* the trace view (-d), trace.c */
+	unsigned max_read;	/* READ size asked by filters, 0: default */
 	struct fe_canceller canceller;
 	struct fe_pt pt;
 	pthread_mutex_t handles_lock;	/* leaf */
