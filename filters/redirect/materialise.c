@@ -6,12 +6,14 @@
  *
  * Crash safety. Everything happens below the filter (filter-initiated I/O,
  * never through the volume) in the lower directory of the file:
- *   1. create a temp file ".fsfilter-redirect-<hash of name>.tmp" next to it
- *      (O_EXCL; a leftover of an earlier crash is removed first: the name
- *      is a pure function of the file name, so there is at most one),
+ *   1. create a temp file ".fsfilter-redirect-<16 hex>.tmp" (O_EXCL) in the
+ *      volume's spool directory (spool.c: a leftover of a crash there is
+ *      removed at the next instance setup), or, when the file's directory
+ *      is on another file system than the spool, next to the file under a
+ *      hash of its name (a leftover is removed by the next copy of it),
  *   2. copy the backing content into it, set the marker xattr
  *      REDIR_XATTR on it, fsync it,
- *   3. rename it over the name, fsync the directory.
+ *   3. rename it over the name, fsync the file's directory.
  * The rename is the commit point: a crash before it leaves the old lower
  * file (or no file, for a virtual one) and at most a temp file, and the
  * rule still applies; after it the name is the complete copy with its
@@ -49,8 +51,8 @@
 
 #define COPY_CHUNK (1u << 20)
 
-static struct flt_callback_data *io_new(struct redir_inst *ri, enum flt_op op,
-					flt_ino_t ino)
+struct flt_callback_data *redir_io_new(struct redir_inst *ri, enum flt_op op,
+				       flt_ino_t ino)
 {
 	struct flt_callback_data *d;
 
@@ -60,8 +62,7 @@ static struct flt_callback_data *io_new(struct redir_inst *ri, enum flt_op op,
 	return d;
 }
 
-/* Run @d, free it, return its status. */
-static int io_run(struct flt_callback_data *d)
+int redir_io_run(struct flt_callback_data *d)
 {
 	int ret;
 
@@ -72,10 +73,10 @@ static int io_run(struct flt_callback_data *d)
 	return ret;
 }
 
-static int lookup_child(struct redir_inst *ri, flt_ino_t parent,
-			const char *name, struct flt_entry *e)
+int redir_lookup_child(struct redir_inst *ri, flt_ino_t parent,
+		       const char *name, struct flt_entry *e)
 {
-	struct flt_callback_data *d = io_new(ri, FLT_OP_LOOKUP, parent);
+	struct flt_callback_data *d = redir_io_new(ri, FLT_OP_LOOKUP, parent);
 	int ret;
 
 	if (!d)
@@ -91,7 +92,7 @@ static int lookup_child(struct redir_inst *ri, flt_ino_t parent,
 	return ret;
 }
 
-static void forget(struct redir_inst *ri, flt_ino_t ino)
+void redir_forget(struct redir_inst *ri, flt_ino_t ino)
 {
 	if (ino && ino != FLT_ROOT_INO)
 		flt_forget(ri->instance, ino, 1);
@@ -100,7 +101,7 @@ static void forget(struct redir_inst *ri, flt_ino_t ino)
 int redir_marker_get(struct redir_inst *ri, flt_ino_t ino, char *buf,
 		     size_t len)
 {
-	struct flt_callback_data *d = io_new(ri, FLT_OP_GETXATTR, ino);
+	struct flt_callback_data *d = redir_io_new(ri, FLT_OP_GETXATTR, ino);
 	int ret;
 
 	if (!d)
@@ -129,10 +130,10 @@ bool redir_name_materialised(struct redir_inst *ri, flt_ino_t parent,
 	struct flt_entry e;
 	bool done;
 
-	if (redir_is_virtual(parent) || lookup_child(ri, parent, name, &e))
+	if (redir_is_virtual(parent) || redir_lookup_child(ri, parent, name, &e))
 		return false;
 	done = S_ISREG(e.attr.st_mode) && redir_is_materialised(ri, e.ino);
-	forget(ri, e.ino);
+	redir_forget(ri, e.ino);
 	return done;
 }
 
@@ -159,10 +160,10 @@ static int lower_dir(struct redir_inst *ri, const char *dir, flt_ino_t *out)
 			break;
 		}
 		memcpy(sofar, tmp, sizeof(sofar));
-		ret = lookup_child(ri, cur, comp, &e);
+		ret = redir_lookup_child(ri, cur, comp, &e);
 		if (ret == -ENOENT) {
 			struct flt_callback_data *d =
-				io_new(ri, FLT_OP_MKDIR, cur);
+				redir_io_new(ri, FLT_OP_MKDIR, cur);
 			struct redir_rules *rules = redir_rules_get(ri);
 			struct redir_match m;
 			struct stat st;
@@ -185,16 +186,16 @@ static int lower_dir(struct redir_inst *ri, const char *dir, flt_ino_t *out)
 				e = d->results.entry;
 			flt_free_callback_data(d);
 			if (ret == -EEXIST)	/* a racing mkdir */
-				ret = lookup_child(ri, cur, comp, &e);
+				ret = redir_lookup_child(ri, cur, comp, &e);
 			if (!ret)
 				redir_inval_queue(ri, cur, comp, 0);
 		}
-		forget(ri, cur);
+		redir_forget(ri, cur);
 		cur = 0;
 		if (ret)
 			break;
 		if (!S_ISDIR(e.attr.st_mode)) {
-			forget(ri, e.ino);
+			redir_forget(ri, e.ino);
 			ret = -ENOTDIR;
 			break;
 		}
@@ -206,28 +207,27 @@ static int lower_dir(struct redir_inst *ri, const char *dir, flt_ino_t *out)
 	return ret;
 }
 
-static int unlink_child(struct redir_inst *ri, flt_ino_t parent,
-			const char *name)
+int redir_unlink_child(struct redir_inst *ri, flt_ino_t parent,
+		       const char *name)
 {
-	struct flt_callback_data *d = io_new(ri, FLT_OP_UNLINK, parent);
+	struct flt_callback_data *d = redir_io_new(ri, FLT_OP_UNLINK, parent);
 
 	if (!d)
 		return -ENOMEM;
 	d->params.unlink.parent = parent;
 	d->params.unlink.name = name;
-	return io_run(d);
+	return redir_io_run(d);
 }
 
-static int release(struct redir_inst *ri, flt_ino_t ino, uint64_t fh,
-		   bool dir)
+int redir_release(struct redir_inst *ri, flt_ino_t ino, uint64_t fh, bool dir)
 {
 	struct flt_callback_data *d =
-		io_new(ri, dir ? FLT_OP_RELEASEDIR : FLT_OP_RELEASE, ino);
+		redir_io_new(ri, dir ? FLT_OP_RELEASEDIR : FLT_OP_RELEASE, ino);
 
 	if (!d)
 		return -ENOMEM;
 	d->params.release.fh = fh;
-	return io_run(d);
+	return redir_io_run(d);
 }
 
 /* Copy the backing file of @j into (@ino, @fh). */
@@ -263,7 +263,7 @@ static int copy_backing(struct redir_inst *ri, struct redir_job *j,
 		}
 		while (!ret && done < (size_t)n) {
 			struct flt_callback_data *d =
-				io_new(ri, FLT_OP_WRITE, ino);
+				redir_io_new(ri, FLT_OP_WRITE, ino);
 
 			if (!d) {
 				ret = -ENOMEM;
@@ -301,26 +301,17 @@ static uint64_t name_hash(const char *s)
 	return h;
 }
 
-/* Steps 1-3 with the directory @parent and @name resolved. */
-static int replace(struct redir_inst *ri, flt_ino_t parent, const char *name,
-		   struct redir_job *j, const struct stat *shown,
-		   const char *marker)
+/* Create the temp file @tmp in @dir, owned and moded like what the name
+ * showed (@shown). */
+static int create_temp(struct redir_inst *ri, flt_ino_t dir, const char *tmp,
+		       const struct stat *shown, flt_ino_t *ino, uint64_t *fh)
 {
-	char tmp[64];
-	struct flt_callback_data *d;
-	flt_ino_t ino = 0;
-	uint64_t fh = 0;
+	struct flt_callback_data *d = redir_io_new(ri, FLT_OP_CREATE, dir);
 	int ret;
 
-	snprintf(tmp, sizeof(tmp), REDIR_TEMP_PREFIX "%016llx.tmp",
-		 (unsigned long long)name_hash(name));
-	ret = unlink_child(ri, parent, tmp);
-	if (ret && ret != -ENOENT)
-		return ret;
-	d = io_new(ri, FLT_OP_CREATE, parent);
 	if (!d)
 		return -ENOMEM;
-	d->params.create.parent = parent;
+	d->params.create.parent = dir;
 	d->params.create.name = tmp;
 	d->params.create.mode = S_IFREG | (shown->st_mode & 07777);
 	d->params.create.flags = O_WRONLY | O_CREAT | O_EXCL;
@@ -330,65 +321,111 @@ static int replace(struct redir_inst *ri, flt_ino_t parent, const char *name,
 	d->requestor.umask = 0;
 	ret = flt_perform_synchronous_io(d);
 	if (!ret) {
-		ino = d->results.entry.ino;
-		fh = d->results.open.fh;
+		*ino = d->results.entry.ino;
+		*fh = d->results.open.fh;
 	}
 	flt_free_callback_data(d);
-	if (ret)
+	return ret;
+}
+
+/* Step 1: the temp file, in the spool (spool.c) under a fresh name, or,
+ * without a spool on @parent's file system, in @parent under a name that
+ * is a hash of @name (a leftover of a crash is removed first). */
+static int make_temp(struct redir_inst *ri, flt_ino_t parent,
+		     const char *name, const struct stat *shown,
+		     flt_ino_t *tmpdir, char *tmp, size_t len, flt_ino_t *ino,
+		     uint64_t *fh)
+{
+	int ret;
+
+	if (!redir_spool_get(ri, parent, tmpdir)) {
+		for (int tries = 0; tries < 4; tries++) {
+			redir_spool_name(ri, tmp, len);
+			ret = create_temp(ri, *tmpdir, tmp, shown, ino, fh);
+			if (ret != -EEXIST)
+				break;
+		}
 		return ret;
+	}
+	snprintf(tmp, len, REDIR_TEMP_PREFIX "%016llx.tmp",
+		 (unsigned long long)name_hash(name));
+	ret = redir_unlink_child(ri, parent, tmp);
+	if (ret && ret != -ENOENT)
+		return ret;
+	return create_temp(ri, parent, tmp, shown, ino, fh);
+}
+
+/* Steps 1-3 with the directory @parent and @name resolved. */
+static int replace(struct redir_inst *ri, flt_ino_t parent, const char *name,
+		   struct redir_job *j, const struct stat *shown,
+		   const char *marker)
+{
+	char tmp[64];
+	struct flt_callback_data *d;
+	flt_ino_t ino = 0, tmpdir = parent;
+	uint64_t fh = 0;
+	int ret;
+
+	ret = make_temp(ri, parent, name, shown, &tmpdir, tmp, sizeof(tmp),
+			&ino, &fh);
+	if (ret)
+		goto out_tmpdir;
 	if (!j->empty)
 		ret = copy_backing(ri, j, ino, fh);
 	if (!ret) {
-		d = io_new(ri, FLT_OP_SETXATTR, ino);
+		d = redir_io_new(ri, FLT_OP_SETXATTR, ino);
 		if (d) {
 			d->params.setxattr.name = REDIR_XATTR;
 			d->params.setxattr.value = marker;
 			d->params.setxattr.size = strlen(marker);
 		}
-		ret = io_run(d);
+		ret = redir_io_run(d);
 		if (ret)
 			flt_log(LOG_ERR, "redirect: cannot set %s in the lower "
 				"directory (%s): materialising needs xattrs",
 				REDIR_XATTR, strerror(-ret));
 	}
 	if (!ret) {
-		d = io_new(ri, FLT_OP_FSYNC, ino);
+		d = redir_io_new(ri, FLT_OP_FSYNC, ino);
 		if (d)
 			d->params.fsync.fh = fh;
-		ret = io_run(d);
+		ret = redir_io_run(d);
 	}
-	release(ri, ino, fh, false);
+	redir_release(ri, ino, fh, false);
 	if (!ret && atomic_load(&j->cancel))
 		ret = -ECANCELED;	/* the last moment to stop */
 	if (!ret) {
-		d = io_new(ri, FLT_OP_RENAME, parent);
+		d = redir_io_new(ri, FLT_OP_RENAME, tmpdir);
 		if (d) {
-			d->params.rename.parent = parent;
+			d->params.rename.parent = tmpdir;
 			d->params.rename.name = tmp;
 			d->params.rename.newparent = parent;
 			d->params.rename.newname = name;
 		}
-		ret = io_run(d);	/* the commit point */
+		ret = redir_io_run(d);	/* the commit point */
 	}
-	forget(ri, ino);
+	redir_forget(ri, ino);
 	if (ret) {
-		unlink_child(ri, parent, tmp);
-		return ret;
+		redir_unlink_child(ri, tmpdir, tmp);
+		goto out_tmpdir;
 	}
 	/* make the rename durable (best effort: the data already is) */
-	d = io_new(ri, FLT_OP_OPENDIR, parent);
+	d = redir_io_new(ri, FLT_OP_OPENDIR, parent);
 	if (d && !flt_perform_synchronous_io(d)) {
 		fh = d->results.open.fh;
 		flt_free_callback_data(d);
-		d = io_new(ri, FLT_OP_FSYNCDIR, parent);
+		d = redir_io_new(ri, FLT_OP_FSYNCDIR, parent);
 		if (d)
 			d->params.fsync.fh = fh;
-		io_run(d);
-		release(ri, parent, fh, true);
+		redir_io_run(d);
+		redir_release(ri, parent, fh, true);
 	} else if (d) {
 		flt_free_callback_data(d);
 	}
-	return 0;
+out_tmpdir:
+	if (tmpdir != parent)
+		redir_forget(ri, tmpdir);
+	return ret;
 }
 
 /* The kernel's caches of the name and the node(s) it had: the lower
@@ -448,12 +485,12 @@ int redir_copy_run(struct redir_inst *ri, struct redir_job *j)
 	ret = lower_dir(ri, dir, &parent);
 	if (ret)
 		return ret;
-	ret = lookup_child(ri, parent, name, &e);
+	ret = redir_lookup_child(ri, parent, name, &e);
 	if (!ret) {
 		bool done = redir_is_materialised(ri, e.ino);
 
 		old_ino = e.ino;
-		forget(ri, e.ino);
+		redir_forget(ri, e.ino);
 		if (done) {	/* by an earlier run, or another target */
 			mark_targets(ri, j);
 			goto out_parent;
@@ -501,6 +538,6 @@ int redir_copy_run(struct redir_inst *ri, struct redir_job *j)
 		"(%s of %s)", path, marker, j->backing);
 	inval_after(ri, j, parent, dir, name, old_ino);
 out_parent:
-	forget(ri, parent);
+	redir_forget(ri, parent);
 	return ret;
 }

@@ -140,7 +140,7 @@ static int list_lower(struct redir_dir *dir, struct flt_instance *inst,
 			struct flt_dirent *e = &d->results.dirents.v[i];
 
 			off = e->next_off;
-			if (!redir_is_temp_name(e->name))
+			if (!redir_is_hidden_name(ino, e->name))
 				ret = add(dir, e->name, e->type, e->ino);
 		}
 		flt_free_callback_data(d);
@@ -375,7 +375,7 @@ REDIR_PRE(redir_pre_readdir)
 	return st;
 }
 
-/* Leave the temp files of copies out of a lower listing (a readdirplus
+/* Leave the temp files of copies and the spool out of a lower listing (a readdirplus
  * entry's lookup reference is given back). */
 static void hide_temp(struct flt_instance *inst, struct flt_callback_data *d)
 {
@@ -385,7 +385,7 @@ static void hide_temp(struct flt_instance *inst, struct flt_callback_data *d)
 	for (size_t i = 0; i < de->n; i++) {
 		struct flt_dirent *e = &de->v[i];
 
-		if (!redir_is_temp_name(e->name)) {
+		if (!redir_is_hidden_name(d->ino, e->name)) {
 			de->v[w++] = *e;
 			continue;
 		}

@@ -67,8 +67,9 @@ REDIR_PRE(redir_pre_lookup)
 	int ret;
 
 	(void)ctx;
-	if (redir_is_temp_name(d->params.lookup.name))
-		return complete(d, -ENOENT);	/* a copy's temp file */
+	if (redir_is_hidden_name(d->params.lookup.parent,
+				 d->params.lookup.name))
+		return complete(d, -ENOENT);	/* a copy's temp file, the spool */
 	if (!redir_is_virtual(d->params.lookup.parent))
 		return FLT_PREOP_SUCCESS_WITH_CALLBACK;
 	ri = redir_inst_get(o->instance);
@@ -189,8 +190,8 @@ static int name_denied(struct redir_inst *ri, flt_ino_t parent,
 	struct stat st;
 	int err = 0;
 
-	if (redir_is_temp_name(name))
-		return EPERM;	/* a copy's temp file: ours, hidden */
+	if (redir_is_hidden_name(parent, name))
+		return EPERM;	/* a copy's temp file, the spool: ours, hidden */
 	if (redir_is_virtual(parent)) {
 		struct redir_vnode *v = redir_vnode_find(ri, parent);
 

@@ -301,6 +301,11 @@ struct redir_inst {			/* instance context */
 	bool job_stop;			/* job_lock */
 	pthread_t job_tid[REDIR_JOBS_MAX];
 	unsigned mat_delay_us;		/* copy_delay_us */
+	/* spool.c: the directory of the copies' temp files */
+	pthread_mutex_t spool_lock;	/* creating vs looking it up */
+	atomic_uint_fast64_t spool_seq;	/* next temp name */
+	atomic_bool spool_warned;	/* no spool: logged once */
+	bool spool_used;		/* spool_lock: a copy used it */
 	/* finished copies, for status (status.c) */
 	atomic_uint_fast64_t mat_count, mat_hydrations, mat_cows, mat_failed,
 		mat_bytes, mat_cancelled, hyd_started, hyd_joined;
@@ -382,6 +387,42 @@ static inline bool redir_is_temp_name(const char *name)
 			return false;
 	return !strcmp(name + n + 16, ".tmp");
 }
+/* The spool (spool.c): the lower directory of the copies' temp files, at
+ * the lower root. Hidden from the volume like the temp files. */
+#define REDIR_SPOOL_NAME ".fsfilter-redirect-spool"
+static inline bool redir_is_hidden_name(flt_ino_t parent, const char *name)
+{
+	return redir_is_temp_name(name) ||
+	       (parent == FLT_ROOT_INO && !strcmp(name, REDIR_SPOOL_NAME));
+}
+void redir_spool_init(struct redir_inst *ri);
+/* Instance setup, before any copy can run: remove the temp files left in
+ * the spool by a crash, and the spool. */
+void redir_spool_sweep(struct redir_inst *ri);
+/* Teardown, nothing running: remove the spool if this instance used it
+ * and it is empty. */
+void redir_spool_destroy(struct redir_inst *ri);
+/* The directory for the temp file of a copy into lower directory
+ * @parent: *@out = the spool (one lookup reference; 0 returned) if it is
+ * ours and on @parent's file system; else *@out = @parent and a negative
+ * errno (the caller then uses a temp file next to the file). */
+int redir_spool_get(struct redir_inst *ri, flt_ino_t parent, flt_ino_t *out);
+/* A fresh temp name for the spool (unique per instance, random start). */
+void redir_spool_name(struct redir_inst *ri, char *buf, size_t len);
+
+/* materialise.c: filter-initiated I/O helpers, below the instance */
+struct flt_callback_data *redir_io_new(struct redir_inst *ri, enum flt_op op,
+				       flt_ino_t ino);
+/* Run @d (NULL: -ENOMEM), free it, return its status. */
+int redir_io_run(struct flt_callback_data *d);
+/* Lookup below: @e holds one lookup reference (drop with redir_forget). */
+int redir_lookup_child(struct redir_inst *ri, flt_ino_t parent,
+		       const char *name, struct flt_entry *e);
+void redir_forget(struct redir_inst *ri, flt_ino_t ino);
+int redir_unlink_child(struct redir_inst *ri, flt_ino_t parent,
+		       const char *name);
+int redir_release(struct redir_inst *ri, flt_ino_t ino, uint64_t fh, bool dir);
+
 /* Is lower name (@parent, @name) a materialised file? */
 bool redir_name_materialised(struct redir_inst *ri, flt_ino_t parent,
 			     const char *name);

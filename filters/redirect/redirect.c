@@ -100,6 +100,7 @@ static void inst_cleanup(void *c, enum flt_context_type type)
 	pthread_mutex_destroy(&ri->rules_lock);
 	pthread_mutex_destroy(&ri->vlock);
 	redir_jobs_destroy(ri);
+	pthread_mutex_destroy(&ri->spool_lock);
 }
 
 
@@ -400,7 +401,10 @@ static int redir_instance_setup(const struct flt_related_objects *objs)
 	pthread_mutex_init(&ri->vlock, NULL);
 	pthread_mutex_init(&ri->watch_lock, NULL);
 	redir_jobs_init(ri);
+	redir_spool_init(ri);
 	ri->mat_delay_us = cfg.copy_delay_us;
+	/* before any copy can run: a crash's leftover temp files go */
+	redir_spool_sweep(ri);
 	ret = redir_inval_start(ri);
 	if (ret) {
 		flt_release_context(ri);	/* cleanup frees the rules */
@@ -433,6 +437,18 @@ static void redir_teardown_start(const struct flt_related_objects *objs)
 		redir_watch_stop(ri);	/* no rule changes any more */
 		redir_jobs_stop(ri);	/* cancels copies, joins workers */
 		redir_inval_stop(ri);
+		redir_inst_put(ri);
+	}
+}
+
+/* Nothing of the instance runs any more (copies run by operations are
+ * drained too): the spool goes if empty. */
+static void redir_teardown_complete(const struct flt_related_objects *objs)
+{
+	struct redir_inst *ri = redir_inst_get(objs->instance);
+
+	if (ri) {
+		redir_spool_destroy(ri);
 		redir_inst_put(ri);
 	}
 }
@@ -489,6 +505,7 @@ static const struct flt_registration redir_registration = {
 	.operations = redir_ops,
 	.instance_setup = redir_instance_setup,
 	.instance_teardown_start = redir_teardown_start,
+	.instance_teardown_complete = redir_teardown_complete,
 	.instance_status = redir_instance_status,
 	.contexts = redir_contexts,
 };

@@ -51,10 +51,12 @@ while "copy.%d.path" % i in f:
           f[k + "bytes_total"], f[k + "rate"], f[k + "waiters"])
     i += 1'
 }
-no_temp() {
+no_temp() {	# no temp file, and no spool (between mounts: no trace)
 	local t
-	t=$(find "$lower" -name '.fsfilter-redirect-*' | head -n3)
+	t=$(find "$lower" -path "$lower/keep" -prune -o -name '.fsfilter-redirect-*' -print |
+		grep -v "^$lower/.fsfilter-redirect-spool\$" | head -n3)
 	[[ -z $t ]] || it_fail "$1: temp file(s) left: $t"
+	[[ ${2:-} == mounted || ! -e $lower/.fsfilter-redirect-spool ]] || it_fail "$1: spool left"
 }
 # wait_copy PATH yes|no: until a copy of PATH is (not) listed, 20 s at most
 wait_copy() {
@@ -80,14 +82,20 @@ read -r p state copied total rate waiters < <(copies | grep '^/big.bin ') || it_
 ((copied < total)) || it_fail "the copy was done before the reads returned"
 [[ ! -e $lower/big.bin ]] || it_fail "lower file before the copy is done"
 it_log "ok: reads served during the copy ($copied of $total bytes copied)"
-# the copy's temp file is in the lower directory, hidden from the volume
-tmpname=$(cd "$lower" && ls -a | grep '^\.fsfilter-redirect-.*\.tmp$' | head -n1)
-[[ -n $tmpname ]] || it_fail "no temp file in the lower directory during the copy"
-ls -a "$mnt" | grep -q fsfilter-redirect && it_fail "temp file listed: $(ls -a "$mnt")"
+# the copy's temp file is in the volume's spool directory at the lower
+# root; both are hidden from the volume
+spool=.fsfilter-redirect-spool
+tmpname=$(ls -a "$lower/$spool" 2>/dev/null | grep '^\.fsfilter-redirect-.*\.tmp$' | head -n1)
+[[ -n $tmpname ]] || it_fail "no temp file in the lower spool during the copy: $(ls -aR "$lower")"
+getfattr -n trusted.fsfilter.redirect "$lower/$spool" 2>/dev/null | grep -q 'v1 spool' ||
+	it_fail "the spool has no marker"
+ls -a "$mnt" | grep -q fsfilter-redirect && it_fail "temp file or spool listed: $(ls -a "$mnt")"
 ls -la "$mnt" >/dev/null || it_fail "ls -la"
-find "$mnt" -name '.fsfilter*' | grep -q . && it_fail "find shows the temp file"
-stat "$mnt/$tmpname" >/dev/null 2>&1 && it_fail "temp file visible to stat"
+find "$mnt" -name '.fsfilter*' | grep -q . && it_fail "find shows the temp file or the spool"
+stat "$mnt/$spool" >/dev/null 2>&1 && it_fail "spool visible to stat"
+stat "$mnt/$spool/$tmpname" >/dev/null 2>&1 && it_fail "temp file visible to stat"
 touch "$mnt/.fsfilter-redirect-0123456789abcdef.tmp" 2>/dev/null && it_fail "temp name creatable"
+mkdir "$mnt/$spool" 2>/dev/null && it_fail "spool name creatable"
 
 # a second open joins the copy
 head -c 4096 "$mnt/big.bin" >/dev/null || it_fail "second open"
@@ -127,7 +135,7 @@ it_log "ok: join, progress, two copies, a write during the copy"
 exec 7<"$mnt/big.bin"
 "$FSFILTER" redirect cancel "$mnt" /big.bin || it_fail "cancel"
 wait_copy /big.bin no
-no_temp "after cancel"
+no_temp "after cancel" mounted
 [[ ! -e $lower/big.bin ]] || it_fail "a lower file after cancel"
 [[ $(fig materialised.cancelled) == 1 ]] || it_fail "materialised.cancelled $(fig materialised.cancelled)"
 head -c 1M <&7 | cmp -s - <(head -c 1M "$big") || it_fail "a handle opened before the cancel"
@@ -149,7 +157,7 @@ done
 wait "$wpid" && it_fail "a write whose copy was cancelled succeeded"
 grep -qi "operation canceled" "$base/werr" || it_fail "the writer's error: $(cat "$base/werr")"
 wait_copy /x.bin no
-no_temp "after cancelling a copy a writer waited for"
+no_temp "after cancelling a copy a writer waited for" mounted
 [[ ! -e $lower/x.bin ]] || it_fail "x.bin: a lower file after the cancel"
 head -c 1M "$mnt/x.bin" | cmp -s - <(head -c 1M "$big") || it_fail "x.bin after the cancel"
 it_log "ok: cancel"
@@ -164,7 +172,7 @@ cmp "$lower/big.bin" "$big" || it_fail "the lower file differs from the backing 
 getfattr -n trusted.fsfilter.redirect "$lower/big.bin" 2>/dev/null | grep -q 'v1 hydrate virtual' ||
 	it_fail "big.bin: no marker"
 cmp "$mnt/big.bin" "$big" || it_fail "big.bin through the volume after hydration"
-no_temp "after hydration"
+no_temp "after hydration" mounted
 [[ $(fig in_progress) == 0 && $(fig materialised.hydrate) == 1 ]] ||
 	it_fail "status after: in_progress $(fig in_progress) hydrate $(fig materialised.hydrate)"
 it_log "ok: hydrate through the CLI"
@@ -211,8 +219,22 @@ fusermount3 -uz "$mnt" 2>/dev/null || umount -l "$mnt"
 if [[ -e $lower/d/u.bin ]]; then
 	cmp -s "$lower/d/u.bin" "$big" || it_fail "kill -9: partial lower file ($(stat -c %s "$lower/d/u.bin") bytes)"
 	it_log "(the copy had committed before the kill)"
+else
+	# the kill left the copy's temp file (in the spool)
+	find "$lower" -name '.fsfilter-redirect-*.tmp' | grep -q . ||
+		it_fail "kill -9 left no temp file: $(ls -aR "$lower" | head)"
 fi
+# a user's files with names of the pattern, elsewhere, are never touched
+mkdir -p "$lower/keep"
+printf 'mine\n' >"$lower/keep/.fsfilter-redirect-0123456789abcdef.tmp"
 it_mount "$lower" "$mnt" --filter "redirect:$args"
+# the remount removed it before any access to the file or its directory
+# (before: it stayed until the next copy of that name)
+no_temp "after the remount that followed kill -9"
+[[ $(cat "$lower/keep/.fsfilter-redirect-0123456789abcdef.tmp") == mine ]] ||
+	it_fail "a user's file of the temp pattern was touched"
+grep -q 'removed 1 temp file(s) of copies interrupted by a crash' "$IT_LOG" ||
+	[[ -e $lower/d/u.bin ]] || it_fail "no sweep in the daemon log"
 [[ $(stat -c %s "$mnt/d/u.bin") == $((512 << 20)) ]] || it_fail "u.bin size after the crash"
 head -c 1M "$mnt/d/u.bin" | cmp -s - <(head -c 1M "$big") || it_fail "u.bin after the crash"
 it_unmount "$mnt"
