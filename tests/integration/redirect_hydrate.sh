@@ -10,8 +10,10 @@
 # then copies it completely (the lower file equals the backing file byte for
 # byte); unmount and detach during a copy cancel it cleanly; kill -9 during a copy
 # leaves, after a remount, a file that is a redirect or complete, never
-# partial. $1: more redirect clauses (fastpath=off: reads served by the
-# daemon).
+# partial, and no temp file (the spool is swept at setup, before any
+# access) while a user's file of the temp pattern stays; a directory of the
+# spool's name without the marker is left alone. $1: more redirect clauses
+# (fastpath=off: reads served by the daemon).
 . "$(dirname "$0")/lib.sh"
 it_init
 extra=${1:-fastpath=on}
@@ -240,4 +242,22 @@ head -c 1M "$mnt/d/u.bin" | cmp -s - <(head -c 1M "$big") || it_fail "u.bin afte
 it_unmount "$mnt"
 it_wait_pid "$IT_PID" 20 || it_fail "daemon exited with $?"
 no_temp "at the end"
+
+# ---- a directory of the spool's name that is not ours ---------------------
+# (no marker: a user's) is never emptied or used: copies then keep their
+# temp file next to the file, and commit all the same
+spool=$lower/.fsfilter-redirect-spool
+mkdir "$spool"
+printf 'mine\n' >"$spool/.fsfilter-redirect-0123456789abcdef.tmp"
+printf 'small backing\n' >"$back/small"
+it_mount "$lower" "$mnt" --filter "redirect:rule=/small=>$back/small,policy=hydrate;$extra"
+"$FSFILTER" redirect hydrate "$mnt" /small || it_fail "hydrate with a foreign spool"
+[[ $(cat "$lower/small") == "small backing" ]] || it_fail "small not hydrated next to the file"
+it_unmount "$mnt"
+it_wait_pid "$IT_PID" 20 || it_fail "daemon exited with $?"
+[[ $(cat "$spool/.fsfilter-redirect-0123456789abcdef.tmp" 2>/dev/null) == mine ]] ||
+	it_fail "a user's directory of the spool's name was emptied"
+grep -q 'is not the filter.s spool (no marker): left alone' "$IT_LOG" || it_fail "no warning about the foreign spool"
+rm -r "$spool"
+no_temp "after the foreign spool"
 it_log "ok ($extra)"
