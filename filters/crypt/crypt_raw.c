@@ -241,6 +241,7 @@ flt_ino_t crypt_twin_forget(struct flt_instance *inst, struct crypt_twins *tw,
 	pthread_mutex_unlock(&tw->mu);
 	if (gone) {
 		flt_free_node_id(inst, id);
+		free(t->fh);
 		free(t);
 	}
 	return lower;
