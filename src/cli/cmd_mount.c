@@ -19,6 +19,7 @@
 
 enum {
 	OPT_FILTER = 256, OPT_CONFIG, OPT_THREADS, OPT_WRITEBACK, OPT_TIMEOUT,
+	OPT_NEW_TIMEOUT,
 	OPT_NONEMPTY, OPT_NO_PASSTHROUGH, OPT_FAULT_INJECTION,
 };
 
@@ -30,6 +31,7 @@ static const struct option long_opts[] = {
 	{ "threads", required_argument, NULL, OPT_THREADS },
 	{ "writeback", no_argument, NULL, OPT_WRITEBACK },
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+	{ "new-timeout", required_argument, NULL, OPT_NEW_TIMEOUT },
 	{ "nonempty", no_argument, NULL, OPT_NONEMPTY },
 	{ "no-passthrough", no_argument, NULL, OPT_NO_PASSTHROUGH },
 	{ "enable-fault-injection", no_argument, NULL, OPT_FAULT_INJECTION },
@@ -45,9 +47,9 @@ struct mount_args {
 	char *options;		/* -o, joined with ',' */
 	bool foreground, debug, writeback, nonempty, no_passthrough;
 	bool fault_injection;
-	bool threads_set, timeout_set;
+	bool threads_set, timeout_set, new_timeout_set;
 	unsigned threads;
-	double timeout;
+	double timeout, new_timeout;
 	const char *lower, *mountpoint;
 };
 
@@ -117,6 +119,13 @@ static int parse_args(int argc, char **argv, struct mount_args *a)
 						   "0, e.g. 1.0", optarg);
 			a->timeout_set = true;
 			break;
+		case OPT_NEW_TIMEOUT:
+			if (cfg_parse_timeout(optarg, &a->new_timeout))
+				return usage_error("--new-timeout wants "
+						   "seconds >= 0, e.g. 10",
+						   optarg);
+			a->new_timeout_set = true;
+			break;
 		case OPT_NONEMPTY:
 			a->nonempty = true;
 			break;
@@ -172,6 +181,8 @@ static int build_config(const struct mount_args *a, struct cfg_volume *c)
 		c->threads = a->threads;
 	if (a->timeout_set)
 		c->timeout = a->timeout;
+	if (a->new_timeout_set)
+		c->new_timeout = a->new_timeout;
 	c->writeback |= a->writeback;
 	c->nonempty |= a->nonempty;
 	if (a->no_passthrough)
@@ -288,6 +299,9 @@ static int serve(const struct cfg_volume *c, const struct mount_args *a)
 	struct lower_options lopt = {
 		.attr_timeout = c->timeout,
 		.entry_timeout = c->timeout,
+		/* never shorter than timeout (lower_new_timeouts) */
+		.new_timeout = c->new_timeout >= 0 ? c->new_timeout
+						   : 10 * c->timeout,
 		.keep_cache = 1,
 	};
 	struct fuse_frontend_options fo = {

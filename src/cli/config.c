@@ -22,12 +22,12 @@
 
 static const char *const volume_keys[] = {
 	"lower", "mountpoint", "options", "threads", "writeback", "timeout",
-	"nonempty", "passthrough",
+	"new_timeout", "nonempty", "passthrough",
 };
 #define NVOLUME_KEYS (sizeof(volume_keys) / sizeof(volume_keys[0]))
 #define VOLUME_KEYS_TEXT \
-	"lower, mountpoint, options, threads, writeback, timeout, nonempty, " \
-	"passthrough"
+	"lower, mountpoint, options, threads, writeback, timeout, " \
+	"new_timeout, nonempty, passthrough"
 
 struct parse_state {
 	struct cfg_volume *c;
@@ -66,6 +66,7 @@ void cfg_init(struct cfg_volume *c)
 {
 	memset(c, 0, sizeof(*c));
 	c->timeout = 1.0;
+	c->new_timeout = -1;
 	c->passthrough = true;
 }
 
@@ -363,10 +364,11 @@ static void volume_key(struct parse_state *ps, unsigned line,
 		if (cfg_parse_threads(v, &c->threads))
 			perr(ps, line, "'threads' must be a whole number from "
 			     "1 to 1024, not '%s'", v);
-	} else if (!strcmp(name, "timeout")) {
-		if (cfg_parse_timeout(v, &c->timeout))
-			perr(ps, line, "'timeout' must be a number of seconds "
-			     ">= 0 (e.g. 1.0), not '%s'", v);
+	} else if (!strcmp(name, "timeout") || !strcmp(name, "new_timeout")) {
+		if (cfg_parse_timeout(v, name[0] == 't' ? &c->timeout
+							: &c->new_timeout))
+			perr(ps, line, "'%s' must be a number of seconds "
+			     ">= 0 (e.g. 1.0), not '%s'", name, v);
 	} else {
 		bool *b = !strcmp(name, "writeback")	 ? &c->writeback
 			  : !strcmp(name, "passthrough") ? &c->passthrough

@@ -10,6 +10,7 @@
  *   threads = 4
  *   writeback = false
  *   timeout = 1.0
+ *   new_timeout = 10.0         ; names/attributes of what the mount made
  *   nonempty = false
  *   passthrough = true         ; the kernel reads/writes unfiltered files
  *   [filter noop]
@@ -46,6 +47,8 @@ struct cfg_volume {
 	unsigned threads;	/* 0: default */
 	bool writeback;
 	double timeout;		/* attr/entry timeout, seconds */
+	double new_timeout;	/* the same for objects made through the
+				   mount; < 0: 10 x timeout */
 	bool nonempty;
 	bool passthrough;	/* default true: offer the fast path */
 	struct cfg_filter filters[CFG_MAX_FILTERS];

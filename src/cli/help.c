@@ -31,6 +31,7 @@ static const struct {
 "  --threads N      request threads\n"
 "  --writeback      kernel writeback cache\n"
 "  --timeout SEC    name and attribute cache lifetime (default 1.0)\n"
+"  --new-timeout SEC  the same for what the mount creates (10 x timeout)\n"
 "  --nonempty       allow a non-empty MOUNTPOINT\n"
 "  --no-passthrough no FUSE passthrough fast path\n"
 "\n"

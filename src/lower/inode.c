@@ -131,6 +131,15 @@ void lower_entry_timeouts(struct lower_fs *fs, struct flt_entry *e)
 	e->entry_timeout = fs->opt.entry_timeout;
 }
 
+void lower_new_timeouts(struct lower_fs *fs, struct flt_entry *e)
+{
+	lower_entry_timeouts(fs, e);
+	if (fs->opt.new_timeout > e->attr_timeout)
+		e->attr_timeout = fs->opt.new_timeout;
+	if (fs->opt.new_timeout > e->entry_timeout)
+		e->entry_timeout = fs->opt.new_timeout;
+}
+
 /* An existing node of @st gets one more lookup reference: true. */
 static bool ref_existing(struct lower_fs *fs, const struct stat *st,
 			 struct flt_entry *e)

@@ -35,6 +35,12 @@ struct lower_fs;
 struct lower_options {
 	double attr_timeout;	/* seconds the kernel may cache attributes */
 	double entry_timeout;	/* seconds the kernel may cache names */
+	double new_timeout;	/* both, for objects made through the mount
+				   (create, mknod, mkdir, symlink) if longer:
+				   the writer uses them again at once (stat
+				   after create, unlink of a temporary file),
+				   and only changes made directly in the
+				   lower directory can make them stale */
 	int keep_cache;		/* set keep_cache on regular file opens */
 	int direct_io;		/* force direct_io on every open */
 	int writeback;		/* the kernel's writeback cache is on: it may

@@ -227,6 +227,8 @@ int lower_set_owner(struct lower_fs *fs, struct lower_inode *parent,
 		    const struct flt_requestor *req);
 /* Fill a flt_entry's timeouts from the options. */
 void lower_entry_timeouts(struct lower_fs *fs, struct flt_entry *e);
+/* ... for an object this operation made (opt.new_timeout if longer). */
+void lower_new_timeouts(struct lower_fs *fs, struct flt_entry *e);
 
 /* Clear S_ISUID (and S_ISGID if group-exec) of a regular file, as the
  * kernel does on a non-owner write (ops_attr.c). @h may be NULL. */

@@ -40,6 +40,7 @@ static int finish_new(struct lower_fs *fs, struct lower_inode *parent,
 	n = lower_inode_get(fs, e->ino);
 	if (lower_set_owner(fs, parent, n, &data->requestor) > 0)
 		lower_stat_inode(fs, n, &e->attr);
+	lower_new_timeouts(fs, e);
 	return 0;
 }
 

@@ -148,6 +148,8 @@ void lower_op_create(struct lower_fs *fs, struct flt_callback_data *data)
 	}
 	h->odirect = (flags & O_DIRECT) != 0;
 	fill_open_result(fs, &data->results.open, h, flags);
+	if (created)
+		lower_new_timeouts(fs, &data->results.entry);
 	ret = 0;
 	goto out;
 

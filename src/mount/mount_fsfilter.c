@@ -8,10 +8,10 @@
  *
  * into `fsfilter mount LOWER MOUNTPOINT --filter ... -o ...` and execs
  * it. The fsfilter options travel inside -o (filter=SPEC, config=FILE,
- * threads=N, timeout=S, writeback, nonempty, no_passthrough); options that
- * are only for mount(8) and fstab (noauto, nofail, _netdev, x-*, ...) are
- * dropped; everything else goes to the kernel as -o. LOWER "none" takes
- * lower and mount point from config=FILE.
+ * threads=N, timeout=S, new_timeout=S, writeback, nonempty, no_passthrough);
+ * options that are only for mount(8) and fstab (noauto, nofail, _netdev,
+ * x-*, ...) are dropped; everything else goes to the kernel as -o. LOWER
+ * "none" takes lower and mount point from config=FILE.
  *
  * fsfilter is found next to this program first (../bin/fsfilter from
  * sbin/, for a relocated or staged install), then in the configured
@@ -83,6 +83,7 @@ static int one_option(struct cmd *c, char *o)
 	} valued[] = {
 		{ "filter=", "--filter" }, { "config=", "--config" },
 		{ "threads=", "--threads" }, { "timeout=", "--timeout" },
+		{ "new_timeout=", "--new-timeout" },
 	};
 	static const struct {
 		const char *opt, *flag;
@@ -155,8 +156,8 @@ static void usage(void)
 		"Usage: mount.fsfilter LOWER MOUNTPOINT [-sfnv] [-o OPTIONS]\n"
 		"  (run by mount -t fuse.fsfilter; see mount.fsfilter(8))\n"
 		"  OPTIONS: filter=NAME[@ALT][:ARGS] (repeatable), config=FILE,\n"
-		"  threads=N, timeout=S, writeback, nonempty, no_passthrough,\n"
-		"  and mount options for the kernel (ro, noatime, allow_other...)\n");
+		"  threads=N, timeout=S, new_timeout=S, writeback, nonempty,\n"
+		"  no_passthrough, and mount options for the kernel (ro, noatime, allow_other...)\n");
 }
 
 int main(int argc, char **argv)

@@ -50,6 +50,7 @@ threads = 4
 writeback = false
 passthrough = yes
 timeout = 0.5
+new_timeout = 5
 nonempty = off
 ; a comment
 # another
@@ -71,7 +72,7 @@ args = keyfile=$d/key
 args = rule=/a.txt=>$d/key
 [filter monitor]"
 
-bad unknown-key "4: unknown key 'colour' in [volume] (expected: lower, mountpoint, options, threads, writeback, timeout, nonempty, passthrough)" "$V
+bad unknown-key "4: unknown key 'colour' in [volume] (expected: lower, mountpoint, options, threads, writeback, timeout, new_timeout, nonempty, passthrough)" "$V
 colour = blue"
 bad key-twice "4: key 'lower' given twice in [volume] (an indented line continues the key above it)" "$V
 lower = /srv"
@@ -81,6 +82,8 @@ bad threads "4: 'threads' must be a whole number from 1 to 1024, not 'lots'" "$V
 threads = lots"
 bad timeout "4: 'timeout' must be a number of seconds >= 0 (e.g. 1.0), not 'soon'" "$V
 timeout = soon"
+bad new-timeout "4: 'new_timeout' must be a number of seconds >= 0 (e.g. 1.0), not '-1'" "$V
+new_timeout = -1"
 bad bool "4: 'writeback' must be true or false, not 'maybe'" "$V
 writeback = maybe"
 bad outside-section "1: 'lower' outside a section (put it under [volume] or [filter NAME])" "lower = /srv"

@@ -52,6 +52,7 @@ static int setup(void **state)
 {
 	struct lower_options opt = { .attr_timeout = 1.5,
 				     .entry_timeout = 2.5,
+				     .new_timeout = 7.5,
 				     .keep_cache = 1,
 				     .fd_cache = fd_cache };
 
@@ -557,6 +558,35 @@ static void test_setattr_mode_owner_times(void **state)
 
 	do_forget(e.ino, 1);
 	do_forget(l.ino, 1);
+}
+
+/* What the operation made gets new_timeout; a name it found (a create
+ * of an existing file without O_EXCL, a lookup) the ordinary ones. A
+ * create by root keeps root's ownership without a chown. */
+static void test_new_timeouts(void **state)
+{
+	struct flt_entry e, x, l;
+	uint64_t fh, fh2;
+
+	assert_int_equal(do_create(FLT_ROOT_INO, "n", 0640, O_WRONLY | O_EXCL,
+				   &e, &fh), 0);
+	assert_true(e.attr_timeout == 7.5 && e.entry_timeout == 7.5);
+	assert_int_equal(e.attr.st_uid, 0);
+	assert_int_equal(e.attr.st_gid, 0);
+	assert_int_equal(e.attr.st_mode, S_IFREG | 0640);
+	assert_int_equal(do_create(FLT_ROOT_INO, "n", 0640, O_WRONLY, &x,
+				   &fh2), 0);
+	assert_int_equal(x.ino, e.ino);
+	assert_true(x.attr_timeout == 1.5 && x.entry_timeout == 2.5);
+	assert_int_equal(do_lookup(FLT_ROOT_INO, "n", &l), 0);
+	assert_true(l.attr_timeout == 1.5 && l.entry_timeout == 2.5);
+	do_release(e.ino, fh2);
+	do_release(e.ino, fh);
+	do_forget(e.ino, 3);
+	assert_int_equal(do_mkdir(FLT_ROOT_INO, "d", 0755, 0, 0, &e), 0);
+	assert_true(e.attr_timeout == 7.5 && e.entry_timeout == 7.5);
+	do_forget(e.ino, 1);
+	assert_int_equal(lower_inode_count(fx->fs), 1);
 }
 
 static void test_new_object_ownership(void **state)
@@ -1444,6 +1474,7 @@ int main(void)
 		T(test_unlinked_open_file),
 		T(test_setattr_mode_owner_times),
 		T(test_new_object_ownership),
+		T(test_new_timeouts),
 		T(test_readdir_budgets),
 		T(test_readdir_seek_back),
 		T(test_rename_flags),
