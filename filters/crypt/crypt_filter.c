@@ -636,8 +636,8 @@ static int open_below(struct flt_instance *inst, flt_ino_t ino, uint64_t *fh)
 	return ret;
 }
 
-static void release_below(struct flt_instance *inst, flt_ino_t ino,
-			  uint64_t fh)
+void crypt_release_below(struct flt_instance *inst, flt_ino_t ino,
+			 uint64_t fh, int flags)
 {
 	struct flt_callback_data *d;
 
@@ -645,7 +645,7 @@ static void release_below(struct flt_instance *inst, flt_ino_t ino,
 		return;
 	d->ino = ino;
 	d->params.release.fh = fh;
-	d->params.release.flags = O_RDWR;
+	d->params.release.flags = flags;
 	flt_perform_synchronous_io(d);
 	flt_free_callback_data(d);
 }
@@ -671,7 +671,7 @@ static int set_size(const struct flt_related_objects *objs, flt_ino_t ino,
 	ret = crypt_do_truncate(&op, size, true);
 	crypt_unlock_excl(&op.node->lock);
 	if (own)
-		release_below(objs->instance, ino, op.file.fh);
+		crypt_release_below(objs->instance, ino, op.file.fh, O_RDWR);
 out:
 	op_end(&op);
 	return ret;

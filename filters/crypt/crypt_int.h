@@ -51,6 +51,9 @@ void crypt_twin_close(struct crypt_twins *tw, flt_ino_t id, uint64_t fh);
  * frees the ids. Returns the twins dropped, *@released the handles. */
 size_t crypt_twins_teardown(struct flt_instance *inst, struct crypt_twins *tw,
 			    uint64_t *released);
+/* RELEASE of lower handle @fh of @ino below @inst (crypt_filter.c). */
+void crypt_release_below(struct flt_instance *inst, flt_ino_t ino,
+			 uint64_t fh, int flags);
 
 /* Instance context: one per volume. Immutable after instance setup but
  * for the twin table, which has its own lock. */

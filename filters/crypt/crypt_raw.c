@@ -34,6 +34,7 @@
 #include "filters/crypt/crypt_int.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 
 struct crypt_twin {
@@ -153,19 +154,6 @@ void crypt_twin_close(struct crypt_twins *tw, flt_ino_t id, uint64_t fh)
 	pthread_mutex_unlock(&tw->mu);
 }
 
-static void release_below(struct flt_instance *inst, flt_ino_t ino,
-			  uint64_t fh)
-{
-	struct flt_callback_data *d;
-
-	if (flt_allocate_callback_data(inst, FLT_OP_RELEASE, &d))
-		return;
-	d->ino = ino;
-	d->params.release.fh = fh;
-	flt_perform_synchronous_io(d);
-	flt_free_callback_data(d);
-}
-
 size_t crypt_twins_teardown(struct flt_instance *inst, struct crypt_twins *tw,
 			    uint64_t *released)
 {
@@ -187,7 +175,8 @@ size_t crypt_twins_teardown(struct flt_instance *inst, struct crypt_twins *tw,
 	for (t = all; t; t = next) {
 		next = t->next_id;
 		for (size_t i = 0; i < t->nfh; i++)
-			release_below(inst, t->lower, t->fh[i]);
+			crypt_release_below(inst, t->lower, t->fh[i],
+					    O_RDONLY);
 		*released += t->nfh;
 		flt_forget(inst, t->lower, t->nlookup);
 		flt_free_node_id(inst, t->id);
