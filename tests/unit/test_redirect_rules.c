@@ -81,6 +81,13 @@ static void test_hydrate_args(void **state)
 	assert_false(redir_is_temp_name(".fsfilter-redirect-"));
 	assert_false(redir_is_temp_name("fsfilter-redirect-0123456789abcdef.tmp"));
 	assert_false(redir_is_temp_name("a.txt"));
+	/* the spool is hidden at the root only; temp names everywhere */
+	assert_true(redir_is_hidden_name(FLT_ROOT_INO, REDIR_SPOOL_NAME));
+	assert_false(redir_is_hidden_name(FLT_ROOT_INO + 1, REDIR_SPOOL_NAME));
+	assert_false(redir_is_hidden_name(FLT_ROOT_INO,
+					  REDIR_SPOOL_NAME "x"));
+	assert_true(redir_is_hidden_name(
+		FLT_ROOT_INO + 1, ".fsfilter-redirect-0123456789abcdef.tmp"));
 }
 
 /* Per-process scope: syntax, the list form, and the decision. */
