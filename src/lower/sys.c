@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/statvfs.h>
+#include <sys/syscall.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -272,4 +273,76 @@ int lower_sys_removexattr(const char *path, const char *name)
 {
 	FAULT("removexattr");
 	RET(removexattr(path, name));
+}
+
+/* The *xattrat calls (Linux 6.13) have no glibc wrapper on Debian 12 and
+ * no number in its kernel headers: the numbers of the shared syscall table
+ * (x86-64, i386, arm64, riscv). Elsewhere -ENOSYS, and the callers use the
+ * path calls above. */
+#if !defined(__NR_getxattrat) &&                                              \
+	((defined(__x86_64__) && !defined(__ILP32__)) || defined(__i386__) ||  \
+	 defined(__aarch64__) || defined(__riscv))
+#define __NR_setxattrat 463
+#define __NR_getxattrat 464
+#define __NR_listxattrat 465
+#define __NR_removexattrat 466
+#endif
+
+/* struct xattr_args of <linux/xattr.h> (6.13), size version 0 */
+struct lower_xattr_args {
+	uint64_t value;
+	uint32_t size;
+	uint32_t flags;
+};
+
+ssize_t lower_sys_getxattrat(int dirfd, const char *path, const char *name,
+			     void *buf, size_t size)
+{
+	FAULT("getxattr");
+#ifdef __NR_getxattrat
+	struct lower_xattr_args a = { (uintptr_t)buf, (uint32_t)size, 0 };
+
+	if (size > UINT32_MAX)
+		a.size = UINT32_MAX;
+	RET(syscall(__NR_getxattrat, dirfd, path, 0, name, &a, sizeof(a)));
+#else
+	return -ENOSYS;
+#endif
+}
+
+int lower_sys_setxattrat(int dirfd, const char *path, const char *name,
+			 const void *value, size_t size, int flags)
+{
+	FAULT("setxattr");
+#ifdef __NR_setxattrat
+	struct lower_xattr_args a = { (uintptr_t)value, (uint32_t)size,
+				      (uint32_t)flags };
+
+	if (size > UINT32_MAX)
+		return -E2BIG;
+	RET(syscall(__NR_setxattrat, dirfd, path, 0, name, &a, sizeof(a)));
+#else
+	return -ENOSYS;
+#endif
+}
+
+ssize_t lower_sys_listxattrat(int dirfd, const char *path, char *buf,
+			      size_t size)
+{
+	FAULT("listxattr");
+#ifdef __NR_listxattrat
+	RET(syscall(__NR_listxattrat, dirfd, path, 0, buf, size));
+#else
+	return -ENOSYS;
+#endif
+}
+
+int lower_sys_removexattrat(int dirfd, const char *path, const char *name)
+{
+	FAULT("removexattr");
+#ifdef __NR_removexattrat
+	RET(syscall(__NR_removexattrat, dirfd, path, 0, name));
+#else
+	return -ENOSYS;
+#endif
 }

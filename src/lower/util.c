@@ -3,7 +3,6 @@
  * inode for I/O, and the ownership of new objects. */
 #include "lower/lower_int.h"
 
-#include <stdio.h>
 #include <string.h>
 
 /* Decimal digits of @fd (>= 0) at @p, NUL-terminated: no snprintf on the

@@ -931,6 +931,20 @@ static void test_xattrs(void **state)
 	do_forget(l.ino, 1);
 }
 
+/* A kernel before 6.13 answers ENOSYS to the first *xattrat call: that one
+ * is made again through the /proc/self/fd/N path and so is every later
+ * one. The switch is for the process, so this runs last. */
+static void test_xattrs_before_6_13(void **state)
+{
+	char spec[32];
+
+	snprintf(spec, sizeof(spec), "setxattr:1:%d", ENOSYS);
+	assert_int_equal(lower_fault_arm(spec), 0);
+	test_xattrs(state);
+	assert_int_equal(lower_fault_fired(), 1);
+	lower_fault_disarm();
+}
+
 static int do_lseek(flt_ino_t ino, uint64_t fh, off_t off, int whence,
 		    off_t *out)
 {
@@ -1509,6 +1523,7 @@ int main(void)
 		TT(test_fdcache_unlinked),
 		TT(test_fdcache_deleted_outside),
 		TT(test_fdcache_reopen_fault),
+		TT(test_xattrs_before_6_13),	/* last: see there */
 #undef TT
 	};
 
