@@ -37,7 +37,7 @@ dpkg-deb -c "$deb" | awk '{ print $6 }' | sed 's|^\./|/|; s|/$||' >"$tmp/list"
 for f in "$PREFIX/bin/fsfilter" "$PREFIX/sbin/mount.fsfilter" \
 	"$PREFIX/sbin/mount.fuse.fsfilter" \
 	"$PREFIX/include/fsfilter/filter.h" "$PREFIX/include/fsfilter/client.h" \
-	"$PREFIX/include/fsfilter/monitor.h" \
+	"$PREFIX/include/fsfilter/monitor.h" "$PREFIX/include/fsfilter/text.h" \
 	"$LIBDIR/libfsfilter-client.so.0" "$LIBDIR/libfsfilter-client.so" \
 	"$LIBDIR/libfsfilter-client.a" \
 	"$LIBDIR/pkgconfig/fsfilter-filter.pc" "$LIBDIR/pkgconfig/fsfilter-client.pc" \

@@ -30,6 +30,8 @@ expect=(
 	"$PREFIX/include/fsfilter/filter.h"
 	"$PREFIX/include/fsfilter/client.h"
 	"$PREFIX/include/fsfilter/monitor.h"
+	"$PREFIX/include/fsfilter/scope.h"
+	"$PREFIX/include/fsfilter/text.h"
 	"$LIBDIR/libfsfilter-client.so"
 	"$LIBDIR/libfsfilter-client.so.0"
 	"$LIBDIR/libfsfilter-client.a"
