@@ -20,7 +20,7 @@
 enum {
 	OPT_FILTER = 256, OPT_CONFIG, OPT_THREADS, OPT_WRITEBACK, OPT_TIMEOUT,
 	OPT_NEW_TIMEOUT,
-	OPT_NONEMPTY, OPT_NO_PASSTHROUGH, OPT_FAULT_INJECTION,
+	OPT_NONEMPTY, OPT_NO_PASSTHROUGH, OPT_NO_XATTR, OPT_FAULT_INJECTION,
 };
 
 static const struct option long_opts[] = {
@@ -34,6 +34,7 @@ static const struct option long_opts[] = {
 	{ "new-timeout", required_argument, NULL, OPT_NEW_TIMEOUT },
 	{ "nonempty", no_argument, NULL, OPT_NONEMPTY },
 	{ "no-passthrough", no_argument, NULL, OPT_NO_PASSTHROUGH },
+	{ "no-xattr", no_argument, NULL, OPT_NO_XATTR },
 	{ "enable-fault-injection", no_argument, NULL, OPT_FAULT_INJECTION },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -45,7 +46,7 @@ struct mount_args {
 	const char *filters[CFG_MAX_FILTERS + 1];
 	size_t nfilters;
 	char *options;		/* -o, joined with ',' */
-	bool foreground, debug, writeback, nonempty, no_passthrough;
+	bool foreground, debug, writeback, nonempty, no_passthrough, no_xattr;
 	bool fault_injection;
 	bool threads_set, timeout_set, new_timeout_set;
 	unsigned threads;
@@ -135,6 +136,9 @@ static int parse_args(int argc, char **argv, struct mount_args *a)
 		case OPT_NO_PASSTHROUGH:
 			a->no_passthrough = true;
 			break;
+		case OPT_NO_XATTR:
+			a->no_xattr = true;
+			break;
 		case 'h':
 			cli_usage(stdout);
 			exit(CLI_OK);
@@ -187,6 +191,8 @@ static int build_config(const struct mount_args *a, struct cfg_volume *c)
 	c->nonempty |= a->nonempty;
 	if (a->no_passthrough)
 		c->passthrough = false;
+	if (a->no_xattr)
+		c->xattr = false;
 	for (size_t i = 0; i < a->nfilters; i++)
 		if (cfg_add_filter_spec(c, a->filters[i], err, sizeof(err))) {
 			fprintf(stderr, "fsfilter: %s\n", err);
@@ -310,6 +316,7 @@ static int serve(const struct cfg_volume *c, const struct mount_args *a)
 		.debug = a->debug,
 		.writeback = c->writeback,
 		.no_passthrough = !c->passthrough,
+		.no_xattr = !c->xattr,
 		.max_threads = c->threads,
 		.extra_opts = c->options,
 		.read_ahead_kb = 1024,

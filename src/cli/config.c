@@ -22,12 +22,12 @@
 
 static const char *const volume_keys[] = {
 	"lower", "mountpoint", "options", "threads", "writeback", "timeout",
-	"new_timeout", "nonempty", "passthrough",
+	"new_timeout", "nonempty", "passthrough", "xattr",
 };
 #define NVOLUME_KEYS (sizeof(volume_keys) / sizeof(volume_keys[0]))
 #define VOLUME_KEYS_TEXT \
 	"lower, mountpoint, options, threads, writeback, timeout, " \
-	"new_timeout, nonempty, passthrough"
+	"new_timeout, nonempty, passthrough, xattr"
 
 struct parse_state {
 	struct cfg_volume *c;
@@ -68,6 +68,7 @@ void cfg_init(struct cfg_volume *c)
 	c->timeout = 1.0;
 	c->new_timeout = -1;
 	c->passthrough = true;
+	c->xattr = true;
 }
 
 void cfg_free(struct cfg_volume *c)
@@ -372,6 +373,7 @@ static void volume_key(struct parse_state *ps, unsigned line,
 	} else {
 		bool *b = !strcmp(name, "writeback")	 ? &c->writeback
 			  : !strcmp(name, "passthrough") ? &c->passthrough
+			  : !strcmp(name, "xattr")	 ? &c->xattr
 							 : &c->nonempty;
 
 		if (cfg_parse_bool(v, b))

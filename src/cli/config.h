@@ -13,6 +13,7 @@
  *   new_timeout = 10.0         ; names/attributes of what the mount made
  *   nonempty = false
  *   passthrough = true         ; the kernel reads/writes unfiltered files
+ *   xattr = true               ; false: no extended attributes (ENOSYS)
  *   [filter noop]
  *   altitude = 370000
  *   args = trace
@@ -51,6 +52,8 @@ struct cfg_volume {
 				   mount; < 0: 10 x timeout */
 	bool nonempty;
 	bool passthrough;	/* default true: offer the fast path */
+	bool xattr;		/* default true; false: the kernel is told
+				   ENOSYS and stops asking (frontend.h) */
 	struct cfg_filter filters[CFG_MAX_FILTERS];
 	size_t nfilters;
 };

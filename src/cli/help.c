@@ -34,6 +34,7 @@ static const struct {
 "  --new-timeout SEC  the same for what the mount creates (10 x timeout)\n"
 "  --nonempty       allow a non-empty MOUNTPOINT\n"
 "  --no-passthrough no FUSE passthrough fast path\n"
+"  --no-xattr       no extended attributes (faster ls -l; see man fsfilter)\n"
 "\n"
 "Example: fsfilter mount /srv/data /mnt/data --filter monitor\n"
 "See also: fsfilter help check, man fsfilter, man fsfilter.conf\n" },

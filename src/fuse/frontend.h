@@ -24,6 +24,12 @@ struct fuse_frontend_options {
 	int writeback;		/* negotiate the kernel writeback cache */
 	int no_passthrough;	/* never offer the fast path (FUSE
 				   passthrough); writeback excludes it too */
+	int no_xattr;		/* answer every xattr request ENOSYS: the
+				   kernel then stops sending them (one
+				   GETXATTR less per name and entry of an
+				   `ls -l`) and reports EOPNOTSUPP to all
+				   xattr calls, ACLs and labels included;
+				   filters never see xattr operations */
 	unsigned max_threads;	/* 0: 2 x CPUs, at least 4; 1: one thread */
 	const char *extra_opts;	/* the user's -o string, appended (or NULL) */
 	int read_ahead_kb;	/* bdi readahead after mount; 0: 1024 */

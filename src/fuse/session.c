@@ -292,14 +292,23 @@ int fuse_frontend_run(struct flt_volume *vol,
 	struct fe fe = { .vol = vol, .want_writeback = !!o->writeback,
 			 .pt.lock = PTHREAD_MUTEX_INITIALIZER,
 			 .handles_lock = PTHREAD_MUTEX_INITIALIZER };
+	struct fuse_lowlevel_ops ops = fe_ops;
 	struct fuse_session *se;
 	int ret, loop;
 
+	/* libfuse answers ENOSYS for a missing method, and the kernel
+	 * remembers it per connection (fc->no_getxattr & co.) */
+	if (o->no_xattr) {
+		ops.getxattr = NULL;
+		ops.listxattr = NULL;
+		ops.setxattr = NULL;
+		ops.removexattr = NULL;
+	}
 	fe.max_read = read_size(vol);
 	ret = build_args(o, fe.max_read, &args);
 	if (ret)
 		goto out_args;
-	se = fuse_session_new(&args, &fe_ops, sizeof(fe_ops), &fe);
+	se = fuse_session_new(&args, &ops, sizeof(ops), &fe);
 	if (!se) {
 		/* libfuse printed which option it did not understand */
 		fprintf(stderr, "fsfilter: cannot start a FUSE session "

@@ -8,10 +8,10 @@
  *
  * into `fsfilter mount LOWER MOUNTPOINT --filter ... -o ...` and execs
  * it. The fsfilter options travel inside -o (filter=SPEC, config=FILE,
- * threads=N, timeout=S, new_timeout=S, writeback, nonempty, no_passthrough);
- * options that are only for mount(8) and fstab (noauto, nofail, _netdev,
- * x-*, ...) are dropped; everything else goes to the kernel as -o. LOWER
- * "none" takes lower and mount point from config=FILE.
+ * threads=N, timeout=S, new_timeout=S, writeback, nonempty, no_passthrough,
+ * xattr=off); options that are only for mount(8) and fstab (noauto, nofail,
+ * _netdev, x-*, ...) are dropped; everything else goes to the kernel as
+ * -o. LOWER "none" takes lower and mount point from config=FILE.
  *
  * fsfilter is found next to this program first (../bin/fsfilter from
  * sbin/, for a relocated or staged install), then in the configured
@@ -91,6 +91,7 @@ static int one_option(struct cmd *c, char *o)
 		{ "writeback", "--writeback" }, { "nonempty", "--nonempty" },
 		{ "no_passthrough", "--no-passthrough" },
 		{ "passthrough=off", "--no-passthrough" },
+		{ "no_xattr", "--no-xattr" }, { "xattr=off", "--no-xattr" },
 	};
 
 	if (!*o || is_dropped(o))
@@ -157,7 +158,8 @@ static void usage(void)
 		"  (run by mount -t fuse.fsfilter; see mount.fsfilter(8))\n"
 		"  OPTIONS: filter=NAME[@ALT][:ARGS] (repeatable), config=FILE,\n"
 		"  threads=N, timeout=S, new_timeout=S, writeback, nonempty,\n"
-		"  no_passthrough, and mount options for the kernel (ro, noatime, allow_other...)\n");
+		"  no_passthrough, xattr=off, and mount options for the kernel\n"
+		"  (ro, noatime, allow_other...)\n");
 }
 
 int main(int argc, char **argv)

@@ -72,7 +72,7 @@ args = keyfile=$d/key
 args = rule=/a.txt=>$d/key
 [filter monitor]"
 
-bad unknown-key "4: unknown key 'colour' in [volume] (expected: lower, mountpoint, options, threads, writeback, timeout, new_timeout, nonempty, passthrough)" "$V
+bad unknown-key "4: unknown key 'colour' in [volume] (expected: lower, mountpoint, options, threads, writeback, timeout, new_timeout, nonempty, passthrough, xattr)" "$V
 colour = blue"
 bad key-twice "4: key 'lower' given twice in [volume] (an indented line continues the key above it)" "$V
 lower = /srv"
