@@ -37,7 +37,10 @@ for round in 1 2 3; do
 	first_unsafe=$((n * 100000 / 4096))
 	"$FSFILTER" crypt verify "$lower" --keyfile "$base/key" >"$base/verify$round" 2>&1
 	while read -r line; do
-		for b in ${line#*blocks:}; do
+		# "N corrupt blocks: B..." or, for one, "1 corrupt block: B"
+		list=${line#*corrupt block}
+		list=${list#s}
+		for b in ${list#:}; do
 			[[ $b == ... ]] && continue
 			((b >= first_unsafe)) || it_fail "round $round: block $b (before the in-flight write, first unsafe $first_unsafe) fails: $line"
 		done
