@@ -247,9 +247,13 @@ void redir_spool_sweep(struct redir_inst *ri)
 void redir_spool_destroy(struct redir_inst *ri)
 {
 	struct flt_entry e;
+	bool used;
 
+	pthread_mutex_lock(&ri->spool_lock);
+	used = ri->spool_used;
+	pthread_mutex_unlock(&ri->spool_lock);
 	/* only a spool of ours, and only when empty */
-	if (ri->spool_used &&
+	if (used &&
 	    !redir_lookup_child(ri, FLT_ROOT_INO, REDIR_SPOOL_NAME, &e)) {
 		bool ours = marked(ri, &e);
 
