@@ -370,8 +370,8 @@ static int attach_from_filterdir(const char *name, const char *mnt,
 	}
 	json_object_put(*resp);
 	*resp = NULL;
+	/* "name" stays: the daemon refuses a file registering another name */
 	json_object_object_add(req, "cmd", json_object_new_string("load"));
-	json_object_object_del(req, "name");
 	json_object_object_add(req, "path", json_object_new_string(*path));
 	return call("attach", mnt, req, resp, canon, canonlen);
 }

@@ -9,7 +9,8 @@
  * response object per line, in order, on the same connection:
  *
  *   {"cmd":"status"}
- *   {"cmd":"load","path":"/abs/x.so","altitude":0,"args":""}
+ *   {"cmd":"load","path":"/abs/x.so","altitude":0,"args":"","name":"x"}
+ *     ("name" optional: the filter the file must register, else refused)
  *   {"cmd":"attach","name":"hello","altitude":0,"args":""}
  *   {"cmd":"detach","name":"hello","force":false}
  *   {"cmd":"unload","name":"hello","force":false}

@@ -151,7 +151,7 @@ static struct json_object *req_attach(const struct ctl_volume *v,
 static struct json_object *req_load(const struct ctl_volume *v,
 				    struct json_object *req)
 {
-	const char *path, *args;
+	const char *path, *args, *want;
 	char name[32], err[1024];
 	struct json_object *resp;
 	uint32_t altitude;
@@ -159,9 +159,10 @@ static struct json_object *req_load(const struct ctl_volume *v,
 	int ret;
 
 	if (get_string(req, "path", &path) || !path ||
-	    get_string(req, "args", &args) || get_altitude(req, &altitude))
+	    get_string(req, "args", &args) || get_altitude(req, &altitude) ||
+	    get_string(req, "name", &want))
 		return ctl_error(EINVAL, "load wants \"path\" (string), "
-				 "optional \"altitude\" and \"args\"");
+				 "optional \"altitude\", \"args\" and \"name\"");
 	if (path[0] != '/')
 		return ctl_error(EINVAL, "%s: give an absolute path (the "
 				 "daemon's directory is /)", path);
@@ -173,6 +174,14 @@ static struct json_object *req_load(const struct ctl_volume *v,
 					sizeof(err));
 	if (ret)
 		return ctl_error(-ret, "%s", err);
+	/* fsfilter attach NAME found NAME.so: it must be filter NAME, as for
+	 * mount --filter NAME (cli_check_filters) */
+	if (want && strcmp(want, name)) {
+		if (!was_loaded)
+			core_unload_filter(name, true);
+		return ctl_error(EINVAL, "%s registers the filter '%s', not "
+				 "'%s'", path, name, want);
+	}
 	resp = do_attach(v, name, altitude, args);
 	if (resp && !json_object_get_boolean(
 			    json_object_object_get(resp, "ok")) &&

@@ -130,6 +130,13 @@ run "$FSFILTER" unload "$mnt" hello
 run env FSFILTER_FILTER_PATH="$base/fdir" "$FSFILTER" attach "$mnt" nosuch
 ((rc == 2)) && [[ $out == *"no filter 'nosuch': not built in, not loaded into this volume, and no nosuch.so in \$FSFILTER_FILTER_PATH"* ]] ||
 	it_fail "attach of an unknown filter said ($rc): $out"
+# a NAME.so that registers another filter is refused, nothing kept loaded
+mkdir "$base/fdir2"
+cp "$HELLO_SO" "$base/fdir2/other.so"
+run env FSFILTER_FILTER_PATH="$base/fdir2" "$FSFILTER" attach "$mnt" other
+((rc == 1)) && [[ $out == *"other.so registers the filter 'hello', not 'other'"* ]] ||
+	it_fail "attach of a NAME.so registering another name said ($rc): $out"
+[[ $(source_of) == "[]" ]] || it_fail "a refused attach left a filter: $(source_of)"
 run "$FSFILTER" attach "$mnt" "$HELLO_SO"
 ((rc == 2)) && [[ $out == *"attach takes a filter's name"* ]] || it_fail "attach of a file said ($rc): $out"
 [[ $(source_of) == "[]" ]] || it_fail "a refused attach left a filter: $(source_of)"

@@ -175,6 +175,29 @@ static void test_load_hello_and_control(void **state)
 	assert_null(core_find_filter("hello"));
 	assert_false(core_filter_file_is_loaded(HELLO_SO));
 	assert_int_equal(core_volume_instance_count(vol), 0);
+
+	/* load with "name" (fsfilter attach NAME from the filter directory):
+	 * a file registering another filter is refused and not kept */
+	snprintf(req, sizeof(req), "{\"cmd\":\"load\",\"path\":\"%s\","
+		 "\"name\":\"other\"}", HELLO_SO);
+	r = request(&cv, req);
+	assert_false(resp_ok(r));
+	assert_string_equal(resp_str(r, "errno"), "EINVAL");
+	assert_non_null(strstr(resp_str(r, "error"),
+			       "registers the filter 'hello', not 'other'"));
+	json_object_put(r);
+	assert_null(core_find_filter("hello"));
+	assert_false(core_filter_file_is_loaded(HELLO_SO));
+	assert_int_equal(core_volume_instance_count(vol), 0);
+	snprintf(req, sizeof(req), "{\"cmd\":\"load\",\"path\":\"%s\","
+		 "\"name\":\"hello\"}", HELLO_SO);
+	r = request(&cv, req);
+	assert_true(resp_ok(r));
+	json_object_put(r);
+	r = request(&cv, "{\"cmd\":\"unload\",\"name\":\"hello\"}");
+	assert_true(resp_ok(r));
+	json_object_put(r);
+
 	assert_int_equal(core_volume_live_callback_data(vol), 0);
 	core_volume_destroy(vol);
 }
