@@ -782,10 +782,15 @@ static void test_fio_sync_completed_elsewhere(void **state)
 
 	tfs[1].mode = M_PEND_WORKER;
 	tfs[1].fio_delay_ms = 0;
+	/* and the reads from insts[3] first pend 1 ms at insts[2]: the
+	 * issuer surely sleeps, and the worker falls behind for the other */
+	tfs[2].mode = M_PEND_WORKER;
+	tfs[2].fio_delay_ms = 1;
 	pthread_create(&th[0], NULL, sync_reader, insts[3]);
 	pthread_create(&th[1], NULL, sync_reader, insts[2]);
 	pthread_join(th[0], NULL);
 	pthread_join(th[1], NULL);
+	assert_int_equal(atomic_load(&tfs[2].fio_seen), 200);
 	assert_int_equal(atomic_load(&tfs[1].fio_seen), 400);
 	assert_int_equal(core_volume_live_callback_data(vol), 0);
 }
