@@ -212,11 +212,12 @@ int lower_inode_from_fd(struct lower_fs *fs, int fd, const struct stat *st,
 	return 0;
 }
 
-int lower_lookup_name(struct lower_fs *fs, struct lower_inode *parent,
-		      const char *name, struct flt_entry *e)
+/* lower_lookup_name, in @dirfd (an open fd of @parent) unless it is -1 */
+static int lookup_open(struct lower_fs *fs, struct lower_inode *parent,
+		       int dirfd, const char *name, struct flt_entry *e)
 {
 	struct stat st;
-	int pfd, fd, ret;
+	int pfd = dirfd, fd, ret;
 
 	/* ".." of the root must not lead out of the lower directory */
 	if (parent == &fs->root && name[0] == '.' && name[1] == '.' &&
@@ -224,11 +225,14 @@ int lower_lookup_name(struct lower_fs *fs, struct lower_inode *parent,
 		name = ".";
 	/* open first, then stat the fd: the attributes are those of the
 	 * inode we hold, even if the name is replaced in between */
-	pfd = lower_inode_fd(fs, parent);
-	if (pfd < 0)
-		return pfd;
+	if (pfd < 0) {
+		pfd = lower_inode_fd(fs, parent);
+		if (pfd < 0)
+			return pfd;
+	}
 	fd = lower_sys_openat(pfd, name, O_PATH | O_NOFOLLOW, 0);
-	lower_inode_fd_put(fs, parent);
+	if (dirfd < 0)
+		lower_inode_fd_put(fs, parent);
 	if (fd < 0)
 		return fd;
 	ret = lower_sys_fstatat(fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
@@ -237,6 +241,12 @@ int lower_lookup_name(struct lower_fs *fs, struct lower_inode *parent,
 		return ret;
 	}
 	return lower_inode_from_fd(fs, fd, &st, e);
+}
+
+int lower_lookup_name(struct lower_fs *fs, struct lower_inode *parent,
+		      const char *name, struct flt_entry *e)
+{
+	return lookup_open(fs, parent, -1, name, e);
 }
 
 /*
@@ -272,7 +282,41 @@ int lower_lookup_name_at(struct lower_fs *fs, struct lower_inode *parent,
 		lower_entry_timeouts(fs, e);
 		return 0;
 	}
-	return lower_lookup_name(fs, parent, name, e);
+	return lookup_open(fs, parent, dirfd, name, e);
+}
+
+/*
+ * A readdirplus entry whose inode number (d_ino) the table does not have on
+ * the directory's device (a first listing, or one after the kernel forgot
+ * the nodes): the fstatat by name of lower_lookup_name_at would only say
+ * so, so it takes the open path at once (3 syscalls instead of 4 per new
+ * entry). Only the choice of path rests on d_ino: the node is always that
+ * of the inode the stat returned, as in lower_lookup_name_at. An entry on
+ * another device (a mount point) just takes the open path. A file system
+ * whose d_ino is not st_ino (a FUSE lower without use_ino, overlayfs
+ * without xino) would take the open path every time: the first such entry
+ * (or a name replaced meanwhile: it is only a shortcut) turns it off for
+ * the volume.
+ */
+int lower_lookup_dirent(struct lower_fs *fs, struct lower_inode *parent,
+			int dirfd, const char *name, ino_t d_ino,
+			struct flt_entry *e)
+{
+	bool known = true;
+	int ret;
+
+	if (!atomic_load_explicit(&fs->dino_unreliable, memory_order_relaxed)) {
+		pthread_mutex_lock(&fs->table_lock);
+		known = find_locked(fs, parent->dev, d_ino) != NULL;
+		pthread_mutex_unlock(&fs->table_lock);
+	}
+	if (known)
+		return lower_lookup_name_at(fs, parent, dirfd, name, e);
+	ret = lookup_open(fs, parent, dirfd, name, e);
+	if (!ret && e->attr.st_dev == parent->dev && e->attr.st_ino != d_ino)
+		atomic_store_explicit(&fs->dino_unreliable, true,
+				      memory_order_relaxed);
+	return ret;
 }
 
 void lower_inode_unref(struct lower_fs *fs, struct lower_inode *n,

@@ -114,6 +114,8 @@ struct lower_fs {
 	struct lower_handle *handles;	/* protected by handle_lock */
 	uint64_t nhandles;		/* protected by handle_lock */
 	bool closing;			/* lower_close: handles drop no refs */
+	_Atomic bool dino_unreliable;	/* a d_ino was not the st_ino
+					   (lower_lookup_dirent) */
 
 	/* the fd cache (fdcache.c) */
 	int root_mount_id;		/* handles of other mounts: pinned */
@@ -154,6 +156,11 @@ int lower_lookup_name(struct lower_fs *fs, struct lower_inode *parent,
  * is an open fd of @parent, or -1 to use the node's. */
 int lower_lookup_name_at(struct lower_fs *fs, struct lower_inode *parent,
 			 int dirfd, const char *name, struct flt_entry *e);
+/* The same for a directory entry of inode number @d_ino: an inode the
+ * table does not have takes the open path without the fstatat. */
+int lower_lookup_dirent(struct lower_fs *fs, struct lower_inode *parent,
+			int dirfd, const char *name, ino_t d_ino,
+			struct flt_entry *e);
 /* Take one more lookup reference on the live node @n (the caller holds
  * one, e.g. the kernel's for the target of link) and fill @e. */
 void lower_inode_ref(struct lower_fs *fs, struct lower_inode *n,

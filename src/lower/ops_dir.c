@@ -69,8 +69,8 @@ static int emit_pending(struct lower_fs *fs, struct lower_inode *dir,
 
 	memset(&e, 0, sizeof(e));
 	if (plus && !is_dot_or_dotdot(h->pending_ent.name)) {
-		ret = lower_lookup_name_at(fs, dir, h->fd,
-					   h->pending_ent.name, &e);
+		ret = lower_lookup_dirent(fs, dir, h->fd, h->pending_ent.name,
+					  h->pending_ent.ino, &e);
 		if (ret < 0)
 			return ret;
 		ref = true;
