@@ -852,9 +852,11 @@ static const struct flt_registration crypt_registration = {
 	.instance_teardown_complete = teardown_complete,
 	.contexts = crypt_contexts,
 	/* a READ here is a lower read, decryption and the reply in a row:
-	 * 128 KiB READs (gocryptfs's size) keep a 1 MiB readahead window
-	 * on every worker at once, where one 1 MiB READ kept one busy and
-	 * the reader waiting (cold sequential read about 2x) */
+	 * 128 KiB READs (gocryptfs's size) spread a 1 MiB readahead window
+	 * over the workers, where one 1 MiB READ kept one busy and the
+	 * reader waiting, stalled whenever that worker lost its CPU (cold
+	 * sequential read on a loaded machine: 0.91x-2.39x in three series,
+	 * more the heavier the load; bench/results/crypt-20261122.txt) */
 	.max_read = 128u << 10,
 };
 
