@@ -212,6 +212,30 @@ void lower_fdc_adopt(struct lower_fs *fs, struct lower_inode *n)
 	release_locked_and_unlock(fs, n);
 }
 
+bool lower_fdc_cached(struct lower_fs *fs, struct lower_inode *n)
+{
+	bool r;
+
+	pthread_mutex_lock(&fs->fdc_lock);
+	r = n->fd >= 0;
+	pthread_mutex_unlock(&fs->fdc_lock);
+	return r;
+}
+
+bool lower_fdc_offer(struct lower_fs *fs, struct lower_inode *n, int fd)
+{
+	pthread_mutex_lock(&fs->fdc_lock);
+	if (n->fd >= 0 || !n->fh) {
+		pthread_mutex_unlock(&fs->fdc_lock);
+		return false;
+	}
+	/* no fd: no users, no pins; cached unused, like a reopened one */
+	n->fd = fd;
+	fs->fdc_open++;
+	release_locked_and_unlock(fs, n);
+	return true;
+}
+
 int lower_inode_fd(struct lower_fs *fs, struct lower_inode *n)
 {
 	int fd;

@@ -189,6 +189,12 @@ void lower_fdc_adopt(struct lower_fs *fs, struct lower_inode *n);
  * is paired with lower_inode_fd_put(). */
 int lower_inode_fd(struct lower_fs *fs, struct lower_inode *n);
 void lower_inode_fd_put(struct lower_fs *fs, struct lower_inode *n);
+/* Whether @n's fd is open now (a hint: it may be evicted right after). */
+bool lower_fdc_cached(struct lower_fs *fs, struct lower_inode *n);
+/* Give the evicted node @n (the caller holds a lookup reference) the
+ * O_PATH fd @fd of its own inode, cached unused: true. False (the caller
+ * closes @fd): @n has an fd again meanwhile. */
+bool lower_fdc_offer(struct lower_fs *fs, struct lower_inode *n, int fd);
 /* Keep @n's fd open until unpinned (an open handle). */
 int lower_inode_pin(struct lower_fs *fs, struct lower_inode *n);
 void lower_inode_unpin(struct lower_fs *fs, struct lower_inode *n);

@@ -1273,6 +1273,65 @@ static void evict_all(void)
 		do_forget(e[i].ino, 1);
 }
 
+/* A readdirplus of nodes the table has but whose fds were evicted gives
+ * each its fd again by name (lower_lookup_dirent), within the cache bound:
+ * the entries just listed need no open_by_handle_at (failed here). */
+static void test_fdcache_readdirplus_refresh(void **state)
+{
+	enum { N = 4 * TINY_CACHE };
+	struct flt_callback_data d;
+	struct flt_entry e, dir;
+	flt_ino_t ino[N];
+	struct stat st;
+	char name[16];
+	size_t listed = 0;
+	uint64_t fh;
+
+	assert_int_equal(mkdirat(fx->dirfd, "d", 0755), 0);
+	for (int i = 0; i < N; i++) {
+		snprintf(name, sizeof(name), "d/f%d", i);
+		make_file(name, NULL);
+	}
+	assert_int_equal(do_lookup(FLT_ROOT_INO, "d", &dir), 0);
+	for (int i = 0; i < N; i++) {
+		snprintf(name, sizeof(name), "f%d", i);
+		assert_int_equal(do_lookup(dir.ino, name, &e), 0);
+		ino[i] = e.ino;
+	}
+	core_data_init(&d, FLT_OP_OPENDIR, dir.ino);
+	assert_int_equal(perform(&d), 0);
+	fh = d.results.open.fh;
+	core_data_init(&d, FLT_OP_READDIR, dir.ino);
+	d.params.readdir.fh = fh;
+	d.params.readdir.size = 1 << 20;
+	d.params.readdir.plus = 1;
+	assert_int_equal(perform(&d), 0);
+	assert_int_equal(lower_fd_count(fx->fs), TINY_CACHE + 2);
+	/* the last TINY_CACHE entries listed have their fds */
+	assert_int_equal(lower_fault_arm("open_by_handle_at:1:EIO:0"), 0);
+	for (size_t i = d.results.dirents.n; i-- > 0;) {
+		struct flt_dirent *de = &d.results.dirents.v[i];
+		int k;
+
+		if (sscanf(de->name, "f%d", &k) != 1)
+			continue;
+		assert_int_equal(de->entry.ino, ino[k]);
+		if (listed++ < TINY_CACHE)
+			assert_int_equal(do_getattr(de->entry.ino, &st), 0);
+		do_forget(de->entry.ino, 1);
+	}
+	assert_int_equal(lower_fault_fired(), 0);
+	lower_fault_disarm();
+	assert_int_equal(listed, N);
+	core_data_cleanup(&d);
+	core_data_init(&d, FLT_OP_RELEASEDIR, dir.ino);
+	d.params.release.fh = fh;
+	assert_int_equal(perform(&d), 0);
+	for (int i = 0; i < N; i++)
+		do_forget(ino[i], 1);
+	do_forget(dir.ino, 1);
+}
+
 static void test_fdcache_bounded(void **state)
 {
 	enum { N = 100 };
@@ -1519,6 +1578,7 @@ int main(void)
 		TT(test_threads),
 		TT(test_many_nodes),
 		TT(test_fdcache_bounded),
+		TT(test_fdcache_readdirplus_refresh),
 		TT(test_fdcache_hardlinks),
 		TT(test_fdcache_unlinked),
 		TT(test_fdcache_deleted_outside),
