@@ -15,6 +15,11 @@ lower=$base/lower mnt=$base/mnt
 	it_fail "a second init must refuse"
 it_mount "$lower" "$mnt" --filter "crypt:keyfile=$base/key"
 
+# --- crypt's READ size (flt_registration.max_read) reached the mount
+opts=$(awk -v m="$mnt" '$5 == m { print $NF }' /proc/self/mountinfo)
+[[ ,$opts, == *,max_read=131072,* ]] ||
+	it_fail "crypt volume mounted without max_read=131072: $opts"
+
 # --- the config file is invisible and protected
 ls -a "$mnt" | grep -q fsfilter-crypt && it_fail "config visible in listing"
 stat "$mnt/.fsfilter-crypt.conf" 2>/dev/null && it_fail "config visible to stat"
