@@ -6,7 +6,8 @@
  * pre and post open/create, backing_fd passed through (and changed by a
  * filter), unknown registration flags refused; results.open.no_flush
  * kept only while no instance has a FLUSH callback (one registered with
- * FLT_OPREG_FLUSH_IF_SENT keeps it).
+ * FLT_OPREG_FLUSH_IF_SENT keeps it); the volume's READ size from the
+ * filters' flt_registration.max_read.
  */
 #include "core/core.h"
 
@@ -142,6 +143,16 @@ static const struct flt_registration reg_bad = {
 	.operations = bad_flags,
 };
 
+/* READ sizes asked for (flt_registration.max_read) */
+static const struct flt_registration reg_mr64 = {
+	FLT_REGISTRATION_INIT, .name = "fp-mr64", .default_altitude = 3000,
+	.max_read = 64u << 10,
+};
+static const struct flt_registration reg_mr256 = {
+	FLT_REGISTRATION_INIT, .name = "fp-mr256", .default_altitude = 2000,
+	.max_read = 256u << 10,
+};
+
 static struct flt_volume *vol;
 
 static int setup(void **state)
@@ -159,6 +170,10 @@ static int setup(void **state)
 	assert_int_equal(flt_register_filter(&reg_flush, &f), 0);
 	flt_start_filtering(f);
 	assert_int_equal(flt_register_filter(&reg_flush_if_sent, &f), 0);
+	flt_start_filtering(f);
+	assert_int_equal(flt_register_filter(&reg_mr64, &f), 0);
+	flt_start_filtering(f);
+	assert_int_equal(flt_register_filter(&reg_mr256, &f), 0);
 	flt_start_filtering(f);
 	return core_volume_create("fastpath", &b, &vol);
 }
@@ -276,6 +291,28 @@ static void test_no_flush(void **state)
 	assert_int_equal(core_volume_detach(vol, inst), 0);
 }
 
+/* The volume's READ size: the smallest any attached filter asks for;
+ * filters asking nothing (0) do not count. */
+static void test_max_read(void **state)
+{
+	struct flt_instance *data, *mr64, *mr256;
+
+	(void)state;
+	assert_int_equal(core_volume_max_read(vol), 0);
+	assert_int_equal(core_volume_attach(vol, "fp-data", 0, NULL, &data), 0);
+	assert_int_equal(core_volume_max_read(vol), 0);
+	assert_int_equal(core_volume_attach(vol, "fp-mr256", 0, NULL, &mr256),
+			 0);
+	assert_int_equal(core_volume_max_read(vol), 256u << 10);
+	assert_int_equal(core_volume_attach(vol, "fp-mr64", 0, NULL, &mr64), 0);
+	assert_int_equal(core_volume_max_read(vol), 64u << 10);
+	assert_int_equal(core_volume_detach(vol, mr64), 0);
+	assert_int_equal(core_volume_max_read(vol), 256u << 10);
+	assert_int_equal(core_volume_detach(vol, mr256), 0);
+	assert_int_equal(core_volume_max_read(vol), 0);
+	assert_int_equal(core_volume_detach(vol, data), 0);
+}
+
 static void test_unknown_flags_refused(void **state)
 {
 	struct flt_filter *f;
@@ -291,6 +328,7 @@ int main(void)
 		cmocka_unit_test(test_data_filter_turns_it_off),
 		cmocka_unit_test(test_skip_flag_and_veto),
 		cmocka_unit_test(test_no_flush),
+		cmocka_unit_test(test_max_read),
 		cmocka_unit_test(test_unknown_flags_refused),
 	};
 
