@@ -37,6 +37,13 @@ int cmd_spy(int argc, char **argv);
 /* cmd_redirect.c: run-time rules of the redirect filter */
 int cmd_redirect(int argc, char **argv);
 
+/* ctl_timeout.c: take --timeout-ctl SECONDS / --timeout-ctl=SECONDS out of
+ * argv (anywhere before "--"; FSFILTER_CTL_TIMEOUT is the default); -1
+ * after printing why for a bad value. cli_ctl_timeout_ms(): how long to
+ * wait for a daemon's answer, -1 for no bound (SECONDS 0). */
+int cli_timeout_parse(int *argc, char **argv);
+int cli_ctl_timeout_ms(void);
+
 /* mounts.c: mount points of fuse.fsfilter mounts (mountinfo order) */
 int cli_fsfilter_mounts(char ***out, size_t *n);
 void cli_free_mounts(char **v, size_t n);

@@ -34,6 +34,12 @@ struct ctl_args {
  * is silent (see status_all). */
 static bool quiet;
 
+/* How the last call() failed at the control socket (negative errno, 0
+ * if it did not get that far) and why: a daemon that did not answer in
+ * time (-ETIMEDOUT) is "not responding", in the listing and in --json. */
+static int last_err;
+static char last_msg[1024];
+
 #define complain(...)                                                        \
 	do {                                                                 \
 		if (!quiet)                                                  \
@@ -155,13 +161,27 @@ static int find_socket(const char *cmd, const char *arg, char *mnt,
 static int call(const char *cmd, const char *arg, struct json_object *req,
 		struct json_object **resp, char *mnt, size_t mntlen)
 {
-	char sock[PATH_MAX], err[1024];
-	int ret = find_socket(cmd, arg, mnt, mntlen, sock, sizeof(sock));
+	char sock[PATH_MAX];
+	int ret;
 
+	last_err = 0;
+	last_msg[0] = '\0';
+	ret = find_socket(cmd, arg, mnt, mntlen, sock, sizeof(sock));
 	if (ret)
 		return ret;
-	if (ctl_call(sock, req, resp, err, sizeof(err))) {
-		complain("fsfilter %s: %s: %s\n", cmd, mnt, err);
+	last_err = ctl_call(sock, req, resp, last_msg, sizeof(last_msg),
+			    cli_ctl_timeout_ms());
+	if (last_err == -ETIMEDOUT) {
+		/* a detach may be waiting for operations to drain: it goes
+		 * on in the daemon, only this command stops waiting */
+		complain("fsfilter %s: %s: not responding: %s (%swait longer "
+			 "with --timeout-ctl SECONDS)\n", cmd, mnt, last_msg,
+			 strcmp(cmd, "status") ? "the request may still be "
+			 "carried out, see fsfilter status; " : "");
+		return CLI_RUNTIME;
+	}
+	if (last_err) {
+		complain("fsfilter %s: %s: %s\n", cmd, mnt, last_msg);
 		return CLI_RUNTIME;
 	}
 	return CLI_OK;
@@ -193,7 +213,12 @@ static void json_failure(const char *mnt, struct json_object *resp,
 	json_object_object_add(o, "mountpoint", json_object_new_string(mnt));
 	if (resp)
 		e = json_object_object_get(resp, "error");
-	json_object_object_add(o, "error", e ? json_object_get(e) : NULL);
+	json_object_object_add(o, "error", e ? json_object_get(e)
+					   : last_msg[0] ? json_object_new_string(
+							last_msg) : NULL);
+	if (last_err == -ETIMEDOUT)
+		json_object_object_add(o, "responding",
+				       json_object_new_boolean(0));
 	json_object_object_add(o, "exit_code", json_object_new_int(code));
 	cli_json_print_put(stdout, o);
 }
@@ -216,6 +241,16 @@ static int status_one(const char *arg, bool json, struct json_object *all)
 					       json_object_new_boolean(0));
 			json_object_object_add(o, "mountpoint",
 					       json_object_new_string(arg));
+			json_object_object_add(o, "responding",
+					       json_object_new_boolean(0));
+			if (last_msg[0])
+				json_object_object_add(
+					o, "error",
+					json_object_new_string(last_msg));
+			if (last_err)
+				json_object_object_add(
+					o, "errno", json_object_new_string(
+							    ctl_errno_name(last_err)));
 			json_object_array_add(all, o);
 		} else if (json) {
 			json_failure(arg, NULL, ret);
@@ -223,8 +258,11 @@ static int status_one(const char *arg, bool json, struct json_object *all)
 		return ret;
 	}
 	ret = check_ok("status", mnt, resp);
-	if (all)
+	if (all) {
+		json_object_object_add(resp, "responding",
+				       json_object_new_boolean(1));
 		json_object_array_add(all, json_object_get(resp));
+	}
 	else if (json)
 		cli_json_print(stdout, resp);
 	if (!ret && !json)
@@ -236,7 +274,10 @@ static int status_one(const char *arg, bool json, struct json_object *all)
 /* Every mounted volume. One that is gone by the time we connect (unmounted
  * after the mount table was read) is skipped: the first attempt is quiet,
  * and only a volume that is still mounted has its failure reported (by a
- * second attempt, which says why). */
+ * second attempt, which says why). One whose daemon does not answer in
+ * time is listed as not responding (no second attempt: it would only
+ * double the wait) and the others are still shown; the exit status is
+ * then 1, as for any volume that failed. */
 static int status_all(bool json)
 {
 	struct json_object *all = json ? json_object_new_array() : NULL;
@@ -258,6 +299,18 @@ static int status_all(bool json)
 		quiet = false;
 		if (!r) {
 			shown++;
+			continue;
+		}
+		if (last_err == -ETIMEDOUT) {	/* its entry stays */
+			if (!json)
+				printf("%sVolume %s%s: %snot responding%s: %s\n",
+				       cli_color(stdout, CLI_C_BOLD), mounts[i],
+				       cli_color(stdout, CLI_C_RESET),
+				       cli_color(stdout, CLI_C_RED),
+				       cli_color(stdout, CLI_C_RESET),
+				       last_msg);
+			shown++;
+			ret = CLI_RUNTIME;
 			continue;
 		}
 		if (all)	/* its {"ok": false} entry, for now */

@@ -239,7 +239,15 @@ int cmd_redirect(int argc, char **argv)
 			REDIRECT_REQ_MAX - 1, PATH_MAX);
 		return CLI_USAGE;
 	}
-	ret = fltc_connect(argv[2], "redirect", NULL, 0, 5000, &port);
+	ret = fltc_connect(argv[2], "redirect", NULL, 0, cli_ctl_timeout_ms(),
+			   &port);
+	if (ret == -ETIMEDOUT) {
+		fprintf(stderr, "fsfilter redirect: %s: not responding: no "
+			"answer within %g s (the daemon is stopped, hung or "
+			"busy; wait longer with --timeout-ctl SECONDS)\n",
+			argv[2], cli_ctl_timeout_ms() / 1000.0);
+		return CLI_RUNTIME;
+	}
 	if (ret) {
 		fprintf(stderr, "fsfilter redirect: %s: %s%s\n", argv[2],
 			strerror(-ret), ret == -ENOENT ?

@@ -314,7 +314,15 @@ int cmd_spy(int argc, char **argv)
 	ret = spy_parse(argc, argv, &o, &mnt);
 	if (ret)
 		return ret;
-	ret = fltc_connect(mnt, MON_PORT_NAME, "spy", 3, 5000, &port);
+	ret = fltc_connect(mnt, MON_PORT_NAME, "spy", 3, cli_ctl_timeout_ms(),
+			   &port);
+	if (ret == -ETIMEDOUT) {
+		fprintf(stderr, "fsfilter spy: %s: not responding: no answer "
+			"within %g s (the daemon is stopped, hung or busy; wait "
+			"longer with --timeout-ctl SECONDS)\n", mnt,
+			cli_ctl_timeout_ms() / 1000.0);
+		return CLI_RUNTIME;
+	}
 	if (ret) {
 		fprintf(stderr, "fsfilter spy: cannot connect to the monitor "
 			"of %s: %s (is it an fsfilter volume mounted with "
@@ -326,7 +334,7 @@ int cmd_spy(int argc, char **argv)
 	o.sub.ops_pre = o.pre ? o.ops : 0;
 	o.sub.ops_post = o.post ? o.ops : 0;
 	ret = fltc_send_message(port, &o.sub, sizeof(o.sub), &rep, sizeof(rep),
-				&n, 5000);
+				&n, cli_ctl_timeout_ms());
 	if (!ret)
 		ret = n == sizeof(rep) ? rep.status : -EPROTO;
 	if (ret) {

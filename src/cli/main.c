@@ -29,7 +29,7 @@ int main(int argc, char **argv)
 	const char *cmd;
 
 	/* --color=WHEN goes with every command, anywhere on the line */
-	if (cli_color_parse(&argc, argv))
+	if (cli_color_parse(&argc, argv) || cli_timeout_parse(&argc, argv))
 		return CLI_USAGE;
 	cmd = argc > 1 ? argv[1] : NULL;
 

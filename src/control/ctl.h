@@ -72,11 +72,20 @@ struct json_object *ctl_handle(const struct ctl_volume *v,
 
 /* ---- client side (the CLI) ---- */
 
+/* How long the CLI waits for a daemon by default (fsfilter --timeout-ctl). */
+#define CTL_TIMEOUT_MS_DEFAULT 5000
+
 /* Send @req to the control socket at @path and read one response.
  * Returns 0 and the response in @resp, or a negative errno with a
- * message in @err (no such socket, permission denied, bad response). */
+ * message in @err (no such socket, permission denied, bad response).
+ * @timeout_ms (< 0: no bound) bounds the whole call: connect (a stopped
+ * daemon's full backlog blocks it), send and the wait for the answer
+ * line. -ETIMEDOUT if the daemon did not answer in time: it is stopped,
+ * hung, or busy with another client's request (one control thread serves
+ * them all; a detach waits for the instance's operations to drain). */
 int ctl_call(const char *path, struct json_object *req,
-	     struct json_object **resp, char *err, size_t errlen);
+	     struct json_object **resp, char *err, size_t errlen,
+	     int timeout_ms);
 
 /* errno <-> name, for "errno" fields */
 const char *ctl_errno_name(int err);

@@ -1,16 +1,19 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The client side of the control channel (used by the CLI): one request
- * line out, one response line back. */
+ * line out, one response line back, all of it within a deadline so that a
+ * stopped or hung daemon makes the CLI fail instead of wait forever. */
 #include "control/ctl.h"
 
 #include <errno.h>
 #include <json-c/json.h>
 #include <poll.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 static const struct {
@@ -35,7 +38,47 @@ const char *ctl_errno_name(int err)
 	return "EIO";
 }
 
-static int read_line(int fd, char **out, char *err, size_t errlen)
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Milliseconds left until @deadline (-1: none), at least 1 while some
+ * remain, 0 once it has passed. */
+static int left_ms(int64_t deadline)
+{
+	int64_t left;
+
+	if (deadline < 0)
+		return -1;
+	left = deadline - now_ms();
+	return left <= 0 ? 0 : left > INT32_MAX ? INT32_MAX : (int)left;
+}
+
+static int timed_out(char *err, size_t errlen, int timeout_ms,
+		     const char *what)
+{
+	snprintf(err, errlen, "no answer within %g s (%s): the daemon is "
+		 "stopped, hung, or busy with another request", timeout_ms /
+		 1000.0, what);
+	return -ETIMEDOUT;
+}
+
+/* SO_SNDTIMEO bounds a blocking connect(2) on a Unix socket whose backlog
+ * is full, and send(2); both then fail with EAGAIN. */
+static void set_send_timeout(int fd, int ms)
+{
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+
+	if (ms > 0)
+		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+}
+
+static int read_line(int fd, char **out, char *err, size_t errlen,
+		     int64_t deadline, int timeout_ms)
 {
 	size_t len = 0, cap = 0;
 	char *buf = NULL;
@@ -58,6 +101,18 @@ static int read_line(int fd, char **out, char *err, size_t errlen)
 				return -ENOMEM;
 			}
 			buf = b;
+		}
+		if (deadline >= 0) {
+			struct pollfd p = { fd, POLLIN, 0 };
+			int r = poll(&p, 1, left_ms(deadline));
+
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r == 0) {
+				free(buf);
+				return timed_out(err, errlen, timeout_ms,
+						 "waiting for the response");
+			}
 		}
 		n = read(fd, buf + len, cap - len - 1);
 		if (n < 0 && errno == EINTR)
@@ -86,8 +141,10 @@ static int read_line(int fd, char **out, char *err, size_t errlen)
 }
 
 int ctl_call(const char *path, struct json_object *req,
-	     struct json_object **resp, char *err, size_t errlen)
+	     struct json_object **resp, char *err, size_t errlen,
+	     int timeout_ms)
 {
+	int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	const char *s;
 	char *line = NULL;
@@ -104,9 +161,14 @@ int ctl_call(const char *path, struct json_object *req,
 		snprintf(err, errlen, "socket: %s", strerror(errno));
 		return ret;
 	}
+	set_send_timeout(fd, timeout_ms < 0 ? 0 : timeout_ms);
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
 		ret = -errno;
-		if (errno == EACCES || errno == EPERM)
+		if (errno == EAGAIN)
+			ret = timed_out(err, errlen, timeout_ms,
+					"connecting: the daemon does not "
+					"accept connections");
+		else if (errno == EACCES || errno == EPERM)
 			snprintf(err, errlen, "permission denied on %s (only "
 				 "root and the user who mounted the volume "
 				 "may use it)", path);
@@ -119,6 +181,13 @@ int ctl_call(const char *path, struct json_object *req,
 				 strerror(errno));
 		goto out;
 	}
+	if (deadline >= 0) {	/* what connect left of the time */
+		if (!left_ms(deadline)) {
+			ret = timed_out(err, errlen, timeout_ms, "connecting");
+			goto out;
+		}
+		set_send_timeout(fd, left_ms(deadline));
+	}
 	s = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN);
 	{
 		size_t n = strlen(s), off = 0;
@@ -130,6 +199,11 @@ int ctl_call(const char *path, struct json_object *req,
 
 			if (w < 0 && errno == EINTR)
 				continue;
+			if (w < 0 && errno == EAGAIN) {
+				ret = timed_out(err, errlen, timeout_ms,
+						"sending the request");
+				goto out;
+			}
 			if (w <= 0) {
 				ret = -errno;
 				snprintf(err, errlen, "sending the request: %s",
@@ -139,7 +213,7 @@ int ctl_call(const char *path, struct json_object *req,
 			off += off < n ? (size_t)w : 1;
 		}
 	}
-	ret = read_line(fd, &line, err, errlen);
+	ret = read_line(fd, &line, err, errlen, deadline, timeout_ms);
 	if (ret)
 		goto out;
 	*resp = json_tokener_parse(line);

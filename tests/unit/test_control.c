@@ -16,7 +16,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -360,7 +362,7 @@ static void test_socket_round_trip(void **state)
 
 	for (int i = 0; i < 20; i++) {
 		req = json_tokener_parse("{\"cmd\":\"status\"}");
-		assert_int_equal(ctl_call(sock, req, &resp, err, sizeof(err)),
+		assert_int_equal(ctl_call(sock, req, &resp, err, sizeof(err), 5000),
 				 0);
 		json_object_put(req);
 		assert_true(resp_ok(resp));
@@ -386,7 +388,7 @@ static void test_socket_round_trip(void **state)
 	ctl_stop(srv);
 	assert_int_not_equal(stat(dir, &st), 0);	/* empty: removed */
 	req = json_tokener_parse("{\"cmd\":\"status\"}");
-	assert_int_equal(ctl_call(sock, req, &resp, err, sizeof(err)),
+	assert_int_equal(ctl_call(sock, req, &resp, err, sizeof(err), 5000),
 			 -ENOENT);
 	assert_non_null(strstr(err, "no control socket"));
 	json_object_put(req);
@@ -394,6 +396,39 @@ static void test_socket_round_trip(void **state)
 	rmdir(dir);
 	rmdir(tmpl);
 	core_volume_destroy(cv.vol);
+}
+
+/* A daemon that does not answer (stopped, hung): a listening socket that
+ * nobody accepts on. The first clients complete in the backlog and wait
+ * for an answer; once the backlog is full connect(2) itself blocks. Every
+ * ctl_call must give up with ETIMEDOUT instead of waiting forever. */
+static void test_call_times_out(void **state)
+{
+	char tmpl[] = "/tmp/ctltest.XXXXXX", err[256];
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct json_object *req, *resp = NULL;
+	int lfd;
+
+	assert_non_null(mkdtemp(tmpl));
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/control", tmpl);
+	lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(lfd >= 0);
+	assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(lfd, 1), 0);
+	req = json_tokener_parse("{\"cmd\":\"status\"}");
+	/* backlog 1: the first calls wait for an answer, the later ones
+	 * for connect */
+	for (int i = 0; i < 4; i++) {
+		err[0] = '\0';
+		assert_int_equal(ctl_call(sa.sun_path, req, &resp, err,
+					  sizeof(err), 100), -ETIMEDOUT);
+		assert_null(resp);
+		assert_non_null(strstr(err, "no answer within 0.1 s"));
+	}
+	json_object_put(req);
+	close(lfd);
+	unlink(sa.sun_path);
+	rmdir(tmpl);
 }
 
 int main(void)
@@ -404,6 +439,7 @@ int main(void)
 		cmocka_unit_test(test_filter_figures),
 		cmocka_unit_test(test_bad_requests),
 		cmocka_unit_test(test_socket_round_trip),
+		cmocka_unit_test(test_call_times_out),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

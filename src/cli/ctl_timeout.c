@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * How long a command waits for a volume's daemon to answer: the control
+ * requests (status, load, attach, detach, unload, fault) and the
+ * connection and handshake of spy and redirect. A daemon that is stopped
+ * (SIGSTOP, a debugger), hung or wedged must make the command fail, not
+ * wait forever; `fsfilter status` then lists that volume as not
+ * responding and shows the others. The bound is on each answer, never on
+ * a whole operation: a hydrate's progress polls, spy's stream and crypt
+ * migrate (which works on LOWER, without a daemon) run as long as needed.
+ *
+ * --timeout-ctl SECONDS (anywhere on the line, like --color) or
+ * FSFILTER_CTL_TIMEOUT; the option wins. 0 waits forever.
+ */
+#include "cli/cli.h"
+#include "control/ctl.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int timeout_ms = CTL_TIMEOUT_MS_DEFAULT;
+
+/* SECONDS: a number >= 0 (fractions allowed) up to a day. */
+static int set_timeout(const char *s, const char *from)
+{
+	char *end;
+	double v;
+
+	v = strtod(s, &end);
+	if (end == s || *end || !isfinite(v) || v < 0 || v > 86400) {
+		fprintf(stderr, "fsfilter: %s wants a number of seconds from 0 "
+			"(wait forever) to 86400, not '%s'\n", from, s);
+		return -1;
+	}
+	timeout_ms = v == 0 ? -1 : v * 1000 < 1 ? 1 : (int)lround(v * 1000);
+	return 0;
+}
+
+int cli_timeout_parse(int *argc, char **argv)
+{
+	const char *env = getenv("FSFILTER_CTL_TIMEOUT");
+	int i = 1, o = 1;
+
+	if (env && *env && set_timeout(env, "FSFILTER_CTL_TIMEOUT"))
+		return -1;
+	while (i < *argc) {
+		if (!strcmp(argv[i], "--")) {
+			while (i < *argc)
+				argv[o++] = argv[i++];
+			break;
+		}
+		if (!strncmp(argv[i], "--timeout-ctl=", 14)) {
+			if (set_timeout(argv[i] + 14, "--timeout-ctl"))
+				return -1;
+			i++;
+		} else if (!strcmp(argv[i], "--timeout-ctl")) {
+			if (i + 1 >= *argc) {
+				fprintf(stderr, "fsfilter: --timeout-ctl wants "
+					"a number of seconds\n");
+				return -1;
+			}
+			if (set_timeout(argv[i + 1], "--timeout-ctl"))
+				return -1;
+			i += 2;
+		} else {
+			argv[o++] = argv[i++];
+		}
+	}
+	*argc = o;
+	argv[o] = NULL;
+	return 0;
+}
+
+int cli_ctl_timeout_ms(void)
+{
+	return timeout_ms;
+}
