@@ -66,9 +66,14 @@ static const struct {
 "\n"
 "Filters and altitudes of a running volume, counters per operation and\n"
 "instance, each filter's own figures, and every operation in flight with\n"
-"its age and requestor. Without MOUNTPOINT: every mounted fsfilter volume.\n"
+"its age and requestor. Without MOUNTPOINT: every mounted fsfilter volume;\n"
+"one whose daemon does not answer in time (stopped, hung, busy) is listed\n"
+"as not responding (--json: \"responding\": false), the others are shown,\n"
+"and the exit status is 1.\n"
 "\n"
 "  --json           machine-readable output (stable field names)\n"
+"  --timeout-ctl S  wait up to S seconds for each daemon (default 5, or\n"
+"                   $FSFILTER_CTL_TIMEOUT; 0: no bound)\n"
 "\n"
 "Example: fsfilter status --json | jq '.[].instances'\n" },
 	{ "load",
@@ -108,6 +113,10 @@ static const struct {
 "\n"
 "Detach a filter from a running volume: new operations stop reaching it,\n"
 "the ones in flight drain, then it is torn down. The filter may refuse.\n"
+"Operations held long (a verdict client that pends them) can make the\n"
+"drain outlast --timeout-ctl (default 5 s): the command then says \"not\n"
+"responding\" and exits 1 while the daemon finishes the detach; see\n"
+"fsfilter status, or give --timeout-ctl 0 to wait for it.\n"
 "\n"
 "  --force          detach even if the filter refuses\n"
 "  --json           the answer as JSON\n"
@@ -181,7 +190,9 @@ static const struct {
 "The usage of every command, or the help of one.\n"
 "\n"
 "Every command takes --color=auto|always|never: colours only on a\n"
-"terminal and without NO_COLOR (auto, the default), always, or never.\n"
+"terminal and without NO_COLOR (auto, the default), always, or never;\n"
+"and --timeout-ctl SECONDS: how long to wait for a volume's daemon to\n"
+"answer (default 5, or $FSFILTER_CTL_TIMEOUT; 0 waits forever).\n"
 "Exit status: 0 success, 1 runtime failure, 2 usage or configuration\n"
 "error.\n" },
 };
