@@ -37,6 +37,12 @@ int cmd_spy(int argc, char **argv);
 /* cmd_redirect.c: run-time rules of the redirect filter */
 int cmd_redirect(int argc, char **argv);
 
+/* global_opt.c: take every NAME=VALUE and NAME VALUE out of argv (anywhere
+ * before "--"), calling @set with VALUE (NULL: NAME came last, without
+ * one); -1 as soon as @set returns non-zero (it says why). */
+int cli_take_option(int *argc, char **argv, const char *name,
+		    int (*set)(const char *value));
+
 /* ctl_timeout.c: take --timeout-ctl SECONDS / --timeout-ctl=SECONDS out of
  * argv (anywhere before "--"; FSFILTER_CTL_TIMEOUT is the default); -1
  * after printing why for a bad value. cli_ctl_timeout_ms(): how long to

@@ -17,6 +17,11 @@ static enum cli_color_mode mode = CLI_COLOR_AUTO;
 
 static int set_mode(const char *when)
 {
+	if (!when) {
+		fprintf(stderr, "fsfilter: --color wants auto, always or "
+			"never\n");
+		return -1;
+	}
 	if (!strcmp(when, "auto"))
 		mode = CLI_COLOR_AUTO;
 	else if (!strcmp(when, "always"))
@@ -33,33 +38,7 @@ static int set_mode(const char *when)
 
 int cli_color_parse(int *argc, char **argv)
 {
-	int i = 1, o = 1;
-
-	while (i < *argc) {
-		if (!strcmp(argv[i], "--")) {
-			while (i < *argc)
-				argv[o++] = argv[i++];
-			break;
-		}
-		if (!strncmp(argv[i], "--color=", 8)) {
-			if (set_mode(argv[i] + 8))
-				return -1;
-			i++;
-		} else if (!strcmp(argv[i], "--color")) {
-			if (i + 1 >= *argc || set_mode(argv[i + 1])) {
-				if (i + 1 >= *argc)
-					fprintf(stderr, "fsfilter: --color "
-						"wants auto, always or never\n");
-				return -1;
-			}
-			i += 2;
-		} else {
-			argv[o++] = argv[i++];
-		}
-	}
-	*argc = o;
-	argv[o] = NULL;
-	return 0;
+	return cli_take_option(argc, argv, "--color", set_mode);
 }
 
 bool cli_color_on(FILE *f)

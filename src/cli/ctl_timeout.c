@@ -17,16 +17,20 @@
 
 #include <math.h>
 #include <stdlib.h>
-#include <string.h>
 
 static int timeout_ms = CTL_TIMEOUT_MS_DEFAULT;
 
 /* SECONDS: a number >= 0 (fractions allowed) up to a day. */
-static int set_timeout(const char *s, const char *from)
+static int set_timeout_from(const char *s, const char *from)
 {
 	char *end;
 	double v;
 
+	if (!s) {
+		fprintf(stderr, "fsfilter: %s wants a number of seconds\n",
+			from);
+		return -1;
+	}
 	v = strtod(s, &end);
 	if (end == s || *end || !isfinite(v) || v < 0 || v > 86400) {
 		fprintf(stderr, "fsfilter: %s wants a number of seconds from 0 "
@@ -37,39 +41,18 @@ static int set_timeout(const char *s, const char *from)
 	return 0;
 }
 
+static int set_timeout(const char *s)
+{
+	return set_timeout_from(s, "--timeout-ctl");
+}
+
 int cli_timeout_parse(int *argc, char **argv)
 {
 	const char *env = getenv("FSFILTER_CTL_TIMEOUT");
-	int i = 1, o = 1;
 
-	if (env && *env && set_timeout(env, "FSFILTER_CTL_TIMEOUT"))
+	if (env && *env && set_timeout_from(env, "FSFILTER_CTL_TIMEOUT"))
 		return -1;
-	while (i < *argc) {
-		if (!strcmp(argv[i], "--")) {
-			while (i < *argc)
-				argv[o++] = argv[i++];
-			break;
-		}
-		if (!strncmp(argv[i], "--timeout-ctl=", 14)) {
-			if (set_timeout(argv[i] + 14, "--timeout-ctl"))
-				return -1;
-			i++;
-		} else if (!strcmp(argv[i], "--timeout-ctl")) {
-			if (i + 1 >= *argc) {
-				fprintf(stderr, "fsfilter: --timeout-ctl wants "
-					"a number of seconds\n");
-				return -1;
-			}
-			if (set_timeout(argv[i + 1], "--timeout-ctl"))
-				return -1;
-			i += 2;
-		} else {
-			argv[o++] = argv[i++];
-		}
-	}
-	*argc = o;
-	argv[o] = NULL;
-	return 0;
+	return cli_take_option(argc, argv, "--timeout-ctl", set_timeout);
 }
 
 int cli_ctl_timeout_ms(void)

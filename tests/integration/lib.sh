@@ -19,6 +19,26 @@ it_log() { printf '%s: %s\n' "$IT_NAME" "$*" >&2; }
 it_fail() { it_log "FAIL: $*"; exit 1; }
 it_skip() { it_log "SKIP: $*"; exit 77; }
 
+# it_private_mounts "$@" (first thing, before it_init): run this test again
+# in a private mount namespace, so that `fsfilter status` there lists only
+# this test's volumes and other tests never meet them. After it_init,
+# it_forget_mounts unmounts (there only) the fsfilter volumes inherited.
+it_private_mounts() {
+	[[ -n ${IT_IN_NS:-} ]] && return 0
+	command -v unshare >/dev/null || it_skip "no unshare"
+	IT_IN_NS=1 exec unshare -m --propagation private bash "$0" "$@"
+}
+it_forget_mounts() {
+	local m left
+	[[ -n ${IT_IN_NS:-} ]] || it_fail "it_forget_mounts outside it_private_mounts"
+	# (/proc/self/mounts escapes blanks and newlines as \ooo: %b undoes it)
+	while read -r m; do
+		umount -l "$(printf '%b' "$m")" 2>/dev/null
+	done < <(awk '$3 == "fuse.fsfilter" { print $2 }' /proc/self/mounts | sort -r)
+	left=$(awk '$3 == "fuse.fsfilter"' /proc/self/mounts)
+	[[ -z $left ]] || it_fail "fsfilter mounts left in the private namespace: $left"
+}
+
 # Skip (exit 77) unless the machine can run mounted tests.
 it_require_fuse() {
 	[[ -c /dev/fuse ]] || it_skip "/dev/fuse missing"

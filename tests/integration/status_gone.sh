@@ -8,19 +8,9 @@
 # `fsfilter status` blocks in A's control request, after it has read the
 # mount table; then B is unmounted, A continued.
 . "$(dirname "$0")/lib.sh"
-if [[ -z ${IT_IN_NS:-} ]]; then
-	command -v unshare >/dev/null || { it_log "SKIP: no unshare"; exit 77; }
-	IT_IN_NS=1 exec unshare -m --propagation private bash "$0" "$@"
-fi
+it_private_mounts "$@"
 it_init
-
-# only our volumes in this namespace's mount table
-# (/proc/self/mounts escapes blanks and newlines as \ooo: %b undoes it)
-while read -r m; do
-	umount -l "$(printf '%b' "$m")" 2>/dev/null
-done < <(awk '$3 == "fuse.fsfilter" { print $2 }' /proc/self/mounts | sort -r)
-left=$(awk '$3 == "fuse.fsfilter"' /proc/self/mounts)
-[[ -z $left ]] || it_fail "fsfilter mounts left in the private namespace: $left"
+it_forget_mounts
 
 it_tmpdir base
 mkdir "$base/la" "$base/ma" "$base/lb" "$base/mb"
