@@ -1202,6 +1202,27 @@ static void test_threads(void **state)
 	assert_int_equal(lower_handle_count(fx->fs), 0);
 }
 
+/* Directory @dname with files "f0".."f<n-1>", all looked up: their node
+ * ids in @ino, the directory's (looked up too) in @dir. */
+static void make_dir_of_nodes(const char *dname, int n, flt_ino_t *ino,
+			      struct flt_entry *dir)
+{
+	struct flt_entry e;
+	char name[300];
+
+	assert_int_equal(mkdirat(fx->dirfd, dname, 0755), 0);
+	for (int i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "%s/f%d", dname, i);
+		make_file(name, NULL);
+	}
+	assert_int_equal(do_lookup(FLT_ROOT_INO, dname, dir), 0);
+	for (int i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "f%d", i);
+		assert_int_equal(do_lookup(dir->ino, name, &e), 0);
+		ino[i] = e.ino;
+	}
+}
+
 /* Enough nodes to make the table grow several times (and, with one fd per
  * node, more than the default soft RLIMIT_NOFILE of 1024). */
 static void test_many_nodes(void **state)
@@ -1212,21 +1233,11 @@ static void test_many_nodes(void **state)
 	char name[32];
 
 	assert_non_null(ino);
-	assert_int_equal(mkdirat(fx->dirfd, "many", 0755), 0);
-	for (int i = 0; i < N; i++) {
-		snprintf(name, sizeof(name), "many/%d", i);
-		make_file(name, NULL);
-	}
-	assert_int_equal(do_lookup(FLT_ROOT_INO, "many", &dir), 0);
-	for (int i = 0; i < N; i++) {
-		snprintf(name, sizeof(name), "%d", i);
-		assert_int_equal(do_lookup(dir.ino, name, &e), 0);
-		ino[i] = e.ino;
-	}
+	make_dir_of_nodes("many", N, ino, &dir);
 	assert_int_equal(lower_inode_count(fx->fs), 2 + N);
 	/* after growth every node is still found, with the same id */
 	for (int i = 0; i < N; i += 7) {
-		snprintf(name, sizeof(name), "%d", i);
+		snprintf(name, sizeof(name), "f%d", i);
 		assert_int_equal(do_lookup(dir.ino, name, &e), 0);
 		assert_int_equal(e.ino, ino[i]);
 		do_forget(e.ino, 1);
@@ -1280,24 +1291,13 @@ static void test_fdcache_readdirplus_refresh(void **state)
 {
 	enum { N = 4 * TINY_CACHE };
 	struct flt_callback_data d;
-	struct flt_entry e, dir;
+	struct flt_entry dir;
 	flt_ino_t ino[N];
 	struct stat st;
-	char name[16];
 	size_t listed = 0;
 	uint64_t fh;
 
-	assert_int_equal(mkdirat(fx->dirfd, "d", 0755), 0);
-	for (int i = 0; i < N; i++) {
-		snprintf(name, sizeof(name), "d/f%d", i);
-		make_file(name, NULL);
-	}
-	assert_int_equal(do_lookup(FLT_ROOT_INO, "d", &dir), 0);
-	for (int i = 0; i < N; i++) {
-		snprintf(name, sizeof(name), "f%d", i);
-		assert_int_equal(do_lookup(dir.ino, name, &e), 0);
-		ino[i] = e.ino;
-	}
+	make_dir_of_nodes("d", N, ino, &dir);
 	core_data_init(&d, FLT_OP_OPENDIR, dir.ino);
 	assert_int_equal(perform(&d), 0);
 	fh = d.results.open.fh;
