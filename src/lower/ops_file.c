@@ -273,10 +273,21 @@ static ssize_t write_direct(int fd, const void *buf, size_t size, off_t off)
  */
 #define RA_MIN (64u << 10)
 #define RA_WINDOWS 2u
+#define RA_AHEAD (4u << 20)
 
+/*
+ * Small READs (crypt asks for 128 KiB ones) would keep the lower file only
+ * two small windows (256 KiB) ahead, less than the disk needs to stay
+ * busy, with a WILLNEED per READ: the range asked for reaches at least
+ * RA_AHEAD beyond the read, and is topped up only when less than half of
+ * that is left. Cold 512 MiB through crypt, 20 interleaved rounds: 1.11x
+ * (median; 1.14x-1.28x on a moderately loaded machine, 0.96x on a heavily
+ * loaded one); 1 MiB ahead gave less.
+ */
 static void lower_readahead(struct lower_handle *h, off_t off, ssize_t r)
 {
 	uint64_t o = (uint64_t)off, end = o + (uint64_t)r, expect, done, want;
+	uint64_t ahead = RA_WINDOWS * (uint64_t)r;
 	bool again;
 
 	if (r <= 0)
@@ -285,15 +296,17 @@ static void lower_readahead(struct lower_handle *h, off_t off, ssize_t r)
 					  memory_order_relaxed);
 	if ((size_t)r < RA_MIN)
 		return;
-	want = end + RA_WINDOWS * (uint64_t)r;
+	if (ahead < RA_AHEAD)
+		ahead = RA_AHEAD;
+	want = end + ahead;
 	done = atomic_load_explicit(&h->ra_done, memory_order_relaxed);
 	/* a stream again from further back (a second pass) */
-	again = o == expect && done > want + (RA_WINDOWS + 1) * (uint64_t)r;
+	again = o == expect && done > want + ahead + (uint64_t)r;
 	if (!again && o != expect && o >= done)
 		return;		/* neither continues nor lies in the range */
 	do {
-		if (!again && done >= want)
-			return;	/* already asked for (by another thread) */
+		if (!again && done >= end + ahead / 2)
+			return;	/* enough asked for (maybe by another thread) */
 	} while (!atomic_compare_exchange_weak_explicit(
 		&h->ra_done, &done, want, memory_order_relaxed,
 		memory_order_relaxed));
