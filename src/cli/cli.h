@@ -46,9 +46,13 @@ int cli_take_option(int *argc, char **argv, const char *name,
 /* ctl_timeout.c: take --timeout-ctl SECONDS / --timeout-ctl=SECONDS out of
  * argv (anywhere before "--"; FSFILTER_CTL_TIMEOUT is the default); -1
  * after printing why for a bad value. cli_ctl_timeout_ms(): how long to
- * wait for a daemon's answer, -1 for no bound (SECONDS 0). */
+ * wait for a daemon's answer, -1 for no bound (SECONDS 0);
+ * cli_ctl_timeout_change_ms(): the same for a request that changes the
+ * stack (load, attach, detach, unload: CTL_TIMEOUT_MS_CHANGE unless a
+ * bound was given). */
 int cli_timeout_parse(int *argc, char **argv);
 int cli_ctl_timeout_ms(void);
+int cli_ctl_timeout_change_ms(void);
 
 /* mounts.c: mount points of fuse.fsfilter mounts (mountinfo order) */
 int cli_fsfilter_mounts(char ***out, size_t *n);

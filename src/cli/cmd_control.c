@@ -156,6 +156,14 @@ static int find_socket(const char *cmd, const char *arg, char *mnt,
 	return CLI_OK;
 }
 
+/* Requests that change the stack are answered when done (see
+ * cli_ctl_timeout_change_ms). */
+static bool changes(const char *cmd)
+{
+	return !strcmp(cmd, "load") || !strcmp(cmd, "attach") ||
+	       !strcmp(cmd, "detach") || !strcmp(cmd, "unload");
+}
+
 /* Send @req to the volume at @arg. On success the response (ok or not)
  * is in @resp; CLI_RUNTIME after printing why the call failed. */
 static int call(const char *cmd, const char *arg, struct json_object *req,
@@ -170,7 +178,8 @@ static int call(const char *cmd, const char *arg, struct json_object *req,
 	if (ret)
 		return ret;
 	last_err = ctl_call(sock, req, resp, last_msg, sizeof(last_msg),
-			    cli_ctl_timeout_ms());
+			    changes(cmd) ? cli_ctl_timeout_change_ms() :
+					   cli_ctl_timeout_ms());
 	if (last_err == -ETIMEDOUT) {
 		/* a detach may be waiting for operations to drain: it goes
 		 * on in the daemon, only this command stops waiting */

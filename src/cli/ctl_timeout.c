@@ -16,9 +16,11 @@
 #include "control/ctl.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 
 static int timeout_ms = CTL_TIMEOUT_MS_DEFAULT;
+static bool timeout_given;
 
 /* SECONDS: a number >= 0 (fractions allowed) up to a day. */
 static int set_timeout_from(const char *s, const char *from)
@@ -38,6 +40,7 @@ static int set_timeout_from(const char *s, const char *from)
 		return -1;
 	}
 	timeout_ms = v == 0 ? -1 : v * 1000 < 1 ? 1 : (int)lround(v * 1000);
+	timeout_given = true;
 	return 0;
 }
 
@@ -58,4 +61,15 @@ int cli_timeout_parse(int *argc, char **argv)
 int cli_ctl_timeout_ms(void)
 {
 	return timeout_ms;
+}
+
+/* A load, attach, detach or unload is answered when it is done: a detach
+ * first drains the instance's operations in flight, which on a loaded
+ * machine (or under a sanitizer) can take longer than a status answer
+ * ever should. Their default bound is longer; a given bound is kept. */
+int cli_ctl_timeout_change_ms(void)
+{
+	if (timeout_given || timeout_ms < 0 || timeout_ms > CTL_TIMEOUT_MS_CHANGE)
+		return timeout_ms;
+	return CTL_TIMEOUT_MS_CHANGE;
 }

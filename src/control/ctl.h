@@ -74,6 +74,7 @@ struct json_object *ctl_handle(const struct ctl_volume *v,
 
 /* How long the CLI waits for a daemon by default (fsfilter --timeout-ctl). */
 #define CTL_TIMEOUT_MS_DEFAULT 5000
+#define CTL_TIMEOUT_MS_CHANGE 60000
 
 /* Send @req to the control socket at @path and read one response.
  * Returns 0 and the response in @resp, or a negative errno with a
