@@ -114,7 +114,7 @@ static const struct {
 "Detach a filter from a running volume: new operations stop reaching it,\n"
 "the ones in flight drain, then it is torn down. The filter may refuse.\n"
 "Operations held long (a verdict client that pends them) can make the\n"
-"drain outlast --timeout-ctl (default 5 s): the command then says \"not\n"
+"drain outlast --timeout-ctl (default 60 s): the command then says \"not\n"
 "responding\" and exits 1 while the daemon finishes the detach; see\n"
 "fsfilter status, or give --timeout-ctl 0 to wait for it.\n"
 "\n"
@@ -192,7 +192,8 @@ static const struct {
 "Every command takes --color=auto|always|never: colours only on a\n"
 "terminal and without NO_COLOR (auto, the default), always, or never;\n"
 "and --timeout-ctl SECONDS: how long to wait for a volume's daemon to\n"
-"answer (default 5, or $FSFILTER_CTL_TIMEOUT; 0 waits forever).\n"
+"answer (default 5, and 60 for load, attach, detach and unload; or\n"
+"$FSFILTER_CTL_TIMEOUT for every command; 0 waits forever).\n"
 "Exit status: 0 success, 1 runtime failure, 2 usage or configuration\n"
 "error.\n" },
 };
