@@ -329,16 +329,18 @@ static int create_temp(struct redir_inst *ri, flt_ino_t dir, const char *tmp,
 }
 
 /* Step 1: the temp file, in the spool (spool.c) under a fresh name, or,
- * without a spool on @parent's file system, in @parent under a name that
- * is a hash of @name (a leftover of a crash is removed first). */
+ * without a spool on @parent's file system (or with @spool false), in
+ * @parent under a name that is a hash of @name (a leftover of a crash is
+ * removed first). */
 static int make_temp(struct redir_inst *ri, flt_ino_t parent,
-		     const char *name, const struct stat *shown,
+		     const char *name, const struct stat *shown, bool spool,
 		     flt_ino_t *tmpdir, char *tmp, size_t len, flt_ino_t *ino,
 		     uint64_t *fh)
 {
 	int ret;
 
-	if (!redir_spool_get(ri, parent, tmpdir)) {
+	*tmpdir = parent;
+	if (spool && !redir_spool_get(ri, parent, tmpdir)) {
 		for (int tries = 0; tries < 4; tries++) {
 			redir_spool_name(ri, tmp, len);
 			ret = create_temp(ri, *tmpdir, tmp, shown, ino, fh);
@@ -355,10 +357,11 @@ static int make_temp(struct redir_inst *ri, flt_ino_t parent,
 	return create_temp(ri, parent, tmp, shown, ino, fh);
 }
 
-/* Steps 1-3 with the directory @parent and @name resolved. */
-static int replace(struct redir_inst *ri, flt_ino_t parent, const char *name,
-		   struct redir_job *j, const struct stat *shown,
-		   const char *marker)
+/* Steps 1-3 with the directory @parent and @name resolved, the temp file
+ * in the spool if @spool. */
+static int replace_via(struct redir_inst *ri, flt_ino_t parent,
+		       const char *name, struct redir_job *j,
+		       const struct stat *shown, const char *marker, bool spool)
 {
 	char tmp[64];
 	struct flt_callback_data *d;
@@ -366,8 +369,8 @@ static int replace(struct redir_inst *ri, flt_ino_t parent, const char *name,
 	uint64_t fh = 0;
 	int ret;
 
-	ret = make_temp(ri, parent, name, shown, &tmpdir, tmp, sizeof(tmp),
-			&ino, &fh);
+	ret = make_temp(ri, parent, name, shown, spool, &tmpdir, tmp,
+			sizeof(tmp), &ino, &fh);
 	if (ret)
 		goto out_tmpdir;
 	if (!j->empty)
@@ -407,6 +410,9 @@ static int replace(struct redir_inst *ri, flt_ino_t parent, const char *name,
 	redir_forget(ri, ino);
 	if (ret) {
 		redir_unlink_child(ri, tmpdir, tmp);
+		/* said apart from an EXDEV of the per-directory temp */
+		if (ret == -EXDEV && tmpdir != parent)
+			ret = -EREMOTE;
 		goto out_tmpdir;
 	}
 	/* make the rename durable (best effort: the data already is) */
@@ -425,6 +431,20 @@ static int replace(struct redir_inst *ri, flt_ino_t parent, const char *name,
 out_tmpdir:
 	if (tmpdir != parent)
 		redir_forget(ri, tmpdir);
+	return ret;
+}
+
+static int replace(struct redir_inst *ri, flt_ino_t parent, const char *name,
+		   struct redir_job *j, const struct stat *shown,
+		   const char *marker)
+{
+	int ret = replace_via(ri, parent, name, j, shown, marker, true);
+
+	/* The spool's st_dev but another mount (a bind mount inside the
+	 * lower directory): the rename out of the spool crossed mounts,
+	 * which no stat tells before. Copied again next to the file. */
+	if (ret == -EREMOTE)
+		ret = replace_via(ri, parent, name, j, shown, marker, false);
 	return ret;
 }
 
