@@ -147,6 +147,8 @@ static const struct {
 "  --pre, --post    phase(s) to show (default --post, with results)\n"
 "  --comm NAME, --pid N, --uid N   only this process name, process, user\n"
 "  --path PATTERN   path prefix (/dir) or glob (/dir/*.txt, /**.so)\n"
+"  --misses         also lookups that find nothing\n"
+"  --filter-io      also operations issued by filters\n"
 "  --count N, --timeout SEC        stop after N events or SEC seconds\n"
 "\n"
 "Example: fsfilter spy /mnt/data --comm vim --ops open,write\n"
