@@ -5,8 +5,10 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <syslog.h>
 
 /* The inode fd cache (fdcache.c) keeps at most half the soft limit, but
  * nodes without file handles, open files and the front end's own fds come
@@ -76,7 +78,10 @@ int lower_open(const char *root, const struct lower_options *opt,
 	fs->proc_self_fd = lower_sys_openat(AT_FDCWD, "/proc/self/fd",
 					    O_PATH | O_DIRECTORY, 0);
 	if (fs->proc_self_fd < 0) {
+		/* said here: the caller reports the errno as LOWER's */
 		ret = fs->proc_self_fd;
+		flt_log(LOG_ERR, "lower: cannot open /proc/self/fd (%s): the "
+			"lower layer needs /proc mounted", strerror(-ret));
 		goto out_root;
 	}
 	pthread_mutex_init(&fs->table_lock, NULL);

@@ -21,6 +21,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <linux/magic.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/wait.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/xattr.h>
@@ -285,6 +288,54 @@ static void make_file(const char *name, const char *content)
 }
 
 /* ---- tests ------------------------------------------------------------ */
+
+static char proc_log[512];
+
+static void proc_log_sink(int priority, const char *line, void *arg)
+{
+	(void)priority;
+	(void)arg;
+	if (strstr(line, "/proc"))
+		snprintf(proc_log, sizeof(proc_log), "%s", line);
+}
+
+/* Without /proc the lower layer cannot work (its fds are reached through
+ * /proc/self/fd): lower_open fails and says why, where the caller only
+ * reports an errno as LOWER's ("cannot open LOWER: No such file or
+ * directory"). A child in its own mount namespace with a tmpfs over /proc:
+ * skipped where that is not allowed. */
+static void test_open_without_proc(void **state)
+{
+	struct lower_options opt = { 0 };
+	int status;
+	pid_t pid;
+
+	(void)state;
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct lower_fs *fs2;
+		int ret;
+
+		if (unshare(CLONE_NEWNS) ||
+		    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) ||
+		    mount("none", "/proc", "tmpfs", 0, NULL))
+			_exit(77);
+		flt_set_log_sink(proc_log_sink, NULL);
+		ret = lower_open(fx->dir, &opt, &fs2);
+		if (ret == 0) {
+			lower_close(fs2);
+			_exit(2);
+		}
+		_exit(strstr(proc_log, "needs /proc mounted") ? 0 : 3);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	if (WEXITSTATUS(status) == 77)
+		skip();
+	/* 2: opened without /proc, 3: failed without saying why */
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
 
 static void test_open_errors(void **state)
 {
@@ -1540,6 +1591,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 		T(test_open_errors),
+		T(test_open_without_proc),
 		T(test_lookup_forget),
 		T(test_hardlinks_share_node),
 		T(test_create_write_read_truncate),
