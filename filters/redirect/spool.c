@@ -25,7 +25,10 @@
  * the spool (a mount inside the lower directory: the rename would be EXDEV)
  * is copied through a temp file in its own directory, named by a hash of
  * its name; a leftover of a crash there is removed by the next copy of
- * that name, as before the spool.
+ * that name, as before the spool. So is one under a bind mount of the
+ * spool's own file system, which no st_dev tells apart: its rename out of
+ * the spool fails with EXDEV and the copy is made again next to the file
+ * (materialise.c, replace()).
  *
  * Life: created by the first copy that needs it, removed at teardown when
  * empty (the copies are cancelled and drained by then), so a cleanly
