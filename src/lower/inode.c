@@ -13,6 +13,8 @@
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 /* Generation numbers are unique per node object: a lower inode number
  * reused after its node was forgotten gets a new generation, so an NFS
@@ -303,14 +305,20 @@ int lower_lookup_name_at(struct lower_fs *fs, struct lower_inode *parent,
  * asks for two xattrs of each entry right after the readdirplus that named
  * it, and each would reopen the fd by handle (open_by_handle_at and a close:
  * 5.7 us here; every entry of a warm listing of more entries than the cache
- * holds). Reopened by name in the directory instead (openat O_PATH and an
- * fstat: 2 us), kept only if it is the node's own inode (the name may have
+ * holds). Reopened by name in the directory instead (openat O_PATH and a
+ * statx: 2 us), kept only if it is the node's own inode (the name may have
  * been replaced since the stat), and cached.
+ *
+ * And only if it is on LOWER's root mount, where the node's handle reopens:
+ * a node is an inode, not a mount, and the directory listed may be a bind
+ * mount of the same file system (read-only, say) that reaches the node's
+ * inode too. An fd of it would serve every later open of the node by its
+ * own name (EROFS for a write). The same statx says the mount.
  */
 static void refresh_fd(struct lower_fs *fs, struct lower_inode *n,
 		       int dirfd, const char *name)
 {
-	struct stat st;
+	struct statx stx;
 	int fd;
 
 	if (!n->fh || lower_fdc_cached(fs, n))
@@ -318,10 +326,12 @@ static void refresh_fd(struct lower_fs *fs, struct lower_inode *n,
 	fd = lower_sys_openat(dirfd, name, O_PATH | O_NOFOLLOW, 0);
 	if (fd < 0)
 		return;
-	if (lower_sys_fstatat(fd, "", &st,
-			      AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0 ||
-	    st.st_dev != n->dev || st.st_ino != n->ino ||
-	    !lower_fdc_offer(fs, n, fd))
+	if (lower_sys_statx(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW,
+			    STATX_INO | STATX_MNT_ID, &stx) < 0 ||
+	    !(stx.stx_mask & STATX_MNT_ID) ||
+	    stx.stx_mnt_id != (uint64_t)fs->root_mount_id ||
+	    makedev(stx.stx_dev_major, stx.stx_dev_minor) != n->dev ||
+	    stx.stx_ino != n->ino || !lower_fdc_offer(fs, n, fd))
 		lower_sys_close(fd);
 }
 

@@ -312,6 +312,9 @@ int lower_sys_dup(int fd);
 int lower_sys_fstatat(int dirfd, const char *name, struct stat *st,
 		      int flags);
 int lower_sys_fstatvfs(int fd, struct statvfs *st);
+struct statx;
+int lower_sys_statx(int dirfd, const char *name, int flags, unsigned mask,
+		    struct statx *stx);
 int lower_sys_mknodat(int dirfd, const char *name, mode_t mode, dev_t rdev);
 int lower_sys_mkdirat(int dirfd, const char *name, mode_t mode);
 int lower_sys_symlinkat(const char *target, int dirfd, const char *name);

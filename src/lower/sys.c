@@ -76,6 +76,14 @@ int lower_sys_fstatat(int dirfd, const char *name, struct stat *st, int flags)
 	RET(fstatat(dirfd, name, st, flags));
 }
 
+/* A stat that also says the mount (stx_mnt_id): the fstatat fault point. */
+int lower_sys_statx(int dirfd, const char *name, int flags, unsigned mask,
+		    struct statx *stx)
+{
+	FAULT("fstatat");
+	RET(statx(dirfd, name, flags, mask, stx));
+}
+
 int lower_sys_fstatvfs(int fd, struct statvfs *st)
 {
 	FAULT("fstatvfs");

@@ -1383,6 +1383,118 @@ static void test_fdcache_readdirplus_refresh(void **state)
 	do_forget(dir.ino, 1);
 }
 
+/* The child of test_fdcache_readdirplus_other_mount, in its own mount
+ * namespace: 0, 77 (no bind mount here) or the step that failed. */
+static int readdirplus_other_mount_child(void)
+{
+	enum { N = 2 * TINY_CACHE + 4 };
+	struct lower_options opt = { .fd_cache = TINY_CACHE };
+	struct flt_callback_data d;
+	struct flt_entry dir, f, ro, e[N];
+	char path[128], ropath[128], name[16];
+	uint64_t fh;
+	int ret = 0, fd;
+
+	snprintf(path, sizeof(path), "%s/D", fx->dir);
+	snprintf(ropath, sizeof(ropath), "%s/ro", fx->dir);
+	if (mkdir(path, 0755) || mkdir(ropath, 0755))
+		return 2;
+	fd = openat(fx->dirfd, "D/f", O_CREAT | O_WRONLY, 0644);
+	if (fd < 0)
+		return 2;
+	close(fd);
+	/* W/g: f's other name, outside the bind mount */
+	if (mkdirat(fx->dirfd, "W", 0755) ||
+	    linkat(fx->dirfd, "D/f", fx->dirfd, "W/g", 0))
+		return 2;
+	if (unshare(CLONE_NEWNS) ||
+	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) ||
+	    mount(path, ropath, NULL, MS_BIND, NULL) ||
+	    mount(NULL, ropath, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL))
+		return 77;
+	/* a volume of this namespace (the fixture's sees no bind mount) */
+	if (lower_open(fx->dir, &opt, &fx->fs))
+		return 3;
+	/* D's node is ro's (one inode), seen first through the bind mount:
+	 * its fd is on it (and it has no handle). f's node, seen by its
+	 * writable name W/g, has a handle on LOWER's root mount. */
+	if (do_lookup(FLT_ROOT_INO, "ro", &ro) ||
+	    do_lookup(FLT_ROOT_INO, "W", &dir) || do_lookup(dir.ino, "g", &f))
+		return 4;
+	/* f's fd pushed out of the cache by live nodes (as evict_all) */
+	for (int i = 0; i < N; i++) {
+		snprintf(name, sizeof(name), "e%d", i);
+		fd = openat(fx->dirfd, name, O_CREAT | O_WRONLY, 0644);
+		if (fd < 0 || do_lookup(FLT_ROOT_INO, name, &e[i]))
+			return 5;
+		close(fd);
+	}
+	for (int i = 0; i < N; i++)
+		do_forget(e[i].ino, 1);
+	/* a readdirplus of the read-only bind mount names f */
+	core_data_init(&d, FLT_OP_OPENDIR, ro.ino);
+	if (perform(&d))
+		return 6;
+	fh = d.results.open.fh;
+	core_data_init(&d, FLT_OP_READDIR, ro.ino);
+	d.params.readdir.fh = fh;
+	d.params.readdir.size = 1 << 20;
+	d.params.readdir.plus = 1;
+	if (perform(&d))
+		return 7;
+	for (size_t i = 0; i < d.results.dirents.n; i++) {
+		struct flt_dirent *de = &d.results.dirents.v[i];
+
+		if (strcmp(de->name, ".") && strcmp(de->name, ".."))
+			do_forget(de->entry.ino, 1);
+	}
+	core_data_cleanup(&d);
+	core_data_init(&d, FLT_OP_RELEASEDIR, ro.ino);
+	d.params.release.fh = fh;
+	if (perform(&d))
+		return 8;
+	/* f opened for write by its writable name's node: EROFS when the
+	 * readdirplus of ro gave it an fd of the read-only mount */
+	if (do_open(f.ino, O_WRONLY, &fh))
+		ret = 9;
+	else if (do_write(f.ino, fh, "x", 1, 0) != 1)
+		ret = 10;
+	else {
+		core_data_init(&d, FLT_OP_RELEASE, f.ino);
+		d.params.release.fh = fh;
+		perform(&d);
+	}
+	do_forget(f.ino, 1);
+	do_forget(ro.ino, 1);
+	do_forget(dir.ino, 1);
+	lower_close(fx->fs);
+	return ret;
+}
+
+/* A node is keyed on (st_dev, st_ino), not the mount: the same file is
+ * reachable in LOWER through a read-only bind mount of a directory of it.
+ * A readdirplus there must not give the node, whose handle reopens on
+ * LOWER's root mount, an fd of the bind mount (a write by the volume's own
+ * name then failed with EROFS). A child in its own mount namespace:
+ * skipped where bind mounts are not allowed. */
+static void test_fdcache_readdirplus_other_mount(void **state)
+{
+	int status;
+	pid_t pid;
+
+	(void)state;
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(readdirplus_other_mount_child());
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	if (WEXITSTATUS(status) == 77)
+		skip();
+	/* 9: the open for write failed (EROFS) */
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 static void test_fdcache_bounded(void **state)
 {
 	enum { N = 100 };
@@ -1631,6 +1743,7 @@ int main(void)
 		TT(test_many_nodes),
 		TT(test_fdcache_bounded),
 		TT(test_fdcache_readdirplus_refresh),
+		TT(test_fdcache_readdirplus_other_mount),
 		TT(test_fdcache_hardlinks),
 		TT(test_fdcache_unlinked),
 		TT(test_fdcache_deleted_outside),
