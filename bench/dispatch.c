@@ -16,13 +16,13 @@
  * It also records the deepest stack address touched by a callback, to show
  * the stack depth does not grow with the number of filters.
  */
+#include "bench_clock.h"
 #include "core/core.h"
 
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 static uintptr_t lowest_sp = UINTPTR_MAX;
 
@@ -90,14 +90,6 @@ static __attribute__((noinline)) void run_ops(struct flt_volume *vol, long n,
 	}
 }
 
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 int main(int argc, char **argv)
 {
 	static const struct core_bottom b = { bottom, NULL };
@@ -135,9 +127,9 @@ int main(int argc, char **argv)
 	}
 	top = (uintptr_t)&top;
 	run_ops(vol, n < 1000 ? n : 1000, &completed);	/* warm up */
-	t0 = now();
+	t0 = bench_now();
 	run_ops(vol, n, &completed);
-	t1 = now();
+	t1 = bench_now();
 	printf("mode %s filters %ld ops %ld ns_per_op %.1f stack_bytes %lu\n",
 	       argv[1], nf, n, (t1 - t0) * 1e9 / n,
 	       (unsigned long)(top - lowest_sp));

@@ -18,12 +18,12 @@
  * `valgrind --tool=callgrind --toggle-collect=run_ops` (bench/run-dispatch
  * does): only run_ops() and what it calls are counted.
  */
+#include "bench_clock.h"
 #include "core/core.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 static struct flt_instance *issuer;
 
@@ -86,14 +86,6 @@ static __attribute__((noinline)) unsigned long run_ops(enum mode mode, long n)
 	return ok;
 }
 
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 int main(int argc, char **argv)
 {
 	static const struct core_bottom b = { bottom, NULL };
@@ -126,9 +118,9 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	ok = run_ops(mode, n < 1000 ? n : 1000);	/* warm up */
-	t0 = now();
+	t0 = bench_now();
 	ok += run_ops(mode, n);
-	t1 = now();
+	t1 = bench_now();
 	printf("mode %s ops %ld ns_per_op %.1f\n", names[mode], n,
 	       (t1 - t0) * 1e9 / n);
 	core_volume_destroy(vol);
