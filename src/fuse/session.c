@@ -16,6 +16,9 @@
 #include <unistd.h>
 
 #define FE_MAX_IO (1u << 20)	/* KERNEL-NOTES: 1 MiB is the ceiling */
+/* room for several readahead windows of small READs (fe_init) */
+#define FE_MAX_BACKGROUND 64
+#define FE_CONGESTION_THRESHOLD 48
 
 static void want(struct fuse_conn_info *conn, unsigned cap)
 {
@@ -35,6 +38,17 @@ static void fe_init(void *userdata, struct fuse_conn_info *conn)
 	/* libfuse insists that this repeats the max_read mount option */
 	if (fe->max_read)
 		conn->max_read = fe->max_read;
+	/* The kernel skips the async part of a readahead window while its
+	 * queued background requests reach congestion_threshold (fs/fuse
+	 * fuse_readahead). With the defaults (12 / 9) two 1 MiB windows of
+	 * small READs (crypt's 128 KiB: 16) are over it and the reader
+	 * stalls on pages never asked for (sampled: 17% of a cold read
+	 * congested; 64 / 48 read 1.18x faster, median of 17 interleaved
+	 * rounds). Only volumes whose filters asked for small READs. */
+	if (fe->max_read && fe->max_read < FE_MAX_IO) {
+		conn->max_background = FE_MAX_BACKGROUND;
+		conn->congestion_threshold = FE_CONGESTION_THRESHOLD;
+	}
 
 	want(conn, FUSE_CAP_ASYNC_READ);
 	want(conn, FUSE_CAP_AUTO_INVAL_DATA);

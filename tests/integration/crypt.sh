@@ -19,6 +19,15 @@ it_mount "$lower" "$mnt" --filter "crypt:keyfile=$base/key"
 opts=$(awk -v m="$mnt" '$5 == m { print $NF }' /proc/self/mountinfo)
 [[ ,$opts, == *,max_read=131072,* ]] ||
 	it_fail "crypt volume mounted without max_read=131072: $opts"
+# and room for its readahead windows of small READs (below 48 queued
+# background requests the kernel stops sending readahead: fe_init)
+conn=/sys/fs/fuse/connections/$(stat -c %d "$mnt")
+if [[ -d $conn ]]; then
+	[[ $(<"$conn/max_background") == 64 && $(<"$conn/congestion_threshold") == 48 ]] ||
+		it_fail "crypt volume's max_background/congestion_threshold: $(<"$conn/max_background")/$(<"$conn/congestion_threshold"), expected 64/48"
+else
+	it_log "no $conn (fusectl not mounted): background limits not checked"
+fi
 
 # --- the config file is invisible and protected
 ls -a "$mnt" | grep -q fsfilter-crypt && it_fail "config visible in listing"
