@@ -16,6 +16,7 @@
 #include <ini.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -598,8 +599,85 @@ add:
 	return 0;
 }
 
-int cfg_check(const struct cfg_volume *c, char *err, size_t len)
+/* fsfilter's own settings inside the mount options, in mount(8)'s form
+ * (mount.fsfilter(8)): libfuse would refuse them as unknown. */
+static const struct {
+	const char *opt;
+	size_t field;	/* a bool of struct cfg_volume */
+	bool value;
+} own_options[] = {
+	{ "writeback", offsetof(struct cfg_volume, writeback), true },
+	{ "nonempty", offsetof(struct cfg_volume, nonempty), true },
+	{ "no_passthrough", offsetof(struct cfg_volume, passthrough), false },
+	{ "passthrough=off", offsetof(struct cfg_volume, passthrough), false },
+	{ "no_xattr", offsetof(struct cfg_volume, xattr), false },
+	{ "xattr=off", offsetof(struct cfg_volume, xattr), false },
+};
+
+/* One mount option (@n bytes at @o): 1 if it is fsfilter's own (applied
+ * to @c), 0 if it is for libfuse and the kernel, -1 if it is refused. */
+static int own_option(struct cfg_volume *c, const char *o, size_t n,
+		      char *err, size_t len)
 {
+	/* libfuse wants INIT's max_read to repeat the mount option, and the
+	 * front end sets both from what the filters ask for (session.c):
+	 * a second value from the user would fail the mount. */
+	if (n >= 8 && !strncmp(o, "max_read", 8) && (n == 8 || o[8] == '=')) {
+		snprintf(err, len, "mount option '%.*s' is not accepted: "
+			 "fsfilter sets max_read itself, from the READ size "
+			 "its filters ask for (flt_registration.max_read)",
+			 (int)n, o);
+		return -1;
+	}
+	for (size_t i = 0; i < sizeof(own_options) / sizeof(own_options[0]);
+	     i++)
+		if (strlen(own_options[i].opt) == n &&
+		    !memcmp(o, own_options[i].opt, n)) {
+			*(bool *)((char *)c + own_options[i].field) =
+				own_options[i].value;
+			return 1;
+		}
+	return 0;
+}
+
+/* Takes fsfilter's own options out of c->options, in place; what is left
+ * goes to libfuse. A comma escaped with a backslash (libfuse's rule)
+ * does not end an option. */
+static int take_own_options(struct cfg_volume *c, char *err, size_t len)
+{
+	char *s = c->options, *out = s;
+
+	if (!s)
+		return 0;
+	while (*s) {
+		size_t n = 0;
+		int r;
+
+		while (s[n] && s[n] != ',')
+			n += s[n] == '\\' && s[n + 1] ? 2 : 1;
+		r = own_option(c, s, n, err, len);
+		if (r < 0)
+			return -1;
+		if (!r && n) {
+			if (out != c->options)
+				*out++ = ',';
+			memmove(out, s, n);
+			out += n;
+		}
+		s += n + !!s[n];
+	}
+	*out = '\0';
+	if (!*c->options) {
+		free(c->options);
+		c->options = NULL;
+	}
+	return 0;
+}
+
+int cfg_check(struct cfg_volume *c, char *err, size_t len)
+{
+	if (take_own_options(c, err, len))
+		return -1;
 	for (size_t i = 0; i < c->nfilters; i++)
 		for (size_t j = i + 1; j < c->nfilters; j++) {
 			const struct cfg_filter *a = &c->filters[i];

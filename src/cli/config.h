@@ -72,8 +72,12 @@ int cfg_load(struct cfg_volume *c, const char *file, char *err, size_t len);
 int cfg_add_filter_spec(struct cfg_volume *c, const char *spec, char *err,
 			size_t len);
 
-/* Checks that need no file system: altitudes given twice. 0 or -1. */
-int cfg_check(const struct cfg_volume *c, char *err, size_t len);
+/* Checks that need no file system: altitudes given twice, and the mount
+ * options: fsfilter's own ones in mount(8)'s form (xattr=off, no_xattr,
+ * no_passthrough, passthrough=off, writeback, nonempty) are taken out of
+ * @c->options and applied; max_read is refused (the front end sets it
+ * from the filters). 0 or -1. */
+int cfg_check(struct cfg_volume *c, char *err, size_t len);
 
 /* Value parsers shared with the command line. 0 or -1. */
 int cfg_parse_bool(const char *s, bool *out);

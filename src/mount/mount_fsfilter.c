@@ -7,11 +7,13 @@
  *   mount.fsfilter LOWER MOUNTPOINT [-sfnv] [-t TYPE] [-o OPTIONS]
  *
  * into `fsfilter mount LOWER MOUNTPOINT --filter ... -o ...` and execs
- * it. The fsfilter options travel inside -o (filter=SPEC, config=FILE,
- * threads=N, timeout=S, new_timeout=S, writeback, nonempty, no_passthrough,
- * xattr=off); options that are only for mount(8) and fstab (noauto, nofail,
- * _netdev, x-*, ...) are dropped; everything else goes to the kernel as
- * -o. LOWER "none" takes lower and mount point from config=FILE.
+ * it. The fsfilter options travel inside -o: those with a value
+ * (filter=SPEC, config=FILE, threads=N, timeout=S, new_timeout=S) become
+ * flags; options that are only for mount(8) and fstab (noauto, nofail,
+ * _netdev, x-*, ...) are dropped; everything else stays in -o, where
+ * fsfilter mount takes out its switches (writeback, nonempty,
+ * no_passthrough, xattr=off: config.c) and gives the rest to the kernel.
+ * LOWER "none" takes lower and mount point from config=FILE.
  *
  * fsfilter is found next to this program first (../bin/fsfilter from
  * sbin/, for a relocated or staged install), then in the configured
@@ -75,7 +77,8 @@ static bool is_dropped(const char *o)
 	return false;
 }
 
-/* One option of -o: an fsfilter option becomes its command line flag. */
+/* One option of -o: an fsfilter option with a value becomes its command
+ * line flag. */
 static int one_option(struct cmd *c, char *o)
 {
 	static const struct {
@@ -84,14 +87,6 @@ static int one_option(struct cmd *c, char *o)
 		{ "filter=", "--filter" }, { "config=", "--config" },
 		{ "threads=", "--threads" }, { "timeout=", "--timeout" },
 		{ "new_timeout=", "--new-timeout" },
-	};
-	static const struct {
-		const char *opt, *flag;
-	} plain[] = {
-		{ "writeback", "--writeback" }, { "nonempty", "--nonempty" },
-		{ "no_passthrough", "--no-passthrough" },
-		{ "passthrough=off", "--no-passthrough" },
-		{ "no_xattr", "--no-xattr" }, { "xattr=off", "--no-xattr" },
 	};
 
 	if (!*o || is_dropped(o))
@@ -107,9 +102,8 @@ static int one_option(struct cmd *c, char *o)
 			return -1;
 		return 0;
 	}
-	for (size_t i = 0; i < sizeof(plain) / sizeof(plain[0]); i++)
-		if (!strcmp(o, plain[i].opt))
-			return push(c, (char *)plain[i].flag);
+	/* the rest, fsfilter's switches (xattr=off, writeback, ...)
+	 * included, stays in -o: fsfilter mount takes those out itself */
 	return add_kernel_opt(c, o);
 }
 

@@ -65,6 +65,8 @@ for v in "${variants[@]}"; do
 	[[ $got == --color=always ]] || fail "($v) 'fsfilter --color=al<TAB>': $got"
 	got=$(complete_words $flag fsfilter --color never st)
 	[[ $got == status ]] || fail "($v) 'fsfilter --color never st<TAB>': $got"
+	got=$(complete_words $flag fsfilter mount /a /b -o ro,xa)
+	[[ $got == ro,xattr=off ]] || fail "($v) 'mount -o ro,xa<TAB>': $got"
 	got=$(complete_words $flag fsfilter check --js)
 	[[ $got == --json ]] || fail "($v) 'fsfilter check --js<TAB>': $got"
 	fdir=$(mktemp -d /tmp/fsfilter-help-fdir.XXXXXX) || fail mktemp

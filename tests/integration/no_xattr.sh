@@ -3,7 +3,8 @@
 # xattr call on the volume with EOPNOTSUPP without asking the daemon, so
 # `ls -l` (2 GETXATTRs per entry by default) sends at most one; the lower
 # attributes stay untouched. Without the option the volume is transparent
-# (the same attribute reads back). Also the config key (xattr = BOOL).
+# (the same attribute reads back). Also the config key (xattr = BOOL), and
+# mount(8)'s -o xattr=off given to fsfilter mount; -o max_read is refused.
 . "$(dirname "$0")/lib.sh"
 it_init
 command -v getfattr >/dev/null && command -v setfattr >/dev/null ||
@@ -65,6 +66,28 @@ it_log "--no-xattr: two ls -l of $n entries, getfattr, setfattr: $g GETXATTR, $s
 getfattr -n user.new "$lower/f" >/dev/null 2>&1 &&
 	it_fail "--no-xattr: user.new reached the lower file"
 it_unmount "$base/mnt2"
+
+# mount(8)'s form, given to fsfilter mount itself: xattr=off is taken out
+# of -o (libfuse would refuse it), the rest still reaches the kernel
+IT_LOG=$base/o.log
+it_mount "$lower" "$base/mnt2" -o noatime,xattr=off
+out=$(getfattr -n user.keep "$base/mnt2/f" 2>&1) &&
+	it_fail "-o xattr=off: getxattr succeeded: $out"
+grep -q "Operation not supported" <<<"$out" ||
+	it_fail "-o xattr=off: wanted EOPNOTSUPP, got: $out"
+M=$(it_mountinfo_path "$base/mnt2") awk '$5 == ENVIRON["M"] { print $6 }' /proc/self/mountinfo |
+	grep -qw noatime || it_fail "-o noatime,xattr=off: noatime did not reach the kernel"
+it_unmount "$base/mnt2"
+
+# max_read by hand is refused before mounting: the front end sets it (and
+# INIT's max_read, which libfuse wants equal) from the filters
+rc=0
+out=$(timeout 20 "$FSFILTER" mount -f -o ro,max_read=65536 "$lower" "$base/mnt2" 2>&1) || rc=$?
+((rc == 2)) || it_fail "-o max_read=65536: exit $rc, wanted 2 (usage): $out"
+grep -q "max_read=65536.*not accepted" <<<"$out" || it_fail "-o max_read: unclear error: $out"
+it_is_mounted "$base/mnt2" && it_fail "-o max_read=65536 mounted"
+printf '[volume]\nlower = %s\nmountpoint = %s\noptions = max_read=4096\n' "$lower" "$base/mnt" >"$base/mr.conf"
+"$FSFILTER" check "$base/mr.conf" >/dev/null 2>&1 && it_fail "check accepted options = max_read=4096"
 
 # the config key, mounted
 printf '[volume]\nlower = %s\nmountpoint = %s\nxattr = false\n' "$lower" "$base/mnt" >"$base/ok.conf"
