@@ -7,8 +7,11 @@
  * merged with the rule names and the backing directory's entries, sorted
  * and without duplicates (the lower entry wins). Offsets are indices into
  * the snapshot, so they never collide with the lower file system's cookies.
- * readdirplus entries of the snapshot are names only: the kernel looks
- * them up (which gives them their redirected attributes).
+ * readdirplus entries of the snapshot carry what a lookup of the name
+ * would give (a virtual node for a rule's name, the lower node with its
+ * redirected attributes for a lower entry), so that `ls -l` of a
+ * redirected directory costs no LOOKUP per entry; an entry that cannot be
+ * looked up goes as a name only (the kernel then looks it up itself).
  *
  * Every other directory is the lower one; readdirplus entries that name
  * redirected files get their stream contexts and backing attributes in the
@@ -64,6 +67,7 @@ static int add(struct redir_dir *dir, const char *name, unsigned type,
 		return -ENOMEM;
 	dir->v[dir->n].type = type;
 	dir->v[dir->n].ino = ino;
+	dir->v[dir->n].lower = false;
 	dir->n++;
 	return 0;
 }
@@ -221,10 +225,36 @@ static int build(struct redir_inst *ri, struct redir_dir *dir,
 		dir->v[w++] = dir->v[i];
 	}
 	dir->n = w;
-	for (size_t i = 0; i < dir->n; i++)
+	for (size_t i = 0; i < dir->n; i++) {
+		dir->v[i].lower = !dir->is_virtual && !(dir->v[i].type >> 16);
 		dir->v[i].type &= 0xffff;
+	}
 	dir->built = true;
 	return 0;
+}
+
+/*
+ * The readdirplus entry of snapshot entry @e of @dir: what the kernel's
+ * LOOKUP of the name would get from us (redir_pre_lookup and
+ * redir_post_lookup), for the requestor of @d. On failure (the name went
+ * meanwhile, a scoped rule not for this requestor) @out stays a name only.
+ */
+static void plus_entry(struct redir_inst *ri, const struct redir_rules *rules,
+		       struct redir_dir *dir, const struct redir_dirent *e,
+		       const struct flt_callback_data *d, struct flt_entry *out)
+{
+	if (!strcmp(e->name, ".") || !strcmp(e->name, ".."))
+		return;
+	if (e->lower) {
+		if (redir_lookup_child(ri, d->ino, e->name, out)) {
+			memset(out, 0, sizeof(*out));
+			return;
+		}
+		redir_note_entry(ri, d->ino, e->name, out, d);
+		return;
+	}
+	if (redir_rule_entry(ri, rules, dir->path, e->name, out, d))
+		memset(out, 0, sizeof(*out));
 }
 
 static enum flt_preop_status serve(struct redir_inst *ri,
@@ -235,21 +265,31 @@ static enum flt_preop_status serve(struct redir_inst *ri,
 	size_t budget = d->params.readdir.size, used = 0;
 	off_t off = d->params.readdir.offset;
 	int plus = d->params.readdir.plus, ret = 0;
+	struct redir_rules *rules = NULL;
 
 	pthread_mutex_lock(&dir->lock);
 	if (off == 0 || !dir->built)
 		ret = build(ri, dir, inst, d->ino, d);
+	if (plus)
+		rules = redir_rules_get(ri);
 	for (size_t i = (size_t)off; !ret && i < dir->n; i++) {
 		struct redir_dirent *e = &dir->v[i];
 		size_t need = flt_dirent_size(strlen(e->name), plus);
+		struct flt_dirent *de;
 
 		if (used + need > budget)
 			break;
 		ret = flt_dirents_add(&d->results.dirents, e->name, e->ino,
-				      e->type, (off_t)(i + 1), NULL);
+				      e->type, (off_t)(i + 1), &de);
+		/* an entry with a node holds a lookup reference: the host
+		 * gives back those that do not reach the kernel */
+		if (!ret && plus)
+			plus_entry(ri, rules, dir, e, d, &de->entry);
 		used += need;
 	}
 	pthread_mutex_unlock(&dir->lock);
+	if (rules)
+		redir_rules_put(rules);
 	return complete(d, ret);
 }
 

@@ -17,13 +17,11 @@ static enum flt_preop_status complete(struct flt_callback_data *d, int err)
 	return FLT_PREOP_COMPLETE;
 }
 
-/* (parent, name) is a name a rule makes exist (virtual): fill @e. */
-static int virtual_entry(struct redir_inst *ri, flt_ino_t parent,
-			 const char *name, struct flt_entry *e,
-			 const struct flt_callback_data *d)
+int redir_rule_entry(struct redir_inst *ri, const struct redir_rules *rules,
+		     const char *dir, const char *name, struct flt_entry *e,
+		     const struct flt_callback_data *d)
 {
-	char dir[4096], path[4096];
-	struct redir_rules *rules;
+	char path[4096];
 	struct redir_target *t;
 	struct redir_match m;
 	struct stat st;
@@ -31,32 +29,40 @@ static int virtual_entry(struct redir_inst *ri, flt_ino_t parent,
 
 	if (!strcmp(name, ".") || !strcmp(name, ".."))
 		return -ENOENT;
-	ret = redir_dir_path(ri, parent, dir, sizeof(dir));
-	if (ret)
-		return -ENOENT;
 	ret = redir_path_join(dir, name, path, sizeof(path));
 	if (ret)
 		return ret;
-	rules = redir_rules_get(ri);
-	ret = -ENOENT;
 	if (!redir_match_path(rules, path, &m) ||
 	    m.rule->kind == REDIR_GLOB)
-		goto out;	/* globs only apply to existing files */
+		return -ENOENT;	/* globs only apply to existing files */
 	if (!redir_scope_applies(&m.rule->scope, d))
-		goto out;	/* not for this process: no such name */
+		return -ENOENT;	/* not for this process: no such name */
 	if (redir_backing_stat(m.backing, &st) ||
 	    !(S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)))
-		goto out;
+		return -ENOENT;
 	t = redir_target_new(&m, S_ISDIR(st.st_mode));
-	if (!t) {
-		ret = -ENOMEM;
-		goto out;
-	}
+	if (!t)
+		return -ENOMEM;
 	ret = redir_vnode_ref(ri, path, t, &st, e);
 	if (!ret && redir_scoped(&t->scope))
 		e->entry_timeout = e->attr_timeout = 0;	/* per process */
 	redir_target_put(t);
-out:
+	return ret;
+}
+
+/* (parent, name) is a name a rule makes exist (virtual): fill @e. */
+static int virtual_entry(struct redir_inst *ri, flt_ino_t parent,
+			 const char *name, struct flt_entry *e,
+			 const struct flt_callback_data *d)
+{
+	struct redir_rules *rules;
+	char dir[4096];
+	int ret;
+
+	if (redir_dir_path(ri, parent, dir, sizeof(dir)))
+		return -ENOENT;
+	rules = redir_rules_get(ri);
+	ret = redir_rule_entry(ri, rules, dir, name, e, d);
 	redir_rules_put(rules);
 	return ret;
 }

@@ -158,6 +158,9 @@ REDIR_PRE(redir_pre_open)
 		 * ordinary files): rule changes invalidate explicitly, and a
 		 * changed backing file changes the mtime the kernel checks */
 		d->results.open.keep_cache = 1;
+		/* closing it has nothing to flush (a read-only backing fd,
+		 * released at RELEASE): no FLUSH round trip per close */
+		d->results.open.no_flush = 1;
 		/* the fast path: the kernel reads the backing file itself */
 		d->results.open.backing_fd = ri->cfg.no_fastpath ? -1 : h->fd;
 		/* also under a scoped rule: this node is only ever the

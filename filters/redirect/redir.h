@@ -228,6 +228,7 @@ struct redir_dirent {
 	char *name;
 	unsigned type;
 	uint64_t ino;
+	bool lower;			/* from the lower directory */
 };
 
 struct redir_dir {
@@ -556,6 +557,15 @@ REDIR_POST(redir_post_readdir);
 REDIR_PRE(redir_pre_releasedir);
 REDIR_PRE(redir_pre_virtual);	/* everything else on a virtual node */
 REDIR_POST(redir_post_listxattr);	/* hides REDIR_XATTR */
+
+/* ops_entry.c: the entry a lookup of @name in the directory at volume
+ * path @dir gives when a rule of @rules makes the name exist (a virtual
+ * node, one lookup reference), as the requestor of @d sees it; -ENOENT if
+ * no rule does (or not for this requestor), ".", "..". Lookups and
+ * readdirplus of snapshot directories (ops_dir.c) share it. */
+int redir_rule_entry(struct redir_inst *ri, const struct redir_rules *rules,
+		     const char *dir, const char *name, struct flt_entry *e,
+		     const struct flt_callback_data *d);
 
 /* The stream context of a lower node, referenced, or NULL. */
 struct redir_snode *redir_snode_get(struct redir_inst *ri, flt_ino_t ino);

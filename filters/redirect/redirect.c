@@ -479,7 +479,9 @@ static const struct flt_operation_registration redir_ops[] = {
 	{ FLT_OP_READ, FLT_OPREG_SKIP_FASTPATH_FILES, redir_pre_read, NULL },
 	{ FLT_OP_WRITE, FLT_OPREG_SKIP_FASTPATH_FILES, redir_pre_write,
 	  NULL },
-	{ FLT_OP_FLUSH, 0, redir_pre_virtual, NULL },
+	/* a virtual node's flush is a no-op (its opens say no_flush) and
+	 * a lower node's is not ours: only the ones the kernel sends */
+	{ FLT_OP_FLUSH, FLT_OPREG_FLUSH_IF_SENT, redir_pre_virtual, NULL },
 	{ FLT_OP_RELEASE, 0, redir_pre_release, NULL },
 	{ FLT_OP_FSYNC, 0, redir_pre_virtual, NULL },
 	{ FLT_OP_OPENDIR, 0, redir_pre_opendir, redir_post_opendir },
