@@ -93,6 +93,7 @@ int lower_open(const char *root, const struct lower_options *opt,
 	/* the root is in the table so that a lookup reaching it again
 	 * (".", a bind mount loop) finds the same node */
 	lower_table_add_root(fs);
+	fs->xattrat = lower_xattrat_probe(fs);
 	/* armed last, so that call 1 is the first one an operation makes; a
 	   bad spec is logged and ignored: the volume still works */
 	lower_fault_arm_from_env();

@@ -103,6 +103,8 @@ struct lower_fs {
 	void (*gone_hook)(flt_ino_t ino, void *arg);	/* set before use */
 	void *gone_arg;
 	int proc_self_fd;		/* /proc/self/fd, O_PATH */
+	bool xattrat;			/* the *xattrat calls work here:
+					   lower_xattrat_probe at open */
 	struct lower_inode root;	/* also in the table */
 
 	pthread_mutex_t table_lock;
@@ -287,6 +289,10 @@ void lower_op_setxattr(struct lower_fs *fs, struct flt_callback_data *data);
 void lower_op_getxattr(struct lower_fs *fs, struct flt_callback_data *data);
 void lower_op_listxattr(struct lower_fs *fs, struct flt_callback_data *data);
 void lower_op_removexattr(struct lower_fs *fs, struct flt_callback_data *data);
+/* Whether the *xattrat calls answer here (not ENOSYS: before Linux 6.13;
+ * not EPERM or EINVAL: a seccomp filter that does not know them). Asked
+ * once, at lower_open; false: the path calls on /proc/self/fd/N. */
+bool lower_xattrat_probe(struct lower_fs *fs);
 
 /* ---- sys.c: the syscall choke point ------------------------------------ */
 

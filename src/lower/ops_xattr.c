@@ -7,8 +7,11 @@
  * The link is followed from fs->proc_self_fd with getxattrat(proc_self_fd,
  * "N") & co.: one path component. The path calls on "/proc/self/fd/N"
  * walk four and the "self" link, and cost twice as much (3.2 against
- * 6.1 us a call here): an `ls -l` sends two GETXATTRs per entry. Kernels
- * before 6.13 answer ENOSYS once, and the path calls are used from then on.
+ * 6.1 us a call here): an `ls -l` sends two GETXATTRs per entry. Whether
+ * the *xattrat calls work is asked once, at lower_open (lower_xattrat_probe):
+ * a kernel before 6.13 answers ENOSYS, and a seccomp filter written before
+ * them (a container runtime's, systemd's SystemCallFilter=) answers EPERM
+ * or whatever errno it was given, so the path calls are used from then on.
  *
  * Following the magic link lands on the inode itself and goes no further,
  * even when that inode is a symlink (probed). So symlinks get exactly what
@@ -20,7 +23,6 @@
 #include "lower/lower_int.h"
 
 #include <errno.h>
-#include <stdatomic.h>
 
 enum xop { XGET, XSET, XLIST, XREMOVE };
 
@@ -31,9 +33,6 @@ struct xcall {
 	size_t size;
 	int flags;		/* XSET */
 };
-
-/* Set once the kernel answered ENOSYS to an *xattrat call. */
-static atomic_bool no_xattrat;
 
 static ssize_t call_at(struct lower_fs *fs, const char *fdname,
 		       const struct xcall *x)
@@ -71,26 +70,44 @@ static ssize_t call_path(const char *path, const struct xcall *x)
 	return -EINVAL;
 }
 
+/* ENOSYS (no such syscall), and EPERM and EINVAL, which a working
+ * getxattrat or listxattrat of a name in the user namespace on a directory
+ * does not give (a seccomp filter's usual errnos): the *xattrat calls are
+ * not for us. ENODATA, EOPNOTSUPP and the like are answers of the call. */
+bool lower_xattrat_probe(struct lower_fs *fs)
+{
+	static const struct xcall probes[] = {
+		{ .op = XGET, .name = "user.fsfilter.probe" },
+		{ .op = XLIST },
+	};
+	char fdname[LOWER_FDNAME_LEN];
+
+	lower_fd_name(fs->root.fd, fdname);
+	for (size_t i = 0; i < sizeof(probes) / sizeof(probes[0]); i++) {
+		ssize_t r = call_at(fs, fdname, &probes[i]);
+
+		if (r == -ENOSYS || r == -EPERM || r == -EINVAL)
+			return false;
+	}
+	return true;
+}
+
 /* @x on the node of @data, into @data->io_status. */
 static void xattr_op(struct lower_fs *fs, struct flt_callback_data *data,
 		     const struct xcall *x)
 {
 	struct lower_inode *n = lower_inode_get(fs, data->ino);
 	char fdname[LOWER_FDNAME_LEN], path[LOWER_PROCPATH_LEN];
-	ssize_t r = -ENOSYS;
+	ssize_t r;
 	int fd = lower_inode_fd(fs, n);
 
 	if (fd < 0) {
 		data->io_status.status = fd;
 		return;
 	}
-	if (!atomic_load_explicit(&no_xattrat, memory_order_relaxed)) {
+	if (fs->xattrat)
 		r = call_at(fs, lower_fd_name(fd, fdname), x);
-		if (r == -ENOSYS)
-			atomic_store_explicit(&no_xattrat, true,
-					      memory_order_relaxed);
-	}
-	if (r == -ENOSYS)
+	else
 		r = call_path(lower_proc_path(fd, path), x);
 	lower_inode_fd_put(fs, n);
 	data->io_status.status = r < 0 ? (int)r : 0;
