@@ -137,6 +137,22 @@ it_mount() {
 	it_note_mount "$mnt"
 }
 
+# it_two_volumes BASE [fsfilter args of A...]: volume A (BASE/la on BASE/ma,
+# with the args, daemon log BASE/a.log) and volume B (BASE/lb on BASE/mb,
+# no filter, BASE/b.log), for the tests of `fsfilter status` over every
+# volume. Their daemons' PIDs in IT_PID_A and IT_PID_B.
+it_two_volumes() {
+	local base=$1
+	shift
+	mkdir "$base/la" "$base/ma" "$base/lb" "$base/mb" || it_fail "mkdir in $base"
+	IT_LOG=$base/a.log
+	it_mount "$base/la" "$base/ma" "$@"
+	IT_PID_A=$IT_PID
+	IT_LOG=$base/b.log
+	it_mount "$base/lb" "$base/mb"
+	IT_PID_B=$IT_PID
+}
+
 # Record a mounted MNT and its FUSE connection (device) for the watchdog.
 it_note_mount() {
 	echo "$1 $(M=$(it_mountinfo_path "$1") awk '$5 == ENVIRON["M"] { print $3 }' /proc/self/mountinfo | tail -n1)" >>"$IT_STATE"

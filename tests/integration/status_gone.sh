@@ -13,13 +13,8 @@ it_init
 it_forget_mounts
 
 it_tmpdir base
-mkdir "$base/la" "$base/ma" "$base/lb" "$base/mb"
-IT_LOG=$base/a.log
-it_mount "$base/la" "$base/ma"
-pid_a=$IT_PID
-IT_LOG=$base/b.log
-it_mount "$base/lb" "$base/mb"
-pid_b=$IT_PID
+it_two_volumes "$base"
+pid_a=$IT_PID_A pid_b=$IT_PID_B
 n=$("$FSFILTER" status --json | python3 -c 'import json, sys; print(len(json.load(sys.stdin)))') ||
 	it_fail "status --json of both"
 ((n == 2)) || it_fail "status lists $n volumes, expected this test's 2"

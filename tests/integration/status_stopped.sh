@@ -10,23 +10,20 @@
 # The default bound (5 s) is exercised once, FSFILTER_CTL_TIMEOUT and
 # --timeout-ctl with 1 s. Every command runs under `timeout 60`, so a
 # regression fails the test (within the 120 s CTest bound, before the
-# watchdog) instead of hanging it; nothing is timed beyond that. In a private mount namespace: only this test's volumes are listed,
-# and other tests' `fsfilter status` never meets the stopped daemon.
+# watchdog) instead of hanging it; nothing is timed beyond that.
+#
+# In a private mount namespace: only this test's volumes are listed, and
+# other tests' `fsfilter status` never meets the stopped daemon.
 . "$(dirname "$0")/lib.sh"
 it_private_mounts "$@"
 it_init
 it_forget_mounts
 
 it_tmpdir base
-mkdir "$base/la" "$base/ma" "$base/lb" "$base/mb"
 echo backing >"$base/r.backing"
-IT_LOG=$base/a.log
-it_mount "$base/la" "$base/ma" --filter noop --filter monitor \
+it_two_volumes "$base" --filter noop --filter monitor \
 	--filter "redirect:rule=/r=>$base/r.backing"
-pid_a=$IT_PID
-IT_LOG=$base/b.log
-it_mount "$base/lb" "$base/mb"
-a=$base/ma b=$base/mb
+pid_a=$IT_PID_A a=$base/ma b=$base/mb
 
 # the PID we stop is A's daemon (mount -f runs it in the foreground)
 p=$("$FSFILTER" status "$a" --json | python3 -c 'import json, sys; print(json.load(sys.stdin)["volume"]["pid"])') ||
