@@ -6,6 +6,7 @@
  * returns its result or a negative errno, so callers never look at errno.
  */
 #include "lower/lower_int.h"
+#include "lower/xattrat_nr.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -283,19 +284,8 @@ int lower_sys_removexattr(const char *path, const char *name)
 	RET(removexattr(path, name));
 }
 
-/* The *xattrat calls (Linux 6.13) have no glibc wrapper on Debian 12 and
- * no number in its kernel headers: the numbers of the shared syscall table
- * (x86-64, i386, arm64, riscv). Elsewhere -ENOSYS, and the callers use the
- * path calls above. */
-#if !defined(__NR_getxattrat) &&                                              \
-	((defined(__x86_64__) && !defined(__ILP32__)) || defined(__i386__) ||  \
-	 defined(__aarch64__) || defined(__riscv))
-#define __NR_setxattrat 463
-#define __NR_getxattrat 464
-#define __NR_listxattrat 465
-#define __NR_removexattrat 466
-#endif
-
+/* The *xattrat calls (Linux 6.13; numbers in xattrat_nr.h): where they
+ * have no number, -ENOSYS, and the callers use the path calls above. */
 /* struct xattr_args of <linux/xattr.h> (6.13), size version 0 */
 struct lower_xattr_args {
 	uint64_t value;

@@ -7,6 +7,7 @@
  */
 #include "core/core.h"
 #include "lower/lower.h"
+#include "lower/xattrat_nr.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -985,16 +986,6 @@ static void test_xattrs(void **state)
 	do_forget(e.ino, 1);
 	do_forget(l.ino, 1);
 }
-
-/* The numbers of the *xattrat calls (Linux 6.13), as in src/lower/sys.c */
-#if !defined(__NR_getxattrat) &&                                              \
-	((defined(__x86_64__) && !defined(__ILP32__)) || defined(__i386__) ||  \
-	 defined(__aarch64__) || defined(__riscv))
-#define __NR_setxattrat 463
-#define __NR_getxattrat 464
-#define __NR_listxattrat 465
-#define __NR_removexattrat 466
-#endif
 
 #ifdef __NR_getxattrat
 /* In a child: a seccomp filter answers @err to the four *xattrat calls,
