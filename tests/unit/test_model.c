@@ -573,6 +573,19 @@ static void test_fio_create_close_balance(void **state)
 	assert_int_equal(core_volume_live_callback_data(vol), 0);
 }
 
+/* A READ of node 2 into @buf, issued by @inst. */
+static struct flt_callback_data *read_data(struct flt_instance *inst,
+					   char *buf, size_t size)
+{
+	struct flt_callback_data *d;
+
+	assert_int_equal(flt_allocate_callback_data(inst, FLT_OP_READ, &d), 0);
+	d->ino = 2;
+	d->params.read.buf = buf;
+	d->params.read.size = size;
+	return d;
+}
+
 static void fio_async_done(struct flt_callback_data *d, void *ctx)
 {
 	done_cb(d, ctx);
@@ -585,11 +598,7 @@ static void test_fio_async_with_pending_below(void **state)
 	char buf[4];
 
 	tfs[1].mode = M_PEND_WORKER;	/* the async read pends below */
-	assert_int_equal(flt_allocate_callback_data(insts[3], FLT_OP_READ, &d),
-			 0);
-	d->ino = 2;
-	d->params.read.buf = buf;
-	d->params.read.size = sizeof(buf);
+	d = read_data(insts[3], buf, sizeof(buf));
 	flt_perform_asynchronous_io(d, fio_async_done, &c);
 	wait_completion(&c);
 	assert_int_equal(c.status, 0);
@@ -671,15 +680,10 @@ static void test_fio_async_freed_by_completer(void **state)
 	tfs[1].fio_delay_ms = 2;	/* the pre returns PENDING first */
 	for (int i = 0; i < 20; i++) {
 		struct completion c = COMPLETION_INIT;
-		struct flt_callback_data *d;
 
-		assert_int_equal(flt_allocate_callback_data(insts[3],
-							    FLT_OP_READ, &d),
-				 0);
-		d->ino = 2;
-		d->params.read.buf = buf;
-		d->params.read.size = sizeof(buf);
-		flt_perform_asynchronous_io(d, fio_free_in_done, &c);
+		flt_perform_asynchronous_io(read_data(insts[3], buf,
+						      sizeof(buf)),
+					    fio_free_in_done, &c);
 		wait_completion(&c);
 		assert_int_equal(c.status, 0);
 		on_worker += pthread_equal(c.thread, worker_thread_id) != 0;
@@ -810,11 +814,7 @@ static void test_fio_detach_waits_and_counts(void **state)
 	assert_int_equal(flt_allocate_callback_data(insts[4], FLT_OP_READ, &d),
 			 0);
 	flt_free_callback_data(d);
-	assert_int_equal(flt_allocate_callback_data(insts[4], FLT_OP_READ, &d),
-			 0);
-	d->ino = 2;
-	d->params.read.buf = buf;
-	d->params.read.size = sizeof(buf);
+	d = read_data(insts[4], buf, sizeof(buf));
 	before = atomic_load(&bottom_calls);
 	flt_perform_asynchronous_io(d, fio_async_done, &c);
 	assert_int_equal(core_volume_detach(vol, insts[1]), 0);
