@@ -288,6 +288,12 @@ struct flt_requestor {
 	pid_t pid;
 	uid_t uid;
 	gid_t gid;
+	/** The caller's umask, for mknod, mkdir and create (0 for other
+	 *  operations and for filter-initiated I/O unless the filter sets
+	 *  it). On a volume with POSIX ACLs (the lower root has them) the
+	 *  mode in params is not masked yet: the lower layer creates with
+	 *  this umask, which the lower file system ignores under a default
+	 *  ACL of the parent. Elsewhere the kernel has masked the mode. */
 	mode_t umask;
 };
 

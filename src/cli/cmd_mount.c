@@ -343,6 +343,8 @@ static int serve(const struct cfg_volume *c, const struct mount_args *a)
 			c->lower, strerror(-ret));
 		return CLI_RUNTIME;
 	}
+	/* the kernel enforces and caches ACLs only if the lower has them */
+	fo.posix_acl = c->xattr && lower_posix_acl(lower);
 	bottom.perform = lower_perform;
 	bottom.ctx = lower;
 	ret = core_volume_create(c->mountpoint, &bottom, &vol);

@@ -30,6 +30,16 @@ struct fuse_frontend_options {
 				   `ls -l`) and reports EOPNOTSUPP to all
 				   xattr calls, ACLs and labels included;
 				   filters never see xattr operations */
+	int posix_acl;		/* negotiate FUSE_POSIX_ACL and
+				   FUSE_DONT_MASK: the kernel checks access
+				   with the lower files' ACLs and caches them
+				   per inode (until it refreshes the inode's
+				   attributes), and sends the mode of new
+				   objects unmasked with the caller's umask
+				   (the lower layer applies it unless the
+				   parent has a default ACL). Only if the
+				   lower root stores ACLs (lower_posix_acl);
+				   ignored with no_xattr */
 	unsigned max_threads;	/* 0: 2 x CPUs, at least 4; 1: one thread */
 	const char *extra_opts;	/* the user's -o string, appended (or NULL) */
 	int read_ahead_kb;	/* bdi readahead after mount; 0: 1024 */

@@ -67,6 +67,8 @@ struct fe {
 	struct fuse_session *se;
 	bool writeback;		/* FUSE_CAP_WRITEBACK_CACHE negotiated */
 	bool want_writeback;	/* asked for with --writeback */
+	bool want_posix_acl;	/* fuse_frontend_options posix_acl */
+	bool posix_acl;		/* FUSE_CAP_POSIX_ACL negotiated */
 	bool trace;		/* the trace view (-d), trace.c */
 	unsigned max_read;	/* READ size asked by filters, 0: default */
 	struct fe_canceller canceller;

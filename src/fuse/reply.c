@@ -119,6 +119,24 @@ static void reply_xattr(struct fe_req *r, const void *buf, size_t asked)
 		fuse_reply_buf(r->req, buf, n);
 }
 
+/*
+ * With FUSE_POSIX_ACL the kernel asks a file's ACL to check access, and
+ * an error other than ENODATA fails the check itself (fs/fuse/acl.c): a
+ * file on a submount of the lower directory without ACLs (noacl, sshfs)
+ * would be unusable. EOPNOTSUPP for an ACL name means "no ACL" there.
+ */
+static int acl_errno(const struct fe_req *r)
+{
+	const struct flt_callback_data *d = &r->data;
+
+	if (d->io_status.status == -EOPNOTSUPP && r->fe->posix_acl &&
+	    d->op == FLT_OP_GETXATTR &&
+	    (!strcmp(d->params.getxattr.name, "system.posix_acl_access") ||
+	     !strcmp(d->params.getxattr.name, "system.posix_acl_default")))
+		return ENODATA;
+	return -d->io_status.status;
+}
+
 void fe_reply(struct fe_req *r)
 {
 	struct flt_callback_data *d = &r->data;
@@ -139,7 +157,7 @@ void fe_reply(struct fe_req *r)
 		return;
 	}
 	if (d->io_status.status) {
-		fuse_reply_err(req, -d->io_status.status);
+		fuse_reply_err(req, acl_errno(r));
 		return;
 	}
 

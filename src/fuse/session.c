@@ -58,6 +58,21 @@ static void fe_init(void *userdata, struct fuse_conn_info *conn)
 	if (fe->want_writeback)
 		want(conn, FUSE_CAP_WRITEBACK_CACHE);
 	fe->writeback = !!(conn->want & FUSE_CAP_WRITEBACK_CACHE);
+	/* POSIX ACLs: the kernel enforces the lower files' ACLs (with
+	 * default_permissions it otherwise checks the mode bits alone, and a
+	 * named-user entry neither grants nor denies) and keeps them cached
+	 * in the inode. It then leaves new objects' modes unmasked, with the
+	 * umask beside them: only with DONT_MASK too, so that the lower file
+	 * system, not the kernel, chooses between umask and default ACL. */
+	if (fe->want_posix_acl && (conn->capable & FUSE_CAP_POSIX_ACL) &&
+	    (conn->capable & FUSE_CAP_DONT_MASK))
+		conn->want |= FUSE_CAP_POSIX_ACL | FUSE_CAP_DONT_MASK;
+	else
+		conn->want &= ~(FUSE_CAP_POSIX_ACL | FUSE_CAP_DONT_MASK);
+	fe->posix_acl = !!(conn->want & FUSE_CAP_POSIX_ACL);
+	if (fe->posix_acl)
+		flt_log(LOG_INFO, "fuse: POSIX ACLs negotiated: the kernel "
+			"checks access with the lower files' ACLs");
 
 	/* libfuse 3.14 knows only handle_killpriv (v1), which makes *us*
 	 * responsible for clearing SUID/SGID on write, truncate and chown,
@@ -304,6 +319,7 @@ int fuse_frontend_run(struct flt_volume *vol,
 {
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
 	struct fe fe = { .vol = vol, .want_writeback = !!o->writeback,
+			 .want_posix_acl = o->posix_acl && !o->no_xattr,
 			 .pt.lock = PTHREAD_MUTEX_INITIALIZER,
 			 .handles_lock = PTHREAD_MUTEX_INITIALIZER };
 	struct fuse_lowlevel_ops ops = fe_ops;

@@ -54,8 +54,8 @@ int lower_open(const char *root, const struct lower_options *opt,
 		return -ENOMEM;
 	fs->opt = *opt;
 	raise_nofile();
-	/* the kernel has already applied the requestor's umask to the mode
-	 * of every new object; ours must not apply again (process-wide) */
+	/* new objects get the requestor's umask per thread (umask.c); the
+	 * process's must not apply on top */
 	umask(0);
 
 	fs->root.fd = lower_sys_openat(AT_FDCWD, root, O_PATH | O_DIRECTORY, 0);

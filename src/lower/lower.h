@@ -30,6 +30,8 @@
 
 #include <fsfilter/filter.h>
 
+#include <stdbool.h>
+
 struct lower_fs;
 
 struct lower_options {
@@ -54,11 +56,17 @@ struct lower_options {
 
 /* Open @root (a directory) with O_PATH before mounting. Errors: the
  * negative errno of open/stat, -ENOTDIR. Raises RLIMIT_NOFILE's soft limit
- * to the hard limit, and sets the process umask to 0: modes of new objects
- * arrive with the requestor's umask already applied by the kernel (so the
- * front end must not negotiate FUSE_CAP_DONT_MASK). */
+ * to the hard limit, and sets the process umask to 0. mknod, mkdir and
+ * create apply the requestor's umask (flt_requestor.umask) themselves, as
+ * the thread's own umask around the lower call (umask.c): the lower file
+ * system then uses the parent's default ACL instead if it has one. So the
+ * front end may negotiate FUSE_CAP_DONT_MASK (with FUSE_CAP_POSIX_ACL);
+ * without it the kernel has masked the mode already and nothing changes. */
 int lower_open(const char *root, const struct lower_options *opt,
 	       struct lower_fs **out);
+/* Whether the lower root stores POSIX ACLs (not EOPNOTSUPP for
+ * system.posix_acl_access): the front end's posix_acl option. */
+bool lower_posix_acl(struct lower_fs *fs);
 /* Close every handle and inode (after unmount). */
 void lower_close(struct lower_fs *fs);
 

@@ -220,6 +220,13 @@ void lower_handle_free(struct lower_fs *fs, struct lower_handle *h);
 struct lower_handle *lower_handle_get(uint64_t fh);
 void lower_handles_destroy(struct lower_fs *fs);
 
+/* ---- umask.c ----------------------------------------------------------- */
+
+/* Make @mask (the requestor's umask) this thread's umask for the lower
+ * call that creates an object of @mode, and return the mode to pass it:
+ * @mode, or @mode & ~@mask if the thread cannot have its own umask. */
+mode_t lower_umask_apply(mode_t mode, mode_t mask);
+
 /* ---- util.c ------------------------------------------------------------ */
 
 /* Decimal name of @fd under /proc/self/fd; @buf of LOWER_FDNAME_LEN. */

@@ -56,7 +56,9 @@ void lower_op_mknod(struct lower_fs *fs, struct flt_callback_data *data)
 		return;
 	}
 	/* mknod makes fifos, sockets and device nodes alike on Linux */
-	ret = lower_sys_mknodat(dfd, name, data->params.mknod.mode,
+	ret = lower_sys_mknodat(dfd, name,
+				lower_umask_apply(data->params.mknod.mode,
+						  data->requestor.umask),
 				data->params.mknod.rdev);
 	lower_inode_fd_put(fs, parent);
 	if (ret == 0)
@@ -75,7 +77,9 @@ void lower_op_mkdir(struct lower_fs *fs, struct flt_callback_data *data)
 		data->io_status.status = dfd;
 		return;
 	}
-	ret = lower_sys_mkdirat(dfd, name, data->params.mkdir.mode);
+	ret = lower_sys_mkdirat(dfd, name,
+				lower_umask_apply(data->params.mkdir.mode,
+						  data->requestor.umask));
 	lower_inode_fd_put(fs, parent);
 	if (ret == 0)
 		ret = finish_new(fs, parent, name, data);

@@ -90,6 +90,7 @@ void lower_op_create(struct lower_fs *fs, struct flt_callback_data *data)
 	struct lower_inode *n;
 	bool created = true;
 	struct stat st;
+	mode_t mode;
 	int fd, pfd, dfd, ret;
 
 	flags = (flags | O_CREAT) & ~O_NOFOLLOW;
@@ -101,12 +102,12 @@ void lower_op_create(struct lower_fs *fs, struct flt_callback_data *data)
 		ret = dfd;
 		goto out;
 	}
-	fd = lower_sys_openat(dfd, name, flags | O_EXCL,
-			      data->params.create.mode);
+	mode = lower_umask_apply(data->params.create.mode,
+				 data->requestor.umask);
+	fd = lower_sys_openat(dfd, name, flags | O_EXCL, mode);
 	if (fd == -EEXIST && !(flags & O_EXCL)) {
 		created = false;
-		fd = lower_sys_openat(dfd, name, flags,
-				      data->params.create.mode);
+		fd = lower_sys_openat(dfd, name, flags, mode);
 	}
 	lower_inode_fd_put(fs, parent);
 	if (fd < 0) {

@@ -147,3 +147,19 @@ void lower_op_removexattr(struct lower_fs *fs, struct flt_callback_data *data)
 	xattr_op(fs, data, &(struct xcall){
 		.op = XREMOVE, .name = data->params.removexattr.name });
 }
+
+/*
+ * Does the lower root store POSIX ACLs? A file system mounted noacl, or
+ * one without them (sshfs, vfat), answers EOPNOTSUPP for the ACL names;
+ * one that has them ENODATA or the ACL. Asked once at mount: the front
+ * end negotiates FUSE_POSIX_ACL only if so (fuse_frontend_options).
+ */
+bool lower_posix_acl(struct lower_fs *fs)
+{
+	struct flt_callback_data d = { .ino = FLT_ROOT_INO };
+
+	xattr_op(fs, &d, &(struct xcall){
+		.op = XGET, .name = "system.posix_acl_access" });
+	return d.io_status.status != -EOPNOTSUPP &&
+	       d.io_status.status != -ENOSYS;
+}
