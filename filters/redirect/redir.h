@@ -243,7 +243,7 @@ struct redir_dir {
 	size_t n, cap;			/* lock */
 };
 
-#define REDIR_VBUCKETS 256
+#define REDIR_VBUCKETS_MIN 256		/* vnode.c: first table size */
 #define REDIR_JOBS_MAX 16		/* hydrate_jobs= upper bound */
 #define REDIR_JOBS_DEFAULT 4
 
@@ -290,8 +290,12 @@ struct redir_inst {			/* instance context */
 	struct flt_port *port;
 	atomic_bool closing;
 	pthread_mutex_t vlock;
-	struct redir_vnode *by_id[REDIR_VBUCKETS];	/* vlock */
-	struct redir_vnode *by_path[REDIR_VBUCKETS];	/* vlock */
+	/* vnode.c: two chained hash tables of vbuckets (a power of two,
+	 * 0 until the first node) heads each, grown to keep vcount <=
+	 * vbuckets: a listing of 100,000 redirected names makes as many
+	 * nodes, and every lookup and readdirplus entry finds its node */
+	struct redir_vnode **by_id, **by_path;		/* vlock */
+	size_t vbuckets, vcount;			/* vlock */
 	/* hydrate.c: copies queued or running (struct redir_job) */
 	pthread_mutex_t job_lock;	/* leaf, never held across I/O */
 	pthread_cond_t job_cond;	/* job_lock: a job changed state */

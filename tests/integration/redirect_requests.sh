@@ -12,7 +12,7 @@ it_init
 
 it_tmpdir base
 mkdir "$base/lower" "$base/mnt" "$base/back" "$base/back2" "$base/lower/m" || it_fail "mkdir"
-n=150
+n=300	# more virtual nodes than the first table has buckets (256)
 for ((i = 0; i < n; i++)); do
 	head -c $((i * 7 + 1)) /dev/zero >"$base/back/f$i"
 done
