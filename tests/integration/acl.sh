@@ -115,17 +115,30 @@ setfacl -b "$mnt/d/h" || it_fail "setfacl -b through the volume"
 # 5. cached ACLs: the second ls -l of the same files sends no GETXATTR of
 # system.posix_acl_access (the kernel forgets an inode's ACL only when it
 # refreshes its attributes: a READDIRPLUS does, so this names the files)
+# Another process's drop_caches (a shared machine) drops the inodes and
+# their ACLs for real: an attempt during which /proc/vmstat counted one is
+# not a figure, and is taken again.
+drops() { awk '/^drop_(pagecache|slab) /{ n += $2 } END { print n + 0 }' /proc/vmstat; }
 names=("$mnt"/ls/e*)
-ls -l "${names[@]}" >/dev/null || it_fail "ls -l (first)"
-sleep 0.3
-m=$(wc -l <"$IT_LOG")
-ls -l "${names[@]}" >/dev/null || it_fail "ls -l (second)"
-sleep 0.3
-acl=$(tail -n +"$((m + 1))" "$IT_LOG" | grep -c 'dispatch: getxattr.*name: "system.posix_acl_access"')
-sel=$(tail -n +"$((m + 1))" "$IT_LOG" | grep -c 'dispatch: getxattr.*name: "security.selinux"')
-it_log "second ls -l of ${#names[@]} files: $acl system.posix_acl_access, $sel security.selinux GETXATTR"
-((acl == 0)) || it_fail "second ls -l asked system.posix_acl_access $acl times"
-((sel >= ${#names[@]})) || it_fail "the trace did not count the GETXATTRs ($sel security.selinux)"
+acl=-1
+for ((try = 0; try < 5 && acl < 0; try++)); do
+	d0=$(drops)
+	ls -l "${names[@]}" >/dev/null || it_fail "ls -l (first)"
+	sleep 0.3
+	m=$(wc -l <"$IT_LOG")
+	ls -l "${names[@]}" >/dev/null || it_fail "ls -l (second)"
+	sleep 0.3
+	[[ $(drops) == "$d0" ]] || { it_log "caches dropped from elsewhere: again"; continue; }
+	acl=$(tail -n +"$((m + 1))" "$IT_LOG" | grep -c 'dispatch: getxattr.*name: "system.posix_acl_access"')
+	sel=$(tail -n +"$((m + 1))" "$IT_LOG" | grep -c 'dispatch: getxattr.*name: "security.selinux"')
+done
+if ((acl < 0)); then
+	it_log "caches dropped during every attempt: no ACL cache figure"
+else
+	it_log "second ls -l of ${#names[@]} files: $acl system.posix_acl_access, $sel security.selinux GETXATTR"
+	((acl == 0)) || it_fail "second ls -l asked system.posix_acl_access $acl times"
+	((sel >= ${#names[@]})) || it_fail "the trace did not count the GETXATTRs ($sel security.selinux)"
+fi
 it_unmount "$mnt"
 
 # 6. a part of the lower tree without ACLs (ramfs: EOPNOTSUPP): usable
@@ -138,6 +151,9 @@ IT_LOG=$base/daemon2.log
 it_mount "$lower" "$mnt"
 [[ $(as_nobody cat "$mnt/noacl/r" 2>&1) == r ]] ||
 	it_fail "nobody cannot read a 0644 file of a lower part without ACLs: $(as_nobody cat "$mnt/noacl/r" 2>&1)"
+(umask 027 && : >"$mnt/noacl/u" && mkdir "$mnt/noacl/ud") &&
+	[[ $(stat -c %a "$lower/noacl/u" "$lower/noacl/ud" | tr '\n' ' ') == "640 750 " ]] ||
+	it_fail "umask 027 on the ramfs part: $(stat -c '%n %a' "$lower/noacl/u" "$lower/noacl/ud")"
 out=$(setfacl -m u:nobody:r "$mnt/noacl/r" 2>&1) && it_fail "setfacl on ramfs succeeded"
 grep -q "Operation not supported" <<<"$out" || it_fail "setfacl on ramfs: $out"
 it_unmount "$mnt"
@@ -148,8 +164,8 @@ mkdir "$base/mnt3"
 it_mount "$lower/noacl" "$base/mnt3"
 grep -q "POSIX ACLs negotiated" "$IT_LOG" && it_fail "POSIX ACLs negotiated on ramfs"
 [[ $(as_nobody cat "$base/mnt3/r" 2>&1) == r ]] || it_fail "ramfs lower: nobody cannot read r"
-(umask 027 && : >"$base/mnt3/u") && [[ $(stat -c %a "$lower/noacl/u") == 640 ]] ||
-	it_fail "ramfs lower: umask 027 gave $(stat -c %a "$lower/noacl/u")"
+(umask 027 && : >"$base/mnt3/u3") && [[ $(stat -c %a "$lower/noacl/u3") == 640 ]] ||
+	it_fail "ramfs lower: umask 027 gave $(stat -c %a "$lower/noacl/u3")"
 it_unmount "$base/mnt3"
 umount "$lower/noacl"
 exit 0
