@@ -165,7 +165,12 @@ struct flt_open_result {
 	 * exactly the data of this open, which the host may hand to the
 	 * kernel so that reads, writes and mmap of the file bypass the
 	 * daemon (the fast path, FUSE passthrough); -1 if there is none.
-	 * The lower layer sets the fd of its own handle. The fd belongs to
+	 * The lower layer sets the fd of its own handle, or, for a
+	 * read-only open whose fd it opens only when first needed, the
+	 * inode's O_PATH fd: the kernel takes only the backing file's path
+	 * and opens a file of its own per open, with the opener's flags (a
+	 * kernel that refuses an O_PATH fd gets one reopened read-only by
+	 * the host). The fd belongs to
 	 * whoever set it and must stay open until the handle is released;
 	 * the host never closes it, and may keep using the file it refers
 	 * to after the release (the kernel holds its own reference).

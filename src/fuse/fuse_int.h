@@ -56,6 +56,8 @@ struct fe_pt {
 	atomic_bool on;			/* negotiated; cleared if the kernel
 					   refuses BACKING_OPEN with EPERM */
 	atomic_bool warned;		/* other BACKING_OPEN errors logged */
+	atomic_bool opath_refused;	/* the kernel wants a readable backing
+					   fd, not an O_PATH one */
 	pthread_mutex_t lock;		/* leaf: the inode table; static
 					   initializer, never destroyed */
 	struct fe_pt_inode **buckets;	/* lock: inodes with open handles */

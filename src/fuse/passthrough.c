@@ -33,6 +33,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
@@ -267,13 +268,65 @@ static int grow_locked(struct fe *fe)
 	return 0;
 }
 
-/* A backing id for the first open of an inode, or 0 (cached open). */
+static bool is_opath(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	return fl >= 0 && (fl & O_PATH);
+}
+
+/*
+ * BACKING_OPEN with a readable fd reopened from the O_PATH fd @fd: for
+ * kernels that take the backing file with fget() and refuse an O_PATH
+ * one (EBADF). The kernel keeps its own reference, so ours is closed at
+ * once (KERNEL-NOTES.md). -1 with errno set on failure.
+ */
+static int backing_open_reopened(struct fe *fe, int fd)
+{
+	char path[sizeof("/proc/self/fd/") + 12];
+	struct fek_backing_map map = { .fd = -1 };
+	int id, err;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	/* a lower file the daemon holds, never a path in the mount */
+	map.fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (map.fd < 0)
+		return -1;
+	id = ioctl(fuse_session_fd(fe->se), FEK_DEV_IOC_BACKING_OPEN, &map);
+	err = errno;
+	close(map.fd);
+	errno = err;
+	return id;
+}
+
+/*
+ * A backing id for the first open of an inode, or 0 (cached open).
+ * @fd may be an O_PATH fd (the lower layer's deferred opens): the kernel
+ * only takes the backing file's path and opens its own file per FUSE
+ * open (fuse_passthrough_open, backing_file_open), with the caller's
+ * flags, and from 6.12 or so fget_raw() takes an O_PATH fd. An older
+ * kernel says EBADF: the fd is reopened for it from then on.
+ */
 static int32_t backing_open(struct fe *fe, flt_ino_t ino, int fd)
 {
 	struct fek_backing_map map = { .fd = fd };
-	int id = ioctl(fuse_session_fd(fe->se), FEK_DEV_IOC_BACKING_OPEN,
-		       &map);
+	int id;
 
+	if (atomic_load_explicit(&fe->pt.opath_refused, memory_order_relaxed)
+	    && is_opath(fd)) {
+		id = backing_open_reopened(fe, fd);
+	} else {
+		id = ioctl(fuse_session_fd(fe->se), FEK_DEV_IOC_BACKING_OPEN,
+			   &map);
+		if (id < 0 && errno == EBADF && is_opath(fd)) {
+			if (!atomic_exchange(&fe->pt.opath_refused, true))
+				flt_log(LOG_INFO, "fuse: the kernel takes no "
+					"O_PATH backing file; read-only "
+					"opens of the fast path reopen the "
+					"lower file");
+			id = backing_open_reopened(fe, fd);
+		}
+	}
 	if (id > 0)
 		return id;
 	if (errno == EPERM) {

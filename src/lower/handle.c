@@ -4,6 +4,7 @@
  * what the kernel never released (a daemon killed mid-unmount). */
 #include "lower/lower_int.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 
 struct lower_handle *lower_handle_new(struct lower_fs *fs,
@@ -50,7 +51,7 @@ void lower_handle_free(struct lower_fs *fs, struct lower_handle *h)
 	if (h->is_dir) {
 		lower_sys_closedir(h->dp); /* closes h->fd too */
 		pthread_mutex_destroy(&h->lock);
-	} else {
+	} else if (h->fd >= 0) {
 		lower_sys_close(h->fd);
 	}
 	/* lower_close frees every node itself, after the handles */
@@ -59,6 +60,27 @@ void lower_handle_free(struct lower_fs *fs, struct lower_handle *h)
 		lower_inode_unref(fs, h->node, 1);
 	}
 	free(h);
+}
+
+int lower_handle_fd(struct lower_fs *fs, struct lower_handle *h)
+{
+	int fd = atomic_load_explicit(&h->fd, memory_order_acquire);
+	int none = -1;
+
+	if (fd >= 0)
+		return fd;
+	/* the handle pins its node's fd: no reopen by handle here */
+	fd = lower_reopen(fs, h->node, h->flags);
+	if (fd < 0)
+		return fd;
+	/* two first uses at once: one fd wins, the other is closed */
+	if (!atomic_compare_exchange_strong_explicit(&h->fd, &none, fd,
+						     memory_order_acq_rel,
+						     memory_order_acquire)) {
+		lower_sys_close(fd);
+		return none;
+	}
+	return fd;
 }
 
 struct lower_handle *lower_handle_get(uint64_t fh)

@@ -75,7 +75,10 @@ struct lower_inode {
 };
 
 struct lower_handle {
-	int fd;				/* files: the open fd; dirs: dirfd(dp) */
+	_Atomic int fd;			/* files: the open fd, -1 until first
+					   use if lower_op_open deferred it
+					   (lower_handle_fd); dirs: dirfd(dp) */
+	int flags;			/* files: the open's flags */
 	struct lower_inode *node;	/* holds one lookup ref and one fd pin */
 	bool is_dir;
 	bool odirect;			/* opened with O_DIRECT: align buffers */
@@ -215,6 +218,10 @@ void lower_fdc_forget(struct lower_fs *fs, struct lower_inode *n);
 struct lower_handle *lower_handle_new(struct lower_fs *fs,
 				      struct lower_inode *node, int fd,
 				      DIR *dp);
+/* The fd of the file handle @h, opened now (from its node, with the
+ * open's flags) if lower_op_open deferred it: >= 0 or a negative errno.
+ * It stays open until the handle is freed. */
+int lower_handle_fd(struct lower_fs *fs, struct lower_handle *h);
 /* Unlink, close and free. */
 void lower_handle_free(struct lower_fs *fs, struct lower_handle *h);
 struct lower_handle *lower_handle_get(uint64_t fh);

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 
 void lower_op_getattr(struct lower_fs *fs, struct flt_callback_data *data)
@@ -11,12 +12,18 @@ void lower_op_getattr(struct lower_fs *fs, struct flt_callback_data *data)
 	struct lower_inode *n = lower_inode_get(fs, data->ino);
 	int ret;
 
-	if (data->params.getattr.has_fh && data->params.getattr.fh)
-		ret = lower_sys_fstatat(
-			lower_handle_get(data->params.getattr.fh)->fd, "",
-			&data->results.attr, AT_EMPTY_PATH);
-	else
+	if (data->params.getattr.has_fh && data->params.getattr.fh) {
+		struct lower_handle *h =
+			lower_handle_get(data->params.getattr.fh);
+		int fd = atomic_load_explicit(&h->fd, memory_order_acquire);
+
+		/* a deferred open (ops_file.c): the node's O_PATH fd, which
+		 * the handle pins, is of the same inode */
+		ret = lower_sys_fstatat(fd >= 0 ? fd : h->node->fd, "",
+					&data->results.attr, AT_EMPTY_PATH);
+	} else {
 		ret = lower_stat_inode(fs, n, &data->results.attr);
+	}
 	data->results.attr_timeout = fs->opt.attr_timeout;
 	data->io_status.status = ret;
 }
@@ -27,8 +34,11 @@ static int set_mode(struct lower_fs *fs, struct lower_inode *n, int nfd,
 {
 	char name[LOWER_FDNAME_LEN];
 
-	if (h)
-		return lower_sys_fchmod(h->fd, mode & 07777);
+	if (h) {
+		int fd = lower_handle_fd(fs, h);
+
+		return fd < 0 ? fd : lower_sys_fchmod(fd, mode & 07777);
+	}
 	/* as Linux: the mode of a symlink cannot be changed */
 	if (S_ISLNK(n->type))
 		return -EOPNOTSUPP;
@@ -42,8 +52,10 @@ static int set_size(struct lower_fs *fs, struct lower_inode *n,
 {
 	int fd, ret;
 
-	if (h)
-		return lower_sys_ftruncate(h->fd, size);
+	if (h) {
+		fd = lower_handle_fd(fs, h);
+		return fd < 0 ? fd : lower_sys_ftruncate(fd, size);
+	}
 	/* truncate(2) without a handle: reopen the inode itself for writing
 	 * (the daemon is root, so the mode does not stand in the way; the
 	 * kernel has checked the requestor's permission) */
@@ -65,7 +77,12 @@ static int kill_suidgid(struct lower_fs *fs, struct lower_inode *n, int nfd,
 	mode_t kill = S_ISUID;
 	int ret;
 
-	ret = lower_sys_fstatat(h ? h->fd : nfd, "", &st,
+	if (h) {
+		nfd = lower_handle_fd(fs, h);
+		if (nfd < 0)
+			return nfd;
+	}
+	ret = lower_sys_fstatat(nfd, "", &st,
 				AT_EMPTY_PATH | (h ? 0 : AT_SYMLINK_NOFOLLOW));
 	if (ret < 0 || !S_ISREG(st.st_mode))
 		return ret;

@@ -36,8 +36,9 @@ static void fill_open_result(struct lower_fs *fs, struct flt_open_result *r,
 	r->direct_io = (flags & O_DIRECT) || fs->opt.direct_io;
 	r->keep_cache = fs->opt.keep_cache != 0;
 	/* the fast path's backing file: our handle's fd, which lives until
-	 * release (the front end never closes it) */
-	r->backing_fd = h->fd;
+	 * release (the front end never closes it); for a deferred open the
+	 * node's O_PATH fd, pinned by the handle just as long */
+	r->backing_fd = h->fd >= 0 ? h->fd : h->node->fd;
 	/* a FLUSH would only dup and close (lower_op_flush): not worth a
 	 * round trip where close does nothing. Only nodes with a handle
 	 * are known to be on the root's mount (fdcache.c); others may be
@@ -46,28 +47,53 @@ static void fill_open_result(struct lower_fs *fs, struct flt_open_result *r,
 		      (h->node == &fs->root || h->node->fh);
 }
 
+/*
+ * A read-only open of a regular file, without O_TRUNC or O_DIRECT, cannot
+ * fail for the daemon (root) once the kernel has checked the requestor's
+ * permission, and has nothing to do at open time: its fd is opened at the
+ * first operation that needs one (lower_handle_fd). With the fast path
+ * none may come: the kernel opens its own backing file, and takes the
+ * node's O_PATH fd for the registration (backing_fd). A file read once
+ * (a cold small-file read) then costs no reopen through /proc and no
+ * close. Opens for writing stay eager: EROFS, ETXTBSY, an immutable file
+ * and O_TRUNC belong to open(2).
+ */
+static bool open_deferrable(const struct lower_inode *n, int flags)
+{
+	return (flags & O_ACCMODE) == O_RDONLY &&
+	       !(flags & (O_TRUNC | O_DIRECT | O_CREAT)) &&
+	       S_ISREG(n->type);
+}
+
 void lower_op_open(struct lower_fs *fs, struct flt_callback_data *data)
 {
 	struct lower_inode *n = lower_inode_get(fs, data->ino);
 	int flags = lower_open_flags(fs, data->params.open.flags);
 	struct lower_handle *h;
+	bool deferred;
 	int fd;
 
 	/* pin first: the file may lose its last name while open, and an
 	 * unlinked inode cannot be reopened by handle (fdcache.c) */
 	fd = lower_inode_pin(fs, n);
-	if (fd == 0)
-		fd = lower_reopen(fs, n, flags);
-	else
+	if (fd < 0) {
 		n = NULL;
-	if (fd < 0)
 		goto out_unpin;
-	h = lower_handle_new(fs, n, fd, NULL);
+	}
+	deferred = open_deferrable(n, flags);
+	if (!deferred) {
+		fd = lower_reopen(fs, n, flags);
+		if (fd < 0)
+			goto out_unpin;
+	}
+	h = lower_handle_new(fs, n, deferred ? -1 : fd, NULL);
 	if (!h) {
-		lower_sys_close(fd);
+		if (!deferred)
+			lower_sys_close(fd);
 		fd = -ENOMEM;
 		goto out_unpin;
 	}
+	h->flags = flags;
 	h->odirect = (flags & O_DIRECT) != 0;
 	fill_open_result(fs, &data->results.open, h, flags);
 	data->io_status.status = 0;
@@ -147,6 +173,7 @@ void lower_op_create(struct lower_fs *fs, struct flt_callback_data *data)
 		ret = -ENOMEM;
 		goto out_close;
 	}
+	h->flags = flags;
 	h->odirect = (flags & O_DIRECT) != 0;
 	fill_open_result(fs, &data->results.open, h, flags);
 	if (created)
@@ -285,7 +312,8 @@ static ssize_t write_direct(int fd, const void *buf, size_t size, off_t off)
  * (median; 1.14x-1.28x on a moderately loaded machine, 0.96x on a heavily
  * loaded one); 1 MiB ahead gave less.
  */
-static void lower_readahead(struct lower_handle *h, off_t off, ssize_t r)
+static void lower_readahead(struct lower_handle *h, int fd, off_t off,
+			    ssize_t r)
 {
 	uint64_t o = (uint64_t)off, end = o + (uint64_t)r, expect, done, want;
 	uint64_t ahead = RA_WINDOWS * (uint64_t)r;
@@ -313,23 +341,26 @@ static void lower_readahead(struct lower_handle *h, off_t off, ssize_t r)
 		memory_order_relaxed));
 	if (again || done < end)
 		done = end;	/* a new stream, or one that outran it */
-	posix_fadvise(h->fd, (off_t)done, (off_t)(want - done),
+	posix_fadvise(fd, (off_t)done, (off_t)(want - done),
 		      POSIX_FADV_WILLNEED);
 }
 
 void lower_op_read(struct lower_fs *fs, struct flt_callback_data *data)
 {
 	struct lower_handle *h = lower_handle_get(data->params.read.fh);
+	int fd = lower_handle_fd(fs, h);
 	ssize_t r;
 
-	if (h->odirect) {
-		r = read_direct(h->fd, data->params.read.buf,
+	if (fd < 0) {
+		r = fd;
+	} else if (h->odirect) {
+		r = read_direct(fd, data->params.read.buf,
 				data->params.read.size,
 				data->params.read.offset);
 	} else {
-		r = read_full(h->fd, data->params.read.buf,
+		r = read_full(fd, data->params.read.buf,
 			      data->params.read.size, data->params.read.offset);
-		lower_readahead(h, data->params.read.offset, r);
+		lower_readahead(h, fd, data->params.read.offset, r);
 	}
 	data->io_status.status = r < 0 ? (int)r : 0;
 	data->io_status.information = r < 0 ? 0 : (uint64_t)r;
@@ -338,14 +369,17 @@ void lower_op_read(struct lower_fs *fs, struct flt_callback_data *data)
 void lower_op_write(struct lower_fs *fs, struct flt_callback_data *data)
 {
 	struct lower_handle *h = lower_handle_get(data->params.write.fh);
+	int fd = lower_handle_fd(fs, h);
 	ssize_t r;
 
-	if (h->odirect)
-		r = write_direct(h->fd, data->params.write.buf,
+	if (fd < 0)
+		r = fd;
+	else if (h->odirect)
+		r = write_direct(fd, data->params.write.buf,
 				 data->params.write.size,
 				 data->params.write.offset);
 	else
-		r = write_full(h->fd, data->params.write.buf,
+		r = write_full(fd, data->params.write.buf,
 			       data->params.write.size,
 			       data->params.write.offset);
 	if (r > 0 && data->params.write.kill_priv)
@@ -364,7 +398,13 @@ void lower_op_flush(struct lower_fs *fs, struct flt_callback_data *data)
 	/* close() of a duplicate gives the lower file system its close
 	 * semantics (NFS writes back and reports errors at close) while
 	 * the handle stays open for later I/O */
-	fd = lower_sys_dup(h->fd);
+	fd = atomic_load_explicit(&h->fd, memory_order_acquire);
+	if (fd < 0) {
+		/* a deferred open never used: no file to close */
+		data->io_status.status = 0;
+		return;
+	}
+	fd = lower_sys_dup(fd);
 	data->io_status.status = fd < 0 ? fd : lower_sys_close(fd);
 }
 
@@ -377,17 +417,19 @@ void lower_op_release(struct lower_fs *fs, struct flt_callback_data *data)
 void lower_op_fsync(struct lower_fs *fs, struct flt_callback_data *data)
 {
 	struct lower_handle *h = lower_handle_get(data->params.fsync.fh);
+	int fd = lower_handle_fd(fs, h);
 
 	data->io_status.status =
-		lower_sys_fsync(h->fd, data->params.fsync.datasync);
+		fd < 0 ? fd : lower_sys_fsync(fd, data->params.fsync.datasync);
 }
 
 void lower_op_fallocate(struct lower_fs *fs, struct flt_callback_data *data)
 {
 	struct lower_handle *h = lower_handle_get(data->params.fallocate.fh);
+	int fd = lower_handle_fd(fs, h);
 
-	data->io_status.status = lower_sys_fallocate(
-		h->fd, data->params.fallocate.mode,
+	data->io_status.status = fd < 0 ? fd : lower_sys_fallocate(
+		fd, data->params.fallocate.mode,
 		data->params.fallocate.offset, data->params.fallocate.length);
 }
 
@@ -400,11 +442,17 @@ void lower_op_copy_file_range(struct lower_fs *fs,
 		lower_handle_get(data->params.copy_file_range.fh_out);
 	off_t off_in = data->params.copy_file_range.off_in;
 	off_t off_out = data->params.copy_file_range.off_out;
+	int fd_in = lower_handle_fd(fs, in), fd_out;
 	ssize_t r;
 
-	r = lower_sys_copy_file_range(in->fd, &off_in, out->fd, &off_out,
-				      data->params.copy_file_range.len,
-				      (unsigned)data->params.copy_file_range.flags);
+	fd_out = fd_in < 0 ? fd_in : lower_handle_fd(fs, out);
+	if (fd_out < 0)
+		r = fd_out;
+	else
+		r = lower_sys_copy_file_range(
+			fd_in, &off_in, fd_out, &off_out,
+			data->params.copy_file_range.len,
+			(unsigned)data->params.copy_file_range.flags);
 	data->io_status.status = r < 0 ? (int)r : 0;
 	data->io_status.information = r < 0 ? 0 : (uint64_t)r;
 }
@@ -412,12 +460,13 @@ void lower_op_copy_file_range(struct lower_fs *fs,
 void lower_op_lseek(struct lower_fs *fs, struct flt_callback_data *data)
 {
 	struct lower_handle *h = lower_handle_get(data->params.lseek.fh);
+	int fd = lower_handle_fd(fs, h);
 	off_t r;
 
 	/* the fd's own position is never used for I/O (pread/pwrite), so
 	 * moving it here disturbs nothing */
-	r = lower_sys_lseek(h->fd, data->params.lseek.offset,
-			    data->params.lseek.whence);
+	r = fd < 0 ? fd : lower_sys_lseek(fd, data->params.lseek.offset,
+					  data->params.lseek.whence);
 	data->io_status.status = r < 0 ? (int)r : 0;
 	data->results.offset = r < 0 ? 0 : r;
 }
