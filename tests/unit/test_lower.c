@@ -1591,6 +1591,75 @@ static void test_fdcache_readdirplus_other_mount(void **state)
 	assert_int_equal(WEXITSTATUS(status), 0);
 }
 
+/* A read-only open opens no fd: the fast path gets the node's O_PATH fd,
+ * and the first operation that needs a file opens it (ops_file.c,
+ * open_deferrable). Write opens stay eager. */
+static void test_deferred_open(void **state)
+{
+	struct flt_callback_data d;
+	struct flt_entry e;
+	uint64_t fh, fh2;
+	struct stat st, bst;
+	char buf[8];
+	int fds;
+
+	(void)state;
+	assert_int_equal(do_create(FLT_ROOT_INO, "lazy", 0600, O_RDWR, &e,
+				   &fh),
+			 0);
+	assert_int_equal(do_write(e.ino, fh, "hello", 5, 0), 5);
+	do_release(e.ino, fh);
+
+	fds = count_fds();
+	core_data_init(&d, FLT_OP_OPEN, e.ino);
+	d.params.open.flags = O_RDONLY;
+	perform(&d);
+	assert_int_equal(d.io_status.status, 0);
+	fh = d.results.open.fh;
+	assert_int_equal(count_fds(), fds);	/* nothing opened */
+	/* the backing fd is the node's O_PATH fd, of the same inode */
+	assert_true(d.results.open.backing_fd >= 0);
+	assert_true(fcntl(d.results.open.backing_fd, F_GETFL) & O_PATH);
+	assert_int_equal(fstat(d.results.open.backing_fd, &bst), 0);
+	assert_int_equal(bst.st_ino, e.attr.st_ino);
+	/* GETATTR with the handle: the node's fd serves it */
+	core_data_init(&d, FLT_OP_GETATTR, e.ino);
+	d.params.getattr.has_fh = 1;
+	d.params.getattr.fh = fh;
+	perform(&d);
+	assert_int_equal(d.io_status.status, 0);
+	assert_int_equal(d.results.attr.st_size, 5);
+	assert_int_equal(count_fds(), fds);
+	/* a FLUSH of a handle never used has nothing to close */
+	core_data_init(&d, FLT_OP_FLUSH, e.ino);
+	d.params.flush.fh = fh;
+	perform(&d);
+	assert_int_equal(d.io_status.status, 0);
+	/* the file is opened by the first READ, even after an unlink (the
+	 * handle pins the node's fd) */
+	assert_int_equal(do_unlink(FLT_OP_UNLINK, FLT_ROOT_INO, "lazy"), 0);
+	assert_int_equal(do_read(e.ino, fh, buf, sizeof(buf), 0), 5);
+	assert_memory_equal(buf, "hello", 5);
+	assert_int_equal(count_fds(), fds + 1);
+	assert_int_equal(do_read(e.ino, fh, buf, sizeof(buf), 1), 4);
+	assert_int_equal(count_fds(), fds + 1);	/* opened once */
+	/* a write open is eager and hands out its own readable fd */
+	core_data_init(&d, FLT_OP_OPEN, e.ino);
+	d.params.open.flags = O_RDWR;
+	perform(&d);
+	assert_int_equal(d.io_status.status, 0);
+	fh2 = d.results.open.fh;
+	assert_int_equal(fcntl(d.results.open.backing_fd, F_GETFL) & O_ACCMODE,
+			 O_RDWR);
+	assert_int_equal(count_fds(), fds + 2);
+	do_release(e.ino, fh2);
+	do_release(e.ino, fh);
+	assert_int_equal(count_fds(), fds);
+	assert_int_equal(do_getattr(e.ino, &st), 0);
+	assert_int_equal(st.st_nlink, 0);
+	do_forget(e.ino, 1);
+}
+
 static void test_fdcache_bounded(void **state)
 {
 	enum { N = 100 };
@@ -1805,6 +1874,7 @@ int main(void)
 		T(test_create_write_read_truncate),
 		T(test_no_flush),
 		T(test_unlinked_open_file),
+		T(test_deferred_open),
 		T(test_setattr_mode_owner_times),
 		T(test_new_object_ownership),
 		T(test_new_timeouts),
@@ -1825,6 +1895,7 @@ int main(void)
 		TT(test_hardlinks_share_node),
 		TT(test_create_write_read_truncate),
 		TT(test_unlinked_open_file),
+		TT(test_deferred_open),
 		TT(test_setattr_mode_owner_times),
 		TT(test_new_object_ownership),
 		TT(test_readdir_budgets),
