@@ -17,10 +17,12 @@ void lower_op_getattr(struct lower_fs *fs, struct flt_callback_data *data)
 			lower_handle_get(data->params.getattr.fh);
 		int fd = atomic_load_explicit(&h->fd, memory_order_acquire);
 
-		/* a deferred open (ops_file.c): the node's O_PATH fd, which
-		 * the handle pins, is of the same inode */
-		ret = lower_sys_fstatat(fd >= 0 ? fd : h->node->fd, "",
-					&data->results.attr, AT_EMPTY_PATH);
+		if (fd >= 0)
+			ret = lower_sys_fstatat(fd, "", &data->results.attr,
+						AT_EMPTY_PATH);
+		else	/* a deferred open (ops_file.c): the same inode */
+			ret = lower_stat_inode(fs, h->node,
+					       &data->results.attr);
 	} else {
 		ret = lower_stat_inode(fs, n, &data->results.attr);
 	}
