@@ -122,6 +122,10 @@ int crypt_do_truncate(struct crypt_op *op, uint64_t size, bool has_fh);
  * disjoint ranges; it runs on the caller's thread or a helper's. */
 typedef int (*crypt_par_fn)(void *arg, size_t i0, size_t i1);
 int crypt_par_run(crypt_par_fn fn, void *arg, size_t n, size_t min_chunk);
+/* Around a request's lower I/O and crypto: crypt_par_run splits work only
+ * while fewer requests than CPUs are between the two. */
+void crypt_par_enter(void);
+void crypt_par_leave(void);
 
 /* SEEK_DATA / SEEK_HOLE in plaintext offsets of a file of @size bytes:
  * 4 KiB blocks never written (all-zero stored bytes in a lower hole) are

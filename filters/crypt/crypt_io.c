@@ -308,8 +308,8 @@ static int rd_chunk(void *arg, size_t i0, size_t i1)
 	return ret;
 }
 
-int crypt_do_read(struct crypt_op *op, uint64_t off, size_t size, void *buf,
-		  size_t *done)
+static int do_read(struct crypt_op *op, uint64_t off, size_t size, void *buf,
+		   size_t *done)
 {
 	uint64_t b0 = crypt_block_of(off), b1, nb, lo;
 	size_t got, out = 0, n = 0, hdr = 0;
@@ -374,6 +374,17 @@ int crypt_do_read(struct crypt_op *op, uint64_t off, size_t size, void *buf,
 	if (!ret)
 		*done = out;
 	crypt_wipe(&fk, sizeof(fk));
+	return ret;
+}
+
+int crypt_do_read(struct crypt_op *op, uint64_t off, size_t size, void *buf,
+		  size_t *done)
+{
+	int ret;
+
+	crypt_par_enter();
+	ret = do_read(op, off, size, buf, done);
+	crypt_par_leave();
 	return ret;
 }
 
@@ -547,8 +558,8 @@ static int write_piece(struct crypt_op *op, const struct crypt_fkey *fk,
 	return ret;
 }
 
-int crypt_do_write(struct crypt_op *op, uint64_t off, size_t size,
-		   const void *buf)
+static int do_write(struct crypt_op *op, uint64_t off, size_t size,
+		    const void *buf)
 {
 	const size_t piece = (WR_MAX_BLOCKS - 2) * (size_t)CRYPT_BLOCK;
 	struct crypt_aead *a;
@@ -595,6 +606,17 @@ out:
 	crypt_wipe(&fk, sizeof(fk));
 	/* pbuf (plaintext) is wiped when the thread's buffer is freed or
 	 * grown; it holds only data the volume serves in clear anyway */
+	return ret;
+}
+
+int crypt_do_write(struct crypt_op *op, uint64_t off, size_t size,
+		   const void *buf)
+{
+	int ret;
+
+	crypt_par_enter();
+	ret = do_write(op, off, size, buf);
+	crypt_par_leave();
 	return ret;
 }
 
