@@ -32,21 +32,32 @@ stat "$base/mnt/r" "$base/mnt/m" >/dev/null || it_fail "stat the directories"
 
 # listing DIR WANT: `ls -l` of DIR (by name: its dentry is known) shows
 # WANT ("name size" per line, sorted, from the volume's point of view) and
-# costs no LOOKUP
+# costs no LOOKUP. The entries' nodes carry a 1 s entry timeout: a listing
+# that takes longer (a loaded machine, a sanitizer build) may rightly
+# revalidate its first names, so such a run is retried, and if every try
+# is that slow only the regression's signature (a LOOKUP per entry) fails.
 listing() {
-	local dir=$1 want=$2 mark got lookups
-	stat "$dir" >/dev/null || it_fail "stat $dir"	# its own name, before
-	mark=$(logline)
-	got=$(ls -ln --time-style=+ "$dir" | awk 'NR > 1 { print $NF, $5, substr($1, 1, 10) }' | sort) ||
-		it_fail "ls -l $dir"
-	lookups=$(served "$mark" LOOKUP)
-	[[ $got == "$want" ]] || it_fail "ls -l $dir shows:
+	local dir=$1 want=$2 mark got lookups try t0 ms n_want
+	n_want=$(wc -l <<<"$want")
+	for try in 1 2 3; do
+		stat "$dir" >/dev/null || it_fail "stat $dir"	# its own name, before
+		mark=$(logline)
+		t0=$(date +%s%N)
+		got=$(ls -ln --time-style=+ "$dir" | awk 'NR > 1 { print $NF, $5, substr($1, 1, 10) }' | sort) ||
+			it_fail "ls -l $dir"
+		ms=$((($(date +%s%N) - t0) / 1000000))
+		lookups=$(served "$mark" LOOKUP)
+		[[ $got == "$want" ]] || it_fail "ls -l $dir shows:
 $got
 wanted:
 $want"
-	((lookups == 0)) || it_fail "ls -l $dir: $lookups LOOKUP requests (readdirplus without nodes?)"
-	(($(served "$mark" READDIRPLUS) > 0)) || it_fail "ls -l $dir: no READDIRPLUS"
-	it_log "ls -l $dir: $(wc -l <<<"$got") entries, 0 LOOKUP"
+		(($(served "$mark" READDIRPLUS) > 0)) || it_fail "ls -l $dir: no READDIRPLUS"
+		((lookups == 0)) && break
+		((ms < 700)) && it_fail "ls -l $dir: $lookups LOOKUP requests in $ms ms (readdirplus without nodes?)"
+		it_log "ls -l $dir: $lookups LOOKUP in $ms ms (slow run, entries may expire): again"
+	done
+	((lookups < n_want)) || it_fail "ls -l $dir: $lookups LOOKUP requests for $n_want entries (readdirplus without nodes?)"
+	it_log "ls -l $dir: $n_want entries, $lookups LOOKUP"
 }
 
 want=$(for ((i = 0; i < n; i++)); do echo "f$i $((i * 7 + 1)) -r--r--r--"; done
