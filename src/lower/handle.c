@@ -4,8 +4,11 @@
  * what the kernel never released (a daemon killed mid-unmount). */
 #include "lower/lower_int.h"
 
+#include <linux/capability.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 struct lower_handle *lower_handle_new(struct lower_fs *fs,
 				      struct lower_inode *node, int fd,
@@ -60,6 +63,22 @@ void lower_handle_free(struct lower_fs *fs, struct lower_handle *h)
 		lower_inode_unref(fs, h->node, 1);
 	}
 	free(h);
+}
+
+bool lower_can_defer(bool *noatime)
+{
+	struct __user_cap_header_struct hdr = {
+		.version = _LINUX_CAPABILITY_VERSION_3,
+	};
+	struct __user_cap_data_struct cap[_LINUX_CAPABILITY_U32S_3];
+
+#define HAS(c) ((cap[CAP_TO_INDEX(c)].effective & CAP_TO_MASK(c)) != 0)
+	*noatime = false;
+	if (syscall(SYS_capget, &hdr, cap) != 0)
+		return false;
+	*noatime = HAS(CAP_FOWNER);
+	return HAS(CAP_DAC_OVERRIDE) || HAS(CAP_DAC_READ_SEARCH);
+#undef HAS
 }
 
 int lower_handle_fd(struct lower_fs *fs, struct lower_handle *h)

@@ -94,6 +94,7 @@ int lower_open(const char *root, const struct lower_options *opt,
 	 * (".", a bind mount loop) finds the same node */
 	lower_table_add_root(fs);
 	fs->xattrat = lower_xattrat_probe(fs);
+	fs->defer_ro = lower_can_defer(&fs->defer_noatime);
 	/* armed last, so that call 1 is the first one an operation makes; a
 	   bad spec is logged and ignored: the volume still works */
 	lower_fault_arm_from_env();

@@ -108,6 +108,9 @@ struct lower_fs {
 	int proc_self_fd;		/* /proc/self/fd, O_PATH */
 	bool xattrat;			/* the *xattrat calls work here:
 					   lower_xattrat_probe at open */
+	bool defer_ro;			/* read-only opens may defer their
+					   fd (lower_can_defer at open) */
+	bool defer_noatime;		/* ... also with O_NOATIME */
 	struct lower_inode root;	/* also in the table */
 
 	pthread_mutex_t table_lock;
@@ -222,6 +225,11 @@ struct lower_handle *lower_handle_new(struct lower_fs *fs,
  * open's flags) if lower_op_open deferred it: >= 0 or a negative errno.
  * It stays open until the handle is freed. */
 int lower_handle_fd(struct lower_fs *fs, struct lower_handle *h);
+/* Whether this process may open any lower file for reading whatever its
+ * mode says (CAP_DAC_OVERRIDE or CAP_DAC_READ_SEARCH), and with O_NOATIME
+ * whoever owns it (CAP_FOWNER, in @noatime): what a deferred open needs
+ * to behave as an fd opened at open(2) time (ops_file.c). */
+bool lower_can_defer(bool *noatime);
 /* Unlink, close and free. */
 void lower_handle_free(struct lower_fs *fs, struct lower_handle *h);
 struct lower_handle *lower_handle_get(uint64_t fh);

@@ -51,16 +51,23 @@ static void fill_open_result(struct lower_fs *fs, struct flt_open_result *r,
  * A read-only open of a regular file, without O_TRUNC or O_DIRECT, cannot
  * fail for the daemon (root) once the kernel has checked the requestor's
  * permission, and has nothing to do at open time: its fd is opened at the
- * first operation that needs one (lower_handle_fd). With the fast path
+ * first operation that needs one (lower_handle_fd). Only for a daemon whose
+ * capabilities let it open the file whatever its mode and owner are by
+ * then (lower_can_defer): an fd opened by open(2) keeps working after a
+ * chmod 000, and so must a deferred one; a daemon without them (a user's
+ * mount) opens at once, as the kernel would. With the fast path
  * none may come: the kernel opens its own backing file, and takes the
  * node's O_PATH fd for the registration (backing_fd). A file read once
  * (a cold small-file read) then costs no reopen through /proc and no
  * close. Opens for writing stay eager: EROFS, ETXTBSY, an immutable file
  * and O_TRUNC belong to open(2).
  */
-static bool open_deferrable(const struct lower_inode *n, int flags)
+static bool open_deferrable(const struct lower_fs *fs,
+			    const struct lower_inode *n, int flags)
 {
-	return (flags & O_ACCMODE) == O_RDONLY &&
+	return fs->defer_ro &&
+	       (!(flags & O_NOATIME) || fs->defer_noatime) &&
+	       (flags & O_ACCMODE) == O_RDONLY &&
 	       !(flags & (O_TRUNC | O_DIRECT | O_CREAT)) &&
 	       S_ISREG(n->type);
 }
@@ -80,7 +87,7 @@ void lower_op_open(struct lower_fs *fs, struct flt_callback_data *data)
 		n = NULL;
 		goto out_unpin;
 	}
-	deferred = open_deferrable(n, flags);
+	deferred = open_deferrable(fs, n, flags);
 	if (!deferred) {
 		fd = lower_reopen(fs, n, flags);
 		if (fd < 0)

@@ -12,6 +12,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <ftw.h>
 #include <pthread.h>
 #include <limits.h>
@@ -1660,6 +1661,80 @@ static void test_deferred_open(void **state)
 	do_forget(e.ino, 1);
 }
 
+/* The child of test_deferred_open_unprivileged, as nobody (no
+ * capabilities) on @dir, which nobody owns: the step that failed, or 0. */
+static int deferred_unprivileged_child(const char *dir)
+{
+	struct lower_options opt = { .attr_timeout = 1, .entry_timeout = 1 };
+	struct flt_callback_data d;
+	struct flt_entry e;
+	char path[128], buf[8];
+	uint64_t fh;
+	int fd, step = 0;
+
+	if (setgroups(0, NULL) || setresgid(65534, 65534, 65534) ||
+	    setresuid(65534, 65534, 65534))
+		return 77;
+	step++;	/* 1 */
+	if (lower_open(dir, &opt, &fx->fs) != 0)
+		return step;
+	snprintf(path, sizeof(path), "%s/f", dir);
+	step++;	/* 2 */
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0644);
+	if (fd < 0 || write(fd, "hello", 5) != 5 || close(fd))
+		return step;
+	step++;	/* 3 */
+	if (do_lookup(FLT_ROOT_INO, "f", &e) != 0)
+		return step;
+	step++;	/* 4: the requestor could read it at open(2) */
+	if (do_open(e.ino, O_RDONLY, &fh) != 0)
+		return step;
+	step++;	/* 5 */
+	if (chmod(path, 0) != 0)
+		return step;
+	/* 6: as a native fd, the open one still reads */
+	step++;
+	if (do_read(e.ino, fh, buf, sizeof(buf), 0) != 5 ||
+	    memcmp(buf, "hello", 5))
+		return step;
+	step++;	/* 7 */
+	core_data_init(&d, FLT_OP_RELEASE, e.ino);
+	d.params.release.fh = fh;
+	if (perform(&d) != 0)
+		return step;
+	do_forget(e.ino, 1);
+	lower_close(fx->fs);
+	return 0;
+}
+
+/* A daemon that cannot read every file (a user's mount: no
+ * CAP_DAC_OVERRIDE) must not defer a read-only open: a chmod 000 between
+ * open and the first READ would make the READ fail (EACCES), where an fd
+ * opened by open(2) keeps reading. */
+static void test_deferred_open_unprivileged(void **state)
+{
+	char dir[] = "/tmp/test_lower_nobody.XXXXXX", path[64];
+	int status;
+	pid_t pid;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(chown(dir, 65534, 65534), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(deferred_unprivileged_child(dir));
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	snprintf(path, sizeof(path), "%s/f", dir);
+	unlink(path);
+	rmdir(dir);
+	assert_true(WIFEXITED(status));
+	if (WEXITSTATUS(status) == 77)
+		skip();
+	if (WEXITSTATUS(status))
+		fail_msg("as nobody: step %d failed", WEXITSTATUS(status));
+}
+
 static void test_fdcache_bounded(void **state)
 {
 	enum { N = 100 };
@@ -1875,6 +1950,7 @@ int main(void)
 		T(test_no_flush),
 		T(test_unlinked_open_file),
 		T(test_deferred_open),
+		T(test_deferred_open_unprivileged),
 		T(test_setattr_mode_owner_times),
 		T(test_new_object_ownership),
 		T(test_new_timeouts),
