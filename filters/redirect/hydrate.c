@@ -52,9 +52,14 @@ static struct redir_job *find_locked(struct redir_inst *ri, const char *path)
 	return NULL;
 }
 
-static void put_locked(struct redir_job *j)
+/* Drop @n references to @j at once: the last one frees it. One call for
+ * every reference a caller gives up, so that nothing touches @j after a
+ * put that may have freed it (gcc's -Wuse-after-free cannot tell that an
+ * earlier put of several was not the last). */
+static void put_locked(struct redir_job *j, unsigned n)
 {
-	if (--j->refs)
+	j->refs -= n;
+	if (j->refs)
 		return;
 	for (unsigned i = 0; i < j->nt; i++)
 		redir_target_put(j->t[i]);
@@ -107,7 +112,8 @@ static struct redir_job *new_locked(struct redir_inst *ri, const char *path,
 	return j;
 }
 
-/* @j is done with @result: out of the list, waiters woken. */
+/* @j is done with @result: out of the list, waiters woken. The list's
+ * reference is now the caller's to drop (put_locked), with its own. */
 static void finish_locked(struct redir_inst *ri, struct redir_job *j,
 			  int result)
 {
@@ -121,7 +127,6 @@ static void finish_locked(struct redir_inst *ri, struct redir_job *j,
 	j->state = REDIR_JOB_DONE;
 	j->result = result;
 	pthread_cond_broadcast(&ri->job_cond);
-	put_locked(j);		/* the list's reference */
 }
 
 static struct redir_job *next_queued_locked(struct redir_inst *ri)
@@ -154,7 +159,7 @@ static void *worker(void *arg)
 		pthread_mutex_lock(&ri->job_lock);
 		ri->job_busy--;
 		finish_locked(ri, j, ret);
-		put_locked(j);
+		put_locked(j, 2);	/* the list's and ours */
 	}
 	pthread_mutex_unlock(&ri->job_lock);
 	return NULL;
@@ -211,6 +216,7 @@ int redir_hydrate_start(struct redir_inst *ri, const char *path,
 	ret = spawn_locked(ri);
 	if (ret) {
 		finish_locked(ri, j, ret);
+		put_locked(j, 1);	/* the list's */
 		goto out;
 	}
 	atomic_fetch_add(&ri->hyd_started, 1);
@@ -230,6 +236,7 @@ int redir_materialise(struct redir_inst *ri, const char *path,
 	pthread_mutex_lock(&ri->job_lock);
 	for (;;) {
 		struct redir_job *j;
+		unsigned drop = 1;	/* ours */
 
 		if (ri->job_stop) {
 			ret = -EIO;	/* the volume is going away */
@@ -256,6 +263,7 @@ int redir_materialise(struct redir_inst *ri, const char *path,
 			ret = redir_copy_run(ri, j);
 			pthread_mutex_lock(&ri->job_lock);
 			finish_locked(ri, j, ret);
+			drop++;		/* and the list's */
 		} else {
 			while (j->state != REDIR_JOB_DONE)
 				pthread_cond_wait(&ri->job_cond,
@@ -263,7 +271,7 @@ int redir_materialise(struct redir_inst *ri, const char *path,
 			ret = j->result;
 		}
 		j->waiters--;
-		put_locked(j);
+		put_locked(j, drop);
 		if (ret == -ECANCELED)
 			break;
 		if (ret || atomic_load(&t->materialised))
@@ -289,6 +297,7 @@ int redir_hydrate_cancel(struct redir_inst *ri, const char *path)
 		if (j->state == REDIR_JOB_QUEUED) {
 			atomic_fetch_add(&ri->mat_cancelled, 1);
 			finish_locked(ri, j, -ECANCELED);
+			put_locked(j, 1);	/* the list's */
 		}
 	}
 	pthread_mutex_unlock(&ri->job_lock);
@@ -371,6 +380,7 @@ void redir_jobs_stop(struct redir_inst *ri)
 		if (j->state == REDIR_JOB_QUEUED) {
 			atomic_fetch_add(&ri->mat_cancelled, 1);
 			finish_locked(ri, j, -ECANCELED);
+			put_locked(j, 1);	/* the list's */
 		}
 	}
 	pthread_cond_broadcast(&ri->job_cond);
