@@ -144,6 +144,13 @@ struct flt_open_result {
 	unsigned direct_io : 1;	/**< bypass the page cache for this open */
 	unsigned keep_cache : 1;/**< keep cached pages from earlier opens */
 	unsigned nonseekable : 1;
+	/** opendir: the kernel may keep this directory's listing and
+	 *  answer later reads of it (with keep_cache: across opens) without
+	 *  asking. The lower layer sets both while its watch of the lower
+	 *  directory invalidates them on change; the manager clears both
+	 *  when an instance of the stack registered an OPENDIR or READDIR
+	 *  callback (it must see every listing). Decided per open: a filter
+	 *  attached later sees the listings of directories opened after. */
 	unsigned cache_readdir : 1;
 	/** Set by the manager when the operation completes (open, create):
 	 *  this open must not take the fast path, because an instance

@@ -4,6 +4,7 @@
 #include "cli/cli.h"
 #include "control/ctl.h"
 #include "core/core.h"
+#include "core/core_hooks.h"
 #include "fuse/frontend.h"
 #include "lower/lower.h"
 #include "port/port.h"
@@ -117,7 +118,8 @@ static int parse_args(int argc, char **argv, struct mount_args *a)
 		case OPT_TIMEOUT:
 			if (cfg_parse_timeout(optarg, &a->timeout))
 				return usage_error("--timeout wants seconds >= "
-						   "0, e.g. 1.0", optarg);
+						   "0, e.g. 1.0, or auto",
+						   optarg);
 			a->timeout_set = true;
 			break;
 		case OPT_NEW_TIMEOUT:
@@ -299,15 +301,48 @@ static struct ctl_server *start_control(const struct cfg_volume *c,
 	return srv;
 }
 
+/* The lower layer's watch (lower.h) sends its invalidations through the
+ * core's host hooks, from its own thread, while the session is up. */
+static int watch_inval_inode(void *arg, flt_ino_t ino, bool data)
+{
+	return core_volume_invalidate_inode(arg, ino, data);
+}
+
+static int watch_inval_entry(void *arg, flt_ino_t parent, const char *name)
+{
+	return core_volume_invalidate_entry(arg, parent, name);
+}
+
+struct watch_arg {
+	struct lower_fs *lower;
+	struct flt_volume *vol;
+};
+
+static void watch_up(void *arg)
+{
+	struct watch_arg *w = arg;
+
+	lower_watch_start(w->lower, &(struct lower_watch_hooks){
+		.inval_inode = watch_inval_inode,
+		.inval_entry = watch_inval_entry,
+		.arg = w->vol });
+}
+
+static void watch_down(void *arg)
+{
+	lower_watch_stop(((struct watch_arg *)arg)->lower);
+}
+
 static int serve(const struct cfg_volume *c, const struct mount_args *a)
 {
 	struct ctl_server *ctl;
 	struct lower_options lopt = {
 		.attr_timeout = c->timeout,
 		.entry_timeout = c->timeout,
-		/* never shorter than timeout (lower_new_timeouts) */
+		/* never shorter than timeout (lower_new_timeouts); with
+		 * auto, as with 1 s */
 		.new_timeout = c->new_timeout >= 0 ? c->new_timeout
-						   : 10 * c->timeout,
+			       : 10 * (c->timeout >= 0 ? c->timeout : 1.0),
 		.keep_cache = 1,
 	};
 	struct fuse_frontend_options fo = {
@@ -322,6 +357,7 @@ static int serve(const struct cfg_volume *c, const struct mount_args *a)
 		.read_ahead_kb = 1024,
 	};
 	int ready_fd = -1;
+	struct watch_arg wa;
 	struct lower_fs *lower;
 	struct flt_volume *vol;
 	struct core_bottom bottom;
@@ -367,6 +403,11 @@ static int serve(const struct cfg_volume *c, const struct mount_args *a)
 	}
 	fo.fsname = fsname;
 	ctl = start_control(c, vol, lower, a->fault_injection);
+	wa.lower = lower;
+	wa.vol = vol;
+	fo.session_up = watch_up;
+	fo.session_down = watch_down;
+	fo.session_arg = &wa;
 	ret = fuse_frontend_run(vol, &fo);
 	ctl_stop(ctl);
 	if (ret == -EINVAL)

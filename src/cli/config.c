@@ -66,7 +66,7 @@ static void perr(struct parse_state *ps, unsigned line, const char *fmt, ...)
 void cfg_init(struct cfg_volume *c)
 {
 	memset(c, 0, sizeof(*c));
-	c->timeout = 1.0;
+	c->timeout = -1;	/* auto: long with the watch, else 1 s */
 	c->new_timeout = -1;
 	c->passthrough = true;
 	c->xattr = true;
@@ -134,6 +134,10 @@ int cfg_parse_timeout(const char *s, double *out)
 	char *end;
 	double v;
 
+	if (!strcmp(s, "auto")) {	/* the default */
+		*out = -1;
+		return 0;
+	}
 	errno = 0;
 	v = strtod(s, &end);
 	if (errno || end == s || *end || !isfinite(v) || v < 0 ||
@@ -370,7 +374,7 @@ static void volume_key(struct parse_state *ps, unsigned line,
 		if (cfg_parse_timeout(v, name[0] == 't' ? &c->timeout
 							: &c->new_timeout))
 			perr(ps, line, "'%s' must be a number of seconds "
-			     ">= 0 (e.g. 1.0), not '%s'", name, v);
+			     ">= 0 (e.g. 1.0) or auto, not '%s'", name, v);
 	} else {
 		bool *b = !strcmp(name, "writeback")	 ? &c->writeback
 			  : !strcmp(name, "passthrough") ? &c->passthrough

@@ -9,7 +9,7 @@
  *   options = ro,noatime        ; extra -o options
  *   threads = 4
  *   writeback = false
- *   timeout = 1.0
+ *   timeout = auto             ; or seconds (then no watch of the lower)
  *   new_timeout = 10.0         ; names/attributes of what the mount made
  *   nonempty = false
  *   passthrough = true         ; the kernel reads/writes unfiltered files
@@ -47,9 +47,13 @@ struct cfg_volume {
 	char *options;		/* -o string, NULL if none */
 	unsigned threads;	/* 0: default */
 	bool writeback;
-	double timeout;		/* attr/entry timeout, seconds */
+	double timeout;		/* attr/entry timeout, seconds; < 0:
+				   auto (lower.h: long while the lower
+				   layer watches the lower directory,
+				   else 1 s) */
 	double new_timeout;	/* the same for objects made through the
-				   mount; < 0: 10 x timeout */
+				   mount; < 0: 10 x timeout (10 s with
+				   auto, or the long timeout if longer) */
 	bool nonempty;
 	bool passthrough;	/* default true: offer the fast path */
 	bool xattr;		/* default true; false: the kernel is told

@@ -89,6 +89,8 @@ static unsigned long long num(struct json_object *o, const char *key)
 
 static void print_volume(FILE *f, struct json_object *vol)
 {
+	struct json_object *t, *w;
+
 	fprintf(f, "%sVolume %s%s (lower %s, daemon pid %llu, mounted by uid "
 		"%llu)\n", cli_color(f, CLI_C_BOLD), str(vol, "mountpoint"),
 		cli_color(f, CLI_C_RESET),
@@ -100,6 +102,11 @@ static void print_volume(FILE *f, struct json_object *vol)
 	if (json_object_object_get_ex(vol, "lower_inodes", NULL))
 		fprintf(f, ",\n  lower inodes %llu, open handles %llu",
 			num(vol, "lower_inodes"), num(vol, "lower_handles"));
+	if (json_object_object_get_ex(vol, "timeout", &t))
+		fprintf(f, ",\n  cache timeout %g s, lower watch %s",
+			json_object_get_double(t),
+			json_object_object_get_ex(vol, "lower_watch", &w) &&
+			json_object_get_boolean(w) ? "on" : "off");
 	fprintf(f, "\n");
 }
 

@@ -231,6 +231,12 @@ struct json_object *ctl_status(const struct ctl_volume *v)
 	if (v->lower) {
 		add_u64(vol, "lower_inodes", lower_inode_count(v->lower));
 		add_u64(vol, "lower_handles", lower_handle_count(v->lower));
+		/* the attribute/entry timeout replies carry now, and
+		 * whether changes in the lower directory are watched */
+		json_object_object_add(vol, "timeout", json_object_new_double(
+			lower_effective_timeout(v->lower)));
+		json_object_object_add(vol, "lower_watch",
+			json_object_new_boolean(lower_watching(v->lower)));
 	}
 	json_object_object_add(resp, "volume", vol);
 

@@ -50,6 +50,10 @@ struct flt_filter {
 	/* a FLUSH callback without FLT_OPREG_FLUSH_IF_SENT: opens keep
 	 * their flushes while attached (immutable after registration) */
 	bool wants_flush;
+	/* an OPENDIR or READDIR callback: it sees every listing, so the
+	 * kernel may not cache them while attached (immutable after
+	 * registration) */
+	bool wants_dir_ops;
 	bool started;			/* protected by registry_lock */
 	unsigned ninstances;		/* protected by registry_lock */
 	struct flt_filter *next;	/* registry list, registry_lock */
@@ -75,6 +79,9 @@ struct core_stack {
 					   immutable once published */
 	bool wants_flush;		/* an instance has a FLUSH callback;
 					   immutable once published */
+	bool wants_dir_ops;		/* an instance has an OPENDIR or
+					   READDIR callback; immutable once
+					   published */
 	size_t n;
 	struct flt_instance *inst[];	/* highest altitude first */
 };

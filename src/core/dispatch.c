@@ -268,6 +268,10 @@ static void finish(struct core_op *cop)
 		/* flushes are skipped only if no instance would see them */
 		if (cop->stack->wants_flush)
 			data->results.open.no_flush = 0;
+	} else if (data->op == FLT_OP_OPENDIR && cop->stack->wants_dir_ops) {
+		/* the kernel would answer later listings from its cache */
+		data->results.open.cache_readdir = 0;
+		data->results.open.keep_cache = 0;
 	}
 	if (CORE_TRACING(vol))
 		core_trace_done(cop);

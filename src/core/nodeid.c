@@ -155,3 +155,34 @@ int flt_invalidate_entry(struct flt_instance *instance, flt_ino_t parent,
 		return -ENOSYS;
 	return h.inval_entry(h.arg, parent, name);
 }
+
+int core_volume_invalidate_inode(struct flt_volume *vol, flt_ino_t ino,
+				 bool data)
+{
+	struct core_host_hooks h;
+
+	if (!get_hooks(vol, &h))
+		return -ENOSYS;
+	if (!data && h.inval_attr)
+		return h.inval_attr(h.arg, ino);
+	return h.inval_inode ? h.inval_inode(h.arg, ino) : -ENOSYS;
+}
+
+int core_volume_invalidate_entry(struct flt_volume *vol, flt_ino_t parent,
+				 const char *name)
+{
+	struct core_host_hooks h;
+
+	if (!get_hooks(vol, &h) || !h.inval_entry)
+		return -ENOSYS;
+	return h.inval_entry(h.arg, parent, name);
+}
+
+int core_volume_invalidate_all(struct flt_volume *vol)
+{
+	struct core_host_hooks h;
+
+	if (!get_hooks(vol, &h) || !h.inval_all)
+		return -ENOSYS;
+	return h.inval_all(h.arg);
+}

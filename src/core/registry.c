@@ -119,6 +119,10 @@ int flt_register_filter(const struct flt_registration *reg,
 		if (op->op == FLT_OP_FLUSH && (op->pre || op->post) &&
 		    !(op->flags & FLT_OPREG_FLUSH_IF_SENT))
 			f->wants_flush = true;
+		/* a listing cached by the kernel reaches no filter */
+		if ((op->op == FLT_OP_OPENDIR || op->op == FLT_OP_READDIR) &&
+		    (op->pre || op->post))
+			f->wants_dir_ops = true;
 	}
 
 	pthread_mutex_lock(&registry_lock);

@@ -133,6 +133,7 @@ void stack_publish_locked(struct flt_volume *vol, struct core_stack *next)
 
 	next->wants_data_ops = false;
 	next->wants_flush = false;
+	next->wants_dir_ops = false;
 	for (size_t i = 0; i < next->n; i++) {
 		const struct flt_filter *f = next->inst[i]->filter;
 
@@ -140,6 +141,8 @@ void stack_publish_locked(struct flt_volume *vol, struct core_stack *next)
 			next->wants_data_ops = true;
 		if (f->wants_flush)
 			next->wants_flush = true;
+		if (f->wants_dir_ops)
+			next->wants_dir_ops = true;
 	}
 	atomic_store(&vol->wants_data_ops, next->wants_data_ops);
 	shards_lock_all(vol);

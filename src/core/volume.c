@@ -2,6 +2,7 @@
 /* Volumes and instances: attach a filter at an altitude, detach it with
  * rundown protection. */
 #include "core/core_int.h"
+#include "core/core_hooks.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -170,6 +171,9 @@ int core_volume_attach(struct flt_volume *vol, const char *filter_name,
 		next->inst[j++] = inst;
 	stack_publish_locked(vol, next);
 	pthread_mutex_unlock(&vol->lock);
+	/* names the kernel cached (for long: lower.h, the watch) must
+	 * reach the new instance's lookup callbacks again */
+	core_volume_invalidate_all(vol);
 	if (out)
 		*out = inst;
 	return 0;
@@ -212,6 +216,8 @@ int core_volume_detach(struct flt_volume *vol, struct flt_instance *inst)
 	/* New operations stop reaching the instance ... */
 	stack_publish_locked(vol, next);
 	pthread_mutex_unlock(&vol->lock);
+	/* names looked up through it no longer show what it made them */
+	core_volume_invalidate_all(vol);
 	/* ... it completes what it holds pended ... */
 	if (inst->filter->reg.instance_teardown_start)
 		inst->filter->reg.instance_teardown_start(&objs);

@@ -49,6 +49,14 @@ struct fuse_frontend_options {
 	 * lost to fork) finishes daemonizing here, with foreground set. */
 	void (*mounted)(void *arg);
 	void *mounted_arg;
+	/* session_up: called once the session can take notifications
+	 * (after mounted; a host starts what sends them, e.g. the lower
+	 * layer's watch). session_down: on every path out, before the
+	 * session and the core's host hooks go (stop and join it there;
+	 * also called if session_up never was). Either may be NULL. */
+	void (*session_up)(void *arg);
+	void (*session_down)(void *arg);
+	void *session_arg;
 };
 
 /*

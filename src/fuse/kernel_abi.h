@@ -34,6 +34,10 @@
 #define FEK_FOPEN_NOFLUSH	(1u << 5)
 #define FEK_FOPEN_PASSTHROUGH	(1u << 7)
 
+/* fuse_notify_code (7.44, Linux 6.16): every cached dentry of the
+ * connection becomes invalid (the next walk looks each name up again) */
+#define FEK_NOTIFY_INC_EPOCH	8
+
 struct fek_in_header {
 	uint32_t len;
 	uint32_t opcode;

@@ -3,6 +3,7 @@
  * readahead tuning, the request loop and the way out. */
 #include "fuse/fuse_int.h"
 #include "core/core_hooks.h"
+#include "fuse/kernel_abi.h"
 
 #include <errno.h>
 #include <fuse_opt.h>
@@ -279,6 +280,25 @@ static int hook_inval_inode(void *arg, flt_ino_t ino)
 	return fuse_lowlevel_notify_inval_inode(fe->se, ino, 0, 0);
 }
 
+static int hook_inval_attr(void *arg, flt_ino_t ino)
+{
+	struct fe *fe = arg;
+
+	/* a negative offset: attributes only, pages stay */
+	return fuse_lowlevel_notify_inval_inode(fe->se, ino, -1, 0);
+}
+
+/* libfuse 3.14 has no call for it: the notification is a bare header */
+static int hook_inval_all(void *arg)
+{
+	struct fe *fe = arg;
+	struct fek_out_header h = { .len = sizeof(h),
+				    .error = FEK_NOTIFY_INC_EPOCH };
+	ssize_t n = write(fuse_session_fd(fe->se), &h, sizeof(h));
+
+	return n == (ssize_t)sizeof(h) ? 0 : n < 0 ? -errno : -EIO;
+}
+
 static int hook_inval_entry(void *arg, flt_ino_t parent, const char *name)
 {
 	struct fe *fe = arg;
@@ -354,6 +374,8 @@ int fuse_frontend_run(struct flt_volume *vol,
 	core_volume_set_host_hooks(vol, &(struct core_host_hooks){
 		.inval_inode = hook_inval_inode,
 		.inval_entry = hook_inval_entry,
+		.inval_attr = hook_inval_attr,
+		.inval_all = hook_inval_all,
 		.arg = &fe });
 	if (fuse_set_signal_handlers(se)) {
 		ret = -EIO;
@@ -375,6 +397,8 @@ int fuse_frontend_run(struct flt_volume *vol,
 	}
 	if (o->mounted)
 		o->mounted(o->mounted_arg);
+	if (o->session_up)	/* threads: after any fork */
+		o->session_up(o->session_arg);
 	/* after daemonizing: fork() keeps only the calling thread */
 	start_readahead(o->mountpoint, o->read_ahead_kb > 0 ? o->read_ahead_kb
 							    : 1024);
@@ -402,6 +426,8 @@ out_unmount:
 out_signals:
 	fuse_remove_signal_handlers(se);
 out_session:
+	if (o->session_down)
+		o->session_down(o->session_arg);
 	core_volume_set_host_hooks(vol, NULL);
 	fuse_session_destroy(se);
 	fe_pt_destroy(&fe);

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
@@ -30,12 +31,37 @@ static size_t hash_key(dev_t dev, ino_t ino, size_t nbuckets)
 	return (size_t)(h & (nbuckets - 1));
 }
 
+/* FNV-1a over the handle's type and bytes (watch.c looks nodes up by the
+ * handles fanotify reports, which are name_to_handle_at's) */
+static size_t hash_handle(const struct file_handle *fh, size_t nbuckets)
+{
+	const unsigned char *p = fh->f_handle;
+	uint64_t h = 0xcbf29ce484222325ull ^ (uint32_t)fh->handle_type;
+
+	for (unsigned i = 0; i < fh->handle_bytes; i++)
+		h = (h ^ p[i]) * 0x100000001b3ull;
+	h ^= h >> 29;
+	return (size_t)(h & (nbuckets - 1));
+}
+
+static bool same_handle(const struct file_handle *a,
+			const struct file_handle *b)
+{
+	return a->handle_type == b->handle_type &&
+	       a->handle_bytes == b->handle_bytes &&
+	       !memcmp(a->f_handle, b->f_handle, a->handle_bytes);
+}
+
 int lower_table_init(struct lower_fs *fs)
 {
 	fs->nbuckets = 1024;
 	fs->buckets = calloc(fs->nbuckets, sizeof(*fs->buckets));
-	if (!fs->buckets)
+	fs->fh_buckets = calloc(fs->nbuckets, sizeof(*fs->fh_buckets));
+	if (!fs->buckets || !fs->fh_buckets) {
+		free(fs->buckets);
+		free(fs->fh_buckets);
 		return -ENOMEM;
+	}
 	fs->ninodes = 0;
 	return 0;
 }
@@ -46,6 +72,11 @@ static void insert_locked(struct lower_fs *fs, struct lower_inode *n)
 
 	n->hash_next = fs->buckets[b];
 	fs->buckets[b] = n;
+	if (n->fh) {
+		b = hash_handle(n->fh, fs->nbuckets);
+		n->fh_next = fs->fh_buckets[b];
+		fs->fh_buckets[b] = n;
+	}
 	fs->ninodes++;
 }
 
@@ -57,7 +88,30 @@ static void remove_locked(struct lower_fs *fs, struct lower_inode *n)
 	while (*pp != n)
 		pp = &(*pp)->hash_next;
 	*pp = n->hash_next;
+	if (n->fh) {
+		pp = &fs->fh_buckets[hash_handle(n->fh, fs->nbuckets)];
+		while (*pp != n)
+			pp = &(*pp)->fh_next;
+		*pp = n->fh_next;
+	}
 	fs->ninodes--;
+}
+
+flt_ino_t lower_inode_id_by_handle(struct lower_fs *fs,
+				   const struct file_handle *fh)
+{
+	struct lower_inode *n;
+	flt_ino_t id = 0;
+
+	pthread_mutex_lock(&fs->table_lock);
+	for (n = fs->fh_buckets[hash_handle(fh, fs->nbuckets)]; n;
+	     n = n->fh_next)
+		if (same_handle(n->fh, fh)) {
+			id = lower_inode_id(fs, n);
+			break;
+		}
+	pthread_mutex_unlock(&fs->table_lock);
+	return id;
 }
 
 static struct lower_inode *find_locked(struct lower_fs *fs, dev_t dev,
@@ -76,9 +130,13 @@ static void grow_locked(struct lower_fs *fs)
 {
 	size_t nb = fs->nbuckets * 2;
 	struct lower_inode **nbk = calloc(nb, sizeof(*nbk));
+	struct lower_inode **nfh = calloc(nb, sizeof(*nfh));
 
-	if (!nbk)
+	if (!nbk || !nfh) {
+		free(nbk);
+		free(nfh);
 		return;
+	}
 	for (size_t i = 0; i < fs->nbuckets; i++) {
 		struct lower_inode *n = fs->buckets[i], *next;
 
@@ -89,9 +147,18 @@ static void grow_locked(struct lower_fs *fs)
 			n->hash_next = nbk[b];
 			nbk[b] = n;
 		}
+		for (n = fs->fh_buckets[i]; n; n = next) {
+			size_t b = hash_handle(n->fh, nb);
+
+			next = n->fh_next;
+			n->fh_next = nfh[b];
+			nfh[b] = n;
+		}
 	}
 	free(fs->buckets);
+	free(fs->fh_buckets);
 	fs->buckets = nbk;
+	fs->fh_buckets = nfh;
 	fs->nbuckets = nb;
 }
 
@@ -111,7 +178,9 @@ void lower_table_destroy(struct lower_fs *fs)
 		}
 	}
 	free(fs->buckets);
+	free(fs->fh_buckets);
 	fs->buckets = NULL;
+	fs->fh_buckets = NULL;
 	fs->ninodes = 0;
 }
 
@@ -129,8 +198,8 @@ flt_ino_t lower_inode_id(struct lower_fs *fs, struct lower_inode *n)
 
 void lower_entry_timeouts(struct lower_fs *fs, struct flt_entry *e)
 {
-	e->attr_timeout = fs->opt.attr_timeout;
-	e->entry_timeout = fs->opt.entry_timeout;
+	e->attr_timeout = lower_timeout(fs, false, e->attr.st_dev);
+	e->entry_timeout = lower_timeout(fs, true, e->attr.st_dev);
 }
 
 void lower_new_timeouts(struct lower_fs *fs, struct flt_entry *e)

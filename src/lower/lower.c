@@ -95,6 +95,8 @@ int lower_open(const char *root, const struct lower_options *opt,
 	lower_table_add_root(fs);
 	fs->xattrat = lower_xattrat_probe(fs);
 	fs->defer_ro = lower_can_defer(&fs->defer_noatime);
+	if (fs->opt.attr_timeout < 0 || fs->opt.entry_timeout < 0)
+		lower_watch_init(fs);
 	/* armed last, so that call 1 is the first one an operation makes; a
 	   bad spec is logged and ignored: the volume still works */
 	lower_fault_arm_from_env();
@@ -116,6 +118,8 @@ void lower_close(struct lower_fs *fs)
 {
 	if (!fs)
 		return;
+	/* first: the thread looks nodes up in the table */
+	lower_watch_destroy(fs);
 	fs->closing = true;
 	lower_handles_destroy(fs);
 	lower_table_destroy(fs);

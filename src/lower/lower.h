@@ -35,8 +35,10 @@
 struct lower_fs;
 
 struct lower_options {
-	double attr_timeout;	/* seconds the kernel may cache attributes */
-	double entry_timeout;	/* seconds the kernel may cache names */
+	double attr_timeout;	/* seconds the kernel may cache attributes;
+				   < 0: "auto", see lower_watch_start */
+	double entry_timeout;	/* seconds the kernel may cache names;
+				   < 0: "auto" */
 	double new_timeout;	/* both, for objects made through the mount
 				   (create, mknod, mkdir, symlink) if longer:
 				   the writer uses them again at once (stat
@@ -86,6 +88,37 @@ void lower_perform(void *ctx, struct flt_callback_data *data);
 void lower_set_inode_gone_hook(struct lower_fs *fs,
 			       void (*hook)(flt_ino_t ino, void *arg),
 			       void *arg);
+
+/*
+ * The watch (watch.c). With "auto" timeouts, lower_open puts a fanotify
+ * mark on the lower root's file system if it is a local one (ext4, xfs,
+ * btrfs, tmpfs, f2fs, ...; never NFS, CIFS, FUSE, 9p, ceph, overlay) and
+ * fanotify allows it (CAP_SYS_ADMIN). While that watch is healthy, replies
+ * for objects on the root's device carry a long timeout (an hour) and
+ * directory opens may be cached by the kernel (FOPEN_CACHE_DIR); otherwise
+ * (no watch, a device below the root, after a watch failure) the timeout
+ * is one second, as with an explicit timeout of 1.
+ *
+ * Changes made to the lower directory by other processes then reach the
+ * kernel through @h, called from the watch's own thread only (never from a
+ * request worker): inval_inode (@data: the contents changed too, drop the
+ * cached pages; else attributes only) and inval_entry. The host starts the
+ * thread once its session can take notifications and stops it (joined)
+ * before the session goes; lower_close stops it too. Events of this
+ * process itself are ignored: the kernel already knows what it asked for.
+ * Without a watch both calls do nothing. Call from one thread.
+ */
+struct lower_watch_hooks {
+	int (*inval_inode)(void *arg, flt_ino_t ino, bool data);
+	int (*inval_entry)(void *arg, flt_ino_t parent, const char *name);
+	void *arg;
+};
+int lower_watch_start(struct lower_fs *fs, const struct lower_watch_hooks *h);
+void lower_watch_stop(struct lower_fs *fs);
+/* Whether the watch is on and healthy now (status). */
+bool lower_watching(struct lower_fs *fs);
+/* The attribute timeout of the root's device now (status). */
+double lower_effective_timeout(struct lower_fs *fs);
 
 /* Number of live inode nodes (root included); for tests and status. */
 uint64_t lower_inode_count(struct lower_fs *fs);

@@ -72,6 +72,8 @@ struct lower_inode {
 	uint64_t generation;		/* immutable */
 	uint64_t nlookup;		/* protected by table_lock */
 	struct lower_inode *hash_next;	/* protected by table_lock */
+	struct lower_inode *fh_next;	/* the by-handle chain (nodes with
+					   fh only); table_lock */
 };
 
 struct lower_handle {
@@ -115,6 +117,9 @@ struct lower_fs {
 
 	pthread_mutex_t table_lock;
 	struct lower_inode **buckets;	/* protected by table_lock */
+	struct lower_inode **fh_buckets; /* the same nodes by file handle
+					   (watch.c); nbuckets of them,
+					   table_lock */
 	size_t nbuckets;		/* protected by table_lock */
 	uint64_t ninodes;		/* protected by table_lock */
 
@@ -137,6 +142,10 @@ struct lower_fs {
 	struct lower_inode *lru_head, *lru_tail; /* oldest first; fdc_lock */
 	size_t nlru;			/* fdc_lock */
 	uint64_t fdc_open;		/* node fds open now; fdc_lock */
+
+	/* the fanotify watch of the lower file system (watch.c); NULL
+	 * when off. Set at lower_open, freed at lower_close */
+	struct lower_watch *watch;
 };
 
 /* ---- inode.c: the inode table ------------------------------------------ */
@@ -169,6 +178,13 @@ int lower_lookup_name_at(struct lower_fs *fs, struct lower_inode *parent,
 int lower_lookup_dirent(struct lower_fs *fs, struct lower_inode *parent,
 			int dirfd, const char *name, ino_t d_ino,
 			struct flt_entry *e);
+/* The kernel node id of the node whose file handle is @fh (as fanotify
+ * reports it), 0 if there is none. Takes table_lock for a hash lookup and
+ * no syscall, so an event for an unrelated file costs little. The id may
+ * be stale by the time the caller uses it (only for an invalidation: a
+ * wrong one costs a spurious re-validation, never memory safety). */
+flt_ino_t lower_inode_id_by_handle(struct lower_fs *fs,
+				   const struct file_handle *fh);
 /* Take one more lookup reference on the live node @n (the caller holds
  * one, e.g. the kernel's for the target of link) and fill @e. */
 void lower_inode_ref(struct lower_fs *fs, struct lower_inode *n,
@@ -234,6 +250,23 @@ bool lower_can_defer(bool *noatime);
 void lower_handle_free(struct lower_fs *fs, struct lower_handle *h);
 struct lower_handle *lower_handle_get(uint64_t fh);
 void lower_handles_destroy(struct lower_fs *fs);
+
+/* ---- watch.c: invalidations from a fanotify watch of the lower ------ */
+
+/* Start watching the lower root's file system if it is a local one and
+ * fanotify allows it (lower_open, when the timeouts are "auto"). Failure
+ * is not an error: the volume then uses the short timeouts. */
+void lower_watch_init(struct lower_fs *fs);
+/* Stop the thread (if any), close the fanotify fd, free (lower_close). */
+void lower_watch_destroy(struct lower_fs *fs);
+/* The attribute (@entry false) or entry timeout for an object on device
+ * @dev, now: the options' unless "auto"; with "auto", long while the
+ * watch is healthy and @dev is the lower root's device (the watch sees
+ * one file system), else LOWER_SHORT_TIMEOUT. */
+double lower_timeout(struct lower_fs *fs, bool entry, dev_t dev);
+/* Whether directory listings of @dev may be cached by the kernel
+ * (FOPEN_CACHE_DIR): only while the watch is healthy, on its device. */
+bool lower_watch_covers(struct lower_fs *fs, dev_t dev);
 
 /* ---- umask.c ----------------------------------------------------------- */
 

@@ -26,7 +26,8 @@ void lower_op_getattr(struct lower_fs *fs, struct flt_callback_data *data)
 	} else {
 		ret = lower_stat_inode(fs, n, &data->results.attr);
 	}
-	data->results.attr_timeout = fs->opt.attr_timeout;
+	data->results.attr_timeout =
+		lower_timeout(fs, false, data->results.attr.st_dev);
 	data->io_status.status = ret;
 }
 
@@ -172,7 +173,8 @@ void lower_op_setattr(struct lower_fs *fs, struct flt_callback_data *data)
 	 * change above; it cannot be set explicitly */
 	ret = lower_sys_fstatat(nfd, "", &data->results.attr,
 				AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
-	data->results.attr_timeout = fs->opt.attr_timeout;
+	data->results.attr_timeout =
+		lower_timeout(fs, false, data->results.attr.st_dev);
 out:
 	lower_inode_fd_put(fs, n);
 	data->io_status.status = ret;

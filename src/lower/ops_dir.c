@@ -37,6 +37,13 @@ void lower_op_opendir(struct lower_fs *fs, struct flt_callback_data *data)
 	}
 	memset(&data->results.open, 0, sizeof(data->results.open));
 	data->results.open.fh = (uint64_t)(uintptr_t)h;
+	/* the watch invalidates the listing when the directory changes
+	 * (watch.c), so the kernel may keep it across opens; the manager
+	 * clears this when an instance wants to see every listing */
+	if (lower_watch_covers(fs, n->dev)) {
+		data->results.open.cache_readdir = 1;
+		data->results.open.keep_cache = 1;
+	}
 	data->io_status.status = 0;
 	return;
 

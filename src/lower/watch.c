@@ -1,0 +1,417 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The watch: a fanotify mark on the lower root's whole file system, so
+ * that changes made in the lower directory behind the volume's back (other
+ * processes, another volume over the same lower) reach the kernel's caches
+ * of this volume as explicit invalidations. That is what lets the kernel
+ * keep attributes, names and directory listings for a long time
+ * (LOWER_LONG_TIMEOUT, FOPEN_CACHE_DIR) instead of asking again every
+ * second.
+ *
+ * Who owns what: lower_watch_init (lower_open) makes the fanotify group
+ * and the mark; lower_watch_start / lower_watch_stop (the host, around the
+ * time its session can take notifications) run one thread that reads the
+ * events; lower_watch_destroy (lower_close) stops it if still running and
+ * frees everything. The thread is the only one that sends the host's
+ * invalidations: never a request worker (KERNEL-NOTES: inval_entry from a
+ * worker can deadlock on the directory's lock).
+ *
+ * What it does with an event:
+ *  - from our own process: nothing. Those are the daemon's own lower calls
+ *    on behalf of the kernel, which already knows (reacting would drop
+ *    the page cache of every file written through the volume);
+ *  - the object (FID record) is a node the kernel knows: invalidate its
+ *    attributes, and its cached pages too for FAN_MODIFY;
+ *  - a name (DFID_NAME record) was created, deleted or moved in a
+ *    directory the kernel knows: invalidate that dentry and the
+ *    directory's attributes and cached listing.
+ * Handles map to nodes through the table's by-handle hash (inode.c): an
+ * event for a file the kernel does not know (the mark sees the whole file
+ * system, e.g. all of /tmp) costs one hash lookup.
+ *
+ * Failure (queue overflow, which the unlimited queue should prevent, or a
+ * read error): logged once; the watch turns unhealthy, so new replies get
+ * LOWER_SHORT_TIMEOUT and no cached listings, and the group is closed
+ * (an unread unlimited queue would grow without bound). What the kernel
+ * already holds with the long timeout stays until it expires.
+ *
+ * Threads and locks: `healthy` is atomic (read by every reply);
+ * everything else is written before the thread starts or after it is
+ * joined. The thread takes table_lock only inside
+ * lower_inode_id_by_handle.
+ */
+#include "lower/lower_int.h"
+
+#include <errno.h>
+#include <linux/magic.h>
+#include <poll.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/fanotify.h>
+#include <sys/statfs.h>
+#include <syslog.h>
+#include <unistd.h>
+
+/* One hour: the watch keeps every cache correct, so the timeout only
+ * bounds how long something the watch cannot see stays stale (a change by
+ * filter-initiated I/O of this daemon, events lost after a failure). Long
+ * enough that a warm `ls -l` of 100k entries, and everything a user does
+ * with a tree in a working session, costs no request per entry. */
+#define LOWER_LONG_TIMEOUT 3600.0
+/* Without the watch, as before: one second. */
+#define LOWER_SHORT_TIMEOUT 1.0
+
+#define WATCH_BUF (64 * 1024)
+/* invalidations of one read already sent (a write of 1 MiB blocks gives
+ * one FAN_MODIFY per block unless the kernel merged them) */
+#define WATCH_RECENT 8
+
+#define WATCH_MASK (FAN_MODIFY | FAN_ATTRIB | FAN_CREATE | FAN_DELETE | \
+		    FAN_DELETE_SELF | FAN_MOVED_FROM | FAN_MOVED_TO |     \
+		    FAN_MOVE_SELF | FAN_ONDIR)
+#define WATCH_DIRENT (FAN_CREATE | FAN_DELETE | FAN_MOVED_FROM | FAN_MOVED_TO)
+
+struct lower_watch {
+	int fan_fd;			/* the fanotify group; -1 once failed */
+	int stop_fd;			/* eventfd: lower_watch_stop */
+	pid_t pid;			/* ours: events to ignore */
+	atomic_bool healthy;		/* long timeouts and cached listings */
+	bool running;			/* the thread exists (not joined) */
+	pthread_t thread;
+	struct lower_watch_hooks hooks;
+	struct file_handle *root_fh;	/* the root is not in the table */
+	struct {
+		flt_ino_t ino;
+		bool data;
+	} recent[WATCH_RECENT];		/* of the current read */
+	unsigned nrecent;
+	unsigned char buf[WATCH_BUF] __attribute__((aligned(8)));
+};
+
+/* Local file systems only: on NFS, CIFS, FUSE, 9p, ceph or overlay a
+ * change made elsewhere (another client, the upper layer) is not an event
+ * here. */
+static bool watchable_fs(long type)
+{
+	switch (type) {
+	case EXT4_SUPER_MAGIC:		/* also ext2 and ext3 */
+	case XFS_SUPER_MAGIC:
+	case BTRFS_SUPER_MAGIC:
+	case TMPFS_MAGIC:
+	case F2FS_SUPER_MAGIC:
+	case 0x5346544e:		/* ntfs3 */
+	case 0x2011bab0:		/* exfat */
+		return true;
+	default:
+		return false;
+	}
+}
+
+static struct file_handle *root_handle(int fd)
+{
+	struct file_handle *fh = malloc(sizeof(*fh) + MAX_HANDLE_SZ);
+	int mount_id;
+
+	if (!fh)
+		return NULL;
+	fh->handle_bytes = MAX_HANDLE_SZ;
+	if (lower_sys_name_to_handle_at(fd, "", fh, &mount_id,
+					AT_EMPTY_PATH) < 0) {
+		free(fh);
+		return NULL;
+	}
+	return fh;
+}
+
+void lower_watch_init(struct lower_fs *fs)
+{
+	struct lower_watch *w;
+	struct statfs sfs;
+	const char *why;
+	int ret;
+
+	/* nodes must have handles to be found from events (fdcache.c) */
+	if (!fs->use_handles) {
+		why = "the lower file system has no file handles";
+		goto out_no;
+	}
+	if (lower_sys_fstatfs(fs->root.fd, &sfs) < 0 ||
+	    !watchable_fs((long)sfs.f_type)) {
+		why = "not a local file system";
+		goto out_no;
+	}
+	w = calloc(1, sizeof(*w));
+	if (!w) {
+		why = "out of memory";
+		goto out_no;
+	}
+	w->fan_fd = -1;
+	w->stop_fd = -1;
+	w->root_fh = root_handle(fs->root.fd);
+	if (!w->root_fh) {
+		why = "no handle for the root";
+		goto out_free;
+	}
+	/* FID records need no fd per event; DFID_NAME gives the directory
+	 * and name of a dirent change, FID the object itself */
+	w->fan_fd = fanotify_init(FAN_CLASS_NOTIF | FAN_REPORT_DFID_NAME |
+				  FAN_REPORT_FID | FAN_UNLIMITED_QUEUE |
+				  FAN_CLOEXEC | FAN_NONBLOCK, O_RDONLY);
+	if (w->fan_fd < 0) {
+		why = errno == EPERM ? "fanotify needs CAP_SYS_ADMIN"
+				     : "fanotify_init failed";
+		goto out_free;
+	}
+	/* the mark needs an fd that is not O_PATH on older kernels:
+	 * mount_fd is the root, O_RDONLY (use_handles implies it) */
+	ret = fanotify_mark(w->fan_fd, FAN_MARK_ADD | FAN_MARK_FILESYSTEM,
+			    WATCH_MASK, fs->mount_fd, NULL);
+	if (ret < 0) {
+		why = "fanotify_mark refused the file system";
+		goto out_free;
+	}
+	w->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (w->stop_fd < 0) {
+		why = "no eventfd";
+		goto out_free;
+	}
+	w->pid = getpid();
+	atomic_store(&w->healthy, true);
+	fs->watch = w;
+	flt_log(LOG_DEBUG, "lower: watching the lower file system: long "
+		"timeouts (%g s) and cached listings", LOWER_LONG_TIMEOUT);
+	return;
+
+out_free:
+	if (w->fan_fd >= 0)
+		close(w->fan_fd);
+	free(w->root_fh);
+	free(w);
+out_no:
+	flt_log(LOG_INFO, "lower: no watch of the lower directory (%s): "
+		"attributes and names are cached for %g s", why,
+		LOWER_SHORT_TIMEOUT);
+}
+
+static bool healthy(struct lower_fs *fs)
+{
+	return fs->watch && atomic_load_explicit(&fs->watch->healthy,
+						 memory_order_relaxed);
+}
+
+double lower_timeout(struct lower_fs *fs, bool entry, dev_t dev)
+{
+	double t = entry ? fs->opt.entry_timeout : fs->opt.attr_timeout;
+
+	if (t >= 0)
+		return t;
+	/* the mark sees the root's file system only, not mounts below */
+	return healthy(fs) && dev == fs->root.dev ? LOWER_LONG_TIMEOUT
+						  : LOWER_SHORT_TIMEOUT;
+}
+
+bool lower_watch_covers(struct lower_fs *fs, dev_t dev)
+{
+	return healthy(fs) && dev == fs->root.dev;
+}
+
+bool lower_watching(struct lower_fs *fs)
+{
+	return healthy(fs);
+}
+
+double lower_effective_timeout(struct lower_fs *fs)
+{
+	return lower_timeout(fs, false, fs->root.dev);
+}
+
+static void fail(struct lower_fs *fs, const char *why, int err)
+{
+	struct lower_watch *w = fs->watch;
+
+	atomic_store(&w->healthy, false);
+	flt_log(LOG_ERR, "lower: the watch of the lower directory stopped "
+		"(%s%s%s): short timeouts from now on, and changes made "
+		"directly in the lower directory may show late", why,
+		err ? ": " : "", err ? strerror(err) : "");
+	close(w->fan_fd);
+	w->fan_fd = -1;
+}
+
+static flt_ino_t node_of(struct lower_fs *fs, const struct file_handle *fh)
+{
+	const struct file_handle *r = fs->watch->root_fh;
+
+	if (fh->handle_type == r->handle_type &&
+	    fh->handle_bytes == r->handle_bytes &&
+	    !memcmp(fh->f_handle, r->f_handle, r->handle_bytes))
+		return FLT_ROOT_INO;
+	return lower_inode_id_by_handle(fs, fh);
+}
+
+static void inval_inode(struct lower_watch *w, flt_ino_t ino, bool data)
+{
+	for (unsigned i = 0; i < w->nrecent; i++)
+		if (w->recent[i].ino == ino && (w->recent[i].data || !data))
+			return;
+	/* -ENOENT (the kernel forgot it) and the rest: nothing to do */
+	w->hooks.inval_inode(w->hooks.arg, ino, data);
+	w->recent[w->nrecent % WATCH_RECENT].ino = ino;
+	w->recent[w->nrecent % WATCH_RECENT].data = data;
+	if (w->nrecent < WATCH_RECENT)
+		w->nrecent++;
+}
+
+static void handle_event(struct lower_fs *fs,
+			 const struct fanotify_event_metadata *m)
+{
+	struct lower_watch *w = fs->watch;
+	const struct file_handle *obj = NULL, *dir = NULL;
+	const char *name = NULL;
+	const unsigned char *p = (const unsigned char *)m + m->metadata_len;
+	const unsigned char *end = (const unsigned char *)m + m->event_len;
+	flt_ino_t ino;
+
+	while (p + sizeof(struct fanotify_event_info_header) <= end) {
+		const struct fanotify_event_info_header *h = (const void *)p;
+		const struct fanotify_event_info_fid *f = (const void *)p;
+
+		if (h->len < sizeof(*h) || p + h->len > end)
+			break;
+		if (h->info_type == FAN_EVENT_INFO_TYPE_FID) {
+			obj = (const struct file_handle *)f->handle;
+		} else if (h->info_type == FAN_EVENT_INFO_TYPE_DFID_NAME) {
+			dir = (const struct file_handle *)f->handle;
+			name = (const char *)dir->f_handle + dir->handle_bytes;
+		}
+		p += h->len;
+	}
+	if (obj) {
+		ino = node_of(fs, obj);
+		if (ino)
+			inval_inode(w, ino, m->mask & FAN_MODIFY);
+	}
+	if (!dir)
+		return;
+	ino = node_of(fs, dir);
+	if (!ino)
+		return;
+	/* an event on a directory itself names it "." */
+	if (!strcmp(name, ".")) {
+		inval_inode(w, ino, m->mask & FAN_MODIFY);
+		return;
+	}
+	if (m->mask & WATCH_DIRENT) {
+		w->hooks.inval_entry(w->hooks.arg, ino, name);
+		/* its attributes (mtime, nlink) and its cached listing */
+		inval_inode(w, ino, true);
+	}
+}
+
+/* Handle one read's events: false when the watch failed. */
+static bool handle_batch(struct lower_fs *fs, ssize_t len)
+{
+	struct lower_watch *w = fs->watch;
+	const struct fanotify_event_metadata *m = (const void *)w->buf;
+
+	w->nrecent = 0;
+	for (; FAN_EVENT_OK(m, len); m = FAN_EVENT_NEXT(m, len)) {
+		if (m->vers != FANOTIFY_METADATA_VERSION) {
+			fail(fs, "unknown fanotify metadata version", 0);
+			return false;
+		}
+		if (m->mask & FAN_Q_OVERFLOW) {
+			fail(fs, "event queue overflow", 0);
+			return false;
+		}
+		if (m->pid == w->pid)
+			continue;
+		handle_event(fs, m);
+	}
+	return true;
+}
+
+static void *watch_thread(void *arg)
+{
+	struct lower_fs *fs = arg;
+	struct lower_watch *w = fs->watch;
+
+	for (;;) {
+		struct pollfd pfd[2] = {
+			{ .fd = w->stop_fd, .events = POLLIN },
+			{ .fd = w->fan_fd, .events = POLLIN },
+		};
+
+		if (poll(pfd, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			fail(fs, "poll", errno);
+			break;
+		}
+		if (pfd[0].revents)
+			break;
+		for (;;) {
+			ssize_t n = read(w->fan_fd, w->buf, sizeof(w->buf));
+
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0 && errno == EAGAIN)
+				break;
+			if (n <= 0) {
+				fail(fs, "read", n < 0 ? errno : EIO);
+				return NULL;
+			}
+			if (!handle_batch(fs, n))
+				return NULL;
+		}
+	}
+	return NULL;
+}
+
+int lower_watch_start(struct lower_fs *fs, const struct lower_watch_hooks *h)
+{
+	struct lower_watch *w = fs->watch;
+	int ret;
+
+	if (!w || w->running || w->fan_fd < 0)
+		return 0;
+	w->hooks = *h;
+	ret = pthread_create(&w->thread, NULL, watch_thread, fs);
+	if (ret) {
+		fail(fs, "cannot start its thread", ret);
+		return -ret;
+	}
+	w->running = true;
+	return 0;
+}
+
+void lower_watch_stop(struct lower_fs *fs)
+{
+	struct lower_watch *w = fs->watch;
+	uint64_t one = 1;
+
+	if (!w || !w->running)
+		return;
+	if (write(w->stop_fd, &one, sizeof(one)) < 0)
+		flt_log(LOG_ERR, "lower: cannot stop the watch: %s",
+			strerror(errno));
+	pthread_join(w->thread, NULL);
+	w->running = false;
+}
+
+void lower_watch_destroy(struct lower_fs *fs)
+{
+	struct lower_watch *w = fs->watch;
+
+	if (!w)
+		return;
+	lower_watch_stop(fs);
+	if (w->fan_fd >= 0)
+		close(w->fan_fd);
+	close(w->stop_fd);
+	free(w->root_fh);
+	free(w);
+	fs->watch = NULL;
+}
