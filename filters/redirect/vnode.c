@@ -98,20 +98,18 @@ static int vnode_ref(struct redir_inst *ri, const char *path,
 	if (!fresh)
 		return -ENOMEM;
 	pthread_mutex_lock(&ri->vlock);
-	if (ri->vbuckets) {
-		hp = hash_str(path);
-		for (v = ri->by_path[hp]; v; v = v->next_path)
-			if (!strcmp(v->path, path))
-				break;
-	}
-	if (v && ((v->type & S_IFMT) != (st->st_mode & S_IFMT) ||
-		  v->target->gen != t->gen ||
-		  atomic_load(&v->target->materialised))) {
-		/* the backing changed type, the rules changed, or it was
-		 * materialised: a stale node; keep it for its holders but
-		 * do not hand it out again */
-		v = NULL;
-	}
+	/* A path may have stale nodes besides its live one: the backing
+	 * changed type, the rules changed, or it was materialised. They are
+	 * kept for their holders but never handed out again. Where each
+	 * sits on the chain is not known (a rehash reorders the chains), so
+	 * look past them. */
+	for (v = ri->vbuckets ? ri->by_path[hash_str(path)] : NULL; v;
+	     v = v->next_path)
+		if (!strcmp(v->path, path) &&
+		    (v->type & S_IFMT) == (st->st_mode & S_IFMT) &&
+		    v->target->gen == t->gen &&
+		    !atomic_load(&v->target->materialised))
+			break;
 	if (v) {
 		v->nlookup++;
 	} else {

@@ -277,6 +277,72 @@ static void test_escapes(void **state)
 					      sizeof(err)), 0);
 }
 
+static struct redir_target *vtarget(uint64_t gen)
+{
+	struct redir_target *t = calloc(1, sizeof(*t) + 2);
+
+	assert_non_null(t);
+	atomic_init(&t->refs, 1);
+	atomic_init(&t->materialised, false);
+	t->gen = gen;
+	t->policy = REDIR_READONLY;
+	return t;
+}
+
+/* Virtual nodes (vnode.c): one node per path, also once the tables have
+ * grown. A path whose node went stale (the rules changed) and that got a
+ * new one has both on its chain; after a rehash the stale one may come
+ * first, and a lookup must still find the live one, not make a third. */
+static void test_vnode_table_growth(void **state)
+{
+	enum { N = 32, MORE = 4 * REDIR_VBUCKETS_MIN };
+	struct redir_inst ri;
+	struct redir_target *old = vtarget(1), *cur = vtarget(2);
+	struct stat st = { .st_mode = S_IFREG | 0644, .st_size = 1 };
+	struct flt_entry e;
+	flt_ino_t live[N], ids[4];
+	char path[32];
+	int dummy;
+
+	(void)state;
+	memset(&ri, 0, sizeof(ri));
+	ri.instance = (struct flt_instance *)&dummy; /* only tested != NULL */
+	pthread_mutex_init(&ri.vlock, NULL);
+	for (int i = 0; i < N; i++) {
+		snprintf(path, sizeof(path), "p%d", i);
+		assert_int_equal(redir_vnode_ref(&ri, path, old, &st, &e), 0);
+		/* the rules changed: a new node, the old one kept for the
+		 * kernel's references */
+		assert_int_equal(redir_vnode_ref(&ri, path, cur, &st, &e), 0);
+		live[i] = e.ino;
+		assert_int_equal(redir_vnode_ids(&ri, path, ids, 4), 2);
+	}
+	/* grow the tables a few times */
+	for (int i = 0; i < MORE; i++) {
+		snprintf(path, sizeof(path), "more/%d", i);
+		assert_int_equal(redir_vnode_ref(&ri, path, cur, &st, &e), 0);
+	}
+	assert_true(ri.vbuckets >= ri.vcount);
+	assert_int_equal(ri.vcount, 2 * N + MORE);
+	for (int i = 0; i < N; i++) {
+		snprintf(path, sizeof(path), "p%d", i);
+		assert_int_equal(redir_vnode_ref(&ri, path, cur, &st, &e), 0);
+		assert_int_equal(e.ino, live[i]);
+		assert_int_equal(redir_vnode_ids(&ri, path, ids, 4), 2);
+		assert_non_null(redir_vnode_find(&ri, live[i]));
+	}
+	for (int i = 0; i < MORE; i += 97) {
+		snprintf(path, sizeof(path), "more/%d", i);
+		assert_int_equal(redir_vnode_ids(&ri, path, ids, 4), 1);
+	}
+	assert_int_equal(redir_vnode_ids_under(&ri, "more", NULL, 0), 0);
+	redir_vnodes_destroy(&ri);
+	assert_int_equal(ri.vbuckets, 0);
+	redir_target_put(old);
+	redir_target_put(cur);
+	pthread_mutex_destroy(&ri.vlock);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -287,6 +353,7 @@ int main(void)
 		cmocka_unit_test(test_hydrate_args),
 		cmocka_unit_test(test_block_math),
 		cmocka_unit_test(test_block_read),
+		cmocka_unit_test(test_vnode_table_growth),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
