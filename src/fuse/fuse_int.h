@@ -58,6 +58,9 @@ struct fe_pt {
 	atomic_bool warned;		/* other BACKING_OPEN errors logged */
 	atomic_bool opath_refused;	/* the kernel wants a readable backing
 					   fd, not an O_PATH one */
+	bool test_refuse_opath;		/* tests: BACKING_OPEN of an O_PATH
+					   fd answers EBADF, as before 6.12
+					   ($FSFILTER_TEST_PT_REFUSE_OPATH) */
 	pthread_mutex_t lock;		/* leaf: the inode table; static
 					   initializer, never destroyed */
 	struct fe_pt_inode **buckets;	/* lock: inodes with open handles */

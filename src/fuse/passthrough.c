@@ -192,6 +192,8 @@ int fe_pt_setup(struct fe *fe, bool want)
 	int ret;
 
 	fe->pt.want = want && !fe->want_writeback;
+	fe->pt.test_refuse_opath =
+		getenv("FSFILTER_TEST_PT_REFUSE_OPATH") != NULL;
 	/* after fuse_session_mount(): the same fd, now read and written
 	 * through the hooks */
 	ret = fuse_session_custom_io(fe->se, &io, fuse_session_fd(fe->se));
@@ -316,8 +318,13 @@ static int32_t backing_open(struct fe *fe, flt_ino_t ino, int fd)
 	    && is_opath(fd)) {
 		id = backing_open_reopened(fe, fd);
 	} else {
-		id = ioctl(fuse_session_fd(fe->se), FEK_DEV_IOC_BACKING_OPEN,
-			   &map);
+		if (fe->pt.test_refuse_opath && is_opath(fd)) {
+			id = -1;	/* the older kernel (tests) */
+			errno = EBADF;
+		} else {
+			id = ioctl(fuse_session_fd(fe->se),
+				   FEK_DEV_IOC_BACKING_OPEN, &map);
+		}
 		if (id < 0 && errno == EBADF && is_opath(fd)) {
 			if (!atomic_exchange(&fe->pt.opath_refused, true))
 				flt_log(LOG_INFO, "fuse: the kernel takes no "
