@@ -1661,6 +1661,65 @@ static void test_deferred_open(void **state)
 	do_forget(e.ino, 1);
 }
 
+struct first_read {
+	flt_ino_t ino;
+	uint64_t fh;
+	pthread_barrier_t *go;
+	ssize_t got;
+};
+
+static void *first_read_thread(void *arg)
+{
+	struct first_read *r = arg;
+	char buf[8];
+
+	pthread_barrier_wait(r->go);
+	r->got = do_read(r->ino, r->fh, buf, sizeof(buf), 0);
+	if (r->got == 5 && memcmp(buf, "hello", 5))
+		r->got = -1;
+	return NULL;
+}
+
+/* Many first READs of one deferred handle at once: each opens an fd, one
+ * is published (lower_handle_fd) and the others are closed, so the
+ * handle holds one fd and the release leaves none. Rounds, since the
+ * race is a narrow window. */
+static void test_deferred_open_first_reads(void **state)
+{
+	enum { THREADS = 8, ROUNDS = 50 };
+	struct first_read r[THREADS];
+	pthread_t tid[THREADS];
+	pthread_barrier_t go;
+	struct flt_entry e;
+	uint64_t fh;
+	int fds;
+
+	(void)state;
+	make_file("race", "hello");
+	assert_int_equal(do_lookup(FLT_ROOT_INO, "race", &e), 0);
+	fds = count_fds();
+	pthread_barrier_init(&go, NULL, THREADS);
+	for (int round = 0; round < ROUNDS; round++) {
+		assert_int_equal(do_open(e.ino, O_RDONLY, &fh), 0);
+		assert_int_equal(count_fds(), fds);
+		for (int i = 0; i < THREADS; i++) {
+			r[i] = (struct first_read){ e.ino, fh, &go, 0 };
+			assert_int_equal(pthread_create(&tid[i], NULL,
+							first_read_thread,
+							&r[i]), 0);
+		}
+		for (int i = 0; i < THREADS; i++) {
+			pthread_join(tid[i], NULL);
+			assert_int_equal(r[i].got, 5);
+		}
+		assert_int_equal(count_fds(), fds + 1);
+		do_release(e.ino, fh);
+		assert_int_equal(count_fds(), fds);
+	}
+	pthread_barrier_destroy(&go);
+	do_forget(e.ino, 1);
+}
+
 /* The child of test_deferred_open_unprivileged, as nobody (no
  * capabilities) on @dir, which nobody owns: the step that failed, or 0. */
 static int deferred_unprivileged_child(const char *dir)
@@ -1951,6 +2010,7 @@ int main(void)
 		T(test_unlinked_open_file),
 		T(test_deferred_open),
 		T(test_deferred_open_unprivileged),
+		T(test_deferred_open_first_reads),
 		T(test_setattr_mode_owner_times),
 		T(test_new_object_ownership),
 		T(test_new_timeouts),
