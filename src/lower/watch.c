@@ -264,14 +264,16 @@ static void inval_inode(struct lower_watch *w, flt_ino_t ino, bool data)
 		w->nrecent++;
 }
 
+/* @m: a copy of the metadata at @ev (the event's bytes in the buffer) */
 static void handle_event(struct lower_fs *fs,
-			 const struct fanotify_event_metadata *m)
+			 const struct fanotify_event_metadata *m,
+			 const unsigned char *ev)
 {
 	struct lower_watch *w = fs->watch;
 	const struct file_handle *obj = NULL, *dir = NULL;
 	const char *name = NULL;
-	const unsigned char *p = (const unsigned char *)m + m->metadata_len;
-	const unsigned char *end = (const unsigned char *)m + m->event_len;
+	const unsigned char *p = ev + m->metadata_len;
+	const unsigned char *end = ev + m->event_len;
 	flt_ino_t ino;
 
 	while (p + sizeof(struct fanotify_event_info_header) <= end) {
@@ -310,25 +312,34 @@ static void handle_event(struct lower_fs *fs,
 	}
 }
 
-/* Handle one read's events: false when the watch failed. */
-static bool handle_batch(struct lower_fs *fs, ssize_t len)
+/* Handle one read's events: false when the watch failed. Records are
+ * only 4-byte aligned (names pad to 4): the metadata, which holds a 64-bit
+ * mask, is copied out before use. */
+static bool handle_batch(struct lower_fs *fs, size_t len)
 {
 	struct lower_watch *w = fs->watch;
-	const struct fanotify_event_metadata *m = (const void *)w->buf;
+	size_t off = 0;
 
 	w->nrecent = 0;
-	for (; FAN_EVENT_OK(m, len); m = FAN_EVENT_NEXT(m, len)) {
-		if (m->vers != FANOTIFY_METADATA_VERSION) {
+	while (len - off >= sizeof(struct fanotify_event_metadata)) {
+		struct fanotify_event_metadata m;
+
+		memcpy(&m, w->buf + off, sizeof(m));
+		if (m.event_len < sizeof(m) || m.event_len > len - off ||
+		    m.metadata_len < sizeof(m) ||
+		    m.metadata_len > m.event_len)
+			break;
+		if (m.vers != FANOTIFY_METADATA_VERSION) {
 			fail(fs, "unknown fanotify metadata version", 0);
 			return false;
 		}
-		if (m->mask & FAN_Q_OVERFLOW) {
+		if (m.mask & FAN_Q_OVERFLOW) {
 			fail(fs, "event queue overflow", 0);
 			return false;
 		}
-		if (m->pid == w->pid)
-			continue;
-		handle_event(fs, m);
+		if (m.pid != w->pid)
+			handle_event(fs, &m, w->buf + off);
+		off += m.event_len;
 	}
 	return true;
 }
@@ -363,7 +374,7 @@ static void *watch_thread(void *arg)
 				fail(fs, "read", n < 0 ? errno : EIO);
 				return NULL;
 			}
-			if (!handle_batch(fs, n))
+			if (!handle_batch(fs, (size_t)n))
 				return NULL;
 		}
 	}

@@ -38,7 +38,9 @@ drops() { awk '/^drop_(pagecache|slab) /{ n += $2 } END { print n + 0 }' /proc/v
 L=$base/lower M=$base/mnt
 mkdir "$L" "$M"
 it_mount "$L" "$M"
-[[ $(vol_json "$M" lower_watch) == True ]] ||
+w=$(vol_json "$M" lower_watch) || it_fail "status --json of $M"
+[[ $w == True || $w == False ]] || it_fail "status --json of $M: lower_watch is '$w'"
+[[ $w == True ]] ||
 	it_skip "no watch of the lower directory here (file system $(stat -f -c %T "$L"), see the daemon log)"
 t=$(vol_json "$M" timeout)
 python3 -c 'import sys; sys.exit(float(sys.argv[1]) < 600)' "$t" ||

@@ -7,7 +7,9 @@
  * filter), unknown registration flags refused; results.open.no_flush
  * kept only while no instance has a FLUSH callback (one registered with
  * FLT_OPREG_FLUSH_IF_SENT keeps it); the volume's READ size from the
- * filters' flt_registration.max_read.
+ * filters' flt_registration.max_read; results.open.cache_readdir and
+ * keep_cache of an OPENDIR kept only while no instance has an OPENDIR or
+ * READDIR callback (a cached listing reaches no filter).
  */
 #include "core/core.h"
 
@@ -31,6 +33,12 @@ static void bottom(void *ctx, struct flt_callback_data *d)
 		d->results.open.fh = 7;
 		d->results.open.backing_fd = BACKING_FD;
 		d->results.open.no_flush = 1;	/* as the lower layer's */
+	}
+	if (d->op == FLT_OP_OPENDIR) {	/* as the lower layer's, watched */
+		memset(&d->results.open, 0, sizeof(d->results.open));
+		d->results.open.fh = 8;
+		d->results.open.cache_readdir = 1;
+		d->results.open.keep_cache = 1;
 	}
 }
 
@@ -113,6 +121,14 @@ static const struct flt_operation_registration flush_if_sent[] = {
 	{ FLT_OP_FLUSH, FLT_OPREG_FLUSH_IF_SENT, veto_pre, veto_post },
 	FLT_OPERATION_END,
 };
+static const struct flt_operation_registration readdir_post[] = {
+	{ FLT_OP_READDIR, 0, NULL, veto_post },
+	FLT_OPERATION_END,
+};
+static const struct flt_operation_registration opendir_pre[] = {
+	{ FLT_OP_OPENDIR, 0, pass_pre, NULL },
+	FLT_OPERATION_END,
+};
 static const struct flt_operation_registration bad_flags[] = {
 	{ FLT_OP_READ, 1u << 7, pass_pre, NULL },
 	FLT_OPERATION_END,
@@ -137,6 +153,14 @@ static const struct flt_registration reg_flush = {
 static const struct flt_registration reg_flush_if_sent = {
 	FLT_REGISTRATION_INIT, .name = "fp-flush-if-sent",
 	.default_altitude = 6000, .operations = flush_if_sent,
+};
+static const struct flt_registration reg_readdir = {
+	FLT_REGISTRATION_INIT, .name = "fp-readdir", .default_altitude = 7000,
+	.operations = readdir_post,
+};
+static const struct flt_registration reg_opendir = {
+	FLT_REGISTRATION_INIT, .name = "fp-opendir", .default_altitude = 8000,
+	.operations = opendir_pre,
 };
 static const struct flt_registration reg_bad = {
 	FLT_REGISTRATION_INIT, .name = "fp-bad", .default_altitude = 4000,
@@ -174,6 +198,10 @@ static int setup(void **state)
 	assert_int_equal(flt_register_filter(&reg_mr64, &f), 0);
 	flt_start_filtering(f);
 	assert_int_equal(flt_register_filter(&reg_mr256, &f), 0);
+	flt_start_filtering(f);
+	assert_int_equal(flt_register_filter(&reg_readdir, &f), 0);
+	flt_start_filtering(f);
+	assert_int_equal(flt_register_filter(&reg_opendir, &f), 0);
 	flt_start_filtering(f);
 	return core_volume_create("fastpath", &b, &vol);
 }
@@ -291,6 +319,35 @@ static void test_no_flush(void **state)
 	assert_int_equal(core_volume_detach(vol, inst), 0);
 }
 
+/* The bottom's cached listing survives filters without directory
+ * callbacks, not one with a READDIR post or an OPENDIR pre. */
+static void test_cache_readdir(void **state)
+{
+	struct flt_instance *data, *dir;
+	struct flt_callback_data d;
+
+	(void)state;
+	d = run_open(vol, FLT_OP_OPENDIR, 5);
+	assert_true(d.results.open.cache_readdir && d.results.open.keep_cache);
+	assert_int_equal(core_volume_attach(vol, "fp-data", 0, NULL, &data),
+			 0);
+	d = run_open(vol, FLT_OP_OPENDIR, 5);
+	assert_true(d.results.open.cache_readdir && d.results.open.keep_cache);
+	assert_int_equal(core_volume_attach(vol, "fp-readdir", 0, NULL, &dir),
+			 0);
+	d = run_open(vol, FLT_OP_OPENDIR, 5);
+	assert_false(d.results.open.cache_readdir || d.results.open.keep_cache);
+	assert_int_equal(core_volume_detach(vol, dir), 0);
+	assert_int_equal(core_volume_attach(vol, "fp-opendir", 0, NULL, &dir),
+			 0);
+	d = run_open(vol, FLT_OP_OPENDIR, 5);
+	assert_false(d.results.open.cache_readdir || d.results.open.keep_cache);
+	assert_int_equal(core_volume_detach(vol, dir), 0);
+	d = run_open(vol, FLT_OP_OPENDIR, 5);
+	assert_true(d.results.open.cache_readdir);
+	assert_int_equal(core_volume_detach(vol, data), 0);
+}
+
 /* The volume's READ size: the smallest any attached filter asks for;
  * filters asking nothing (0) do not count. */
 static void test_max_read(void **state)
@@ -328,6 +385,7 @@ int main(void)
 		cmocka_unit_test(test_data_filter_turns_it_off),
 		cmocka_unit_test(test_skip_flag_and_veto),
 		cmocka_unit_test(test_no_flush),
+		cmocka_unit_test(test_cache_readdir),
 		cmocka_unit_test(test_max_read),
 		cmocka_unit_test(test_unknown_flags_refused),
 	};
