@@ -7,6 +7,7 @@
 #include "cli/color.h"
 #include "cli/json_out.h"
 #include "core/core.h"
+#include "fuse/optcheck.h"
 #include "lower/lower.h"
 #include "port/port.h"
 
@@ -119,7 +120,8 @@ int cmd_check(int argc, char **argv)
 	err[0] = '\0';
 	cfg_init(&c);
 	if (cfg_load(&c, file, err, sizeof(err)) ||
-	    cfg_check(&c, err, sizeof(err))) {
+	    cfg_check(&c, err, sizeof(err)) ||
+	    fuse_frontend_check_options(c.options, err, sizeof(err))) {
 		fprintf(stderr, "%sfsfilter: %s%s\n", cli_color(stderr, CLI_C_RED),
 			err, cli_color(stderr, CLI_C_RESET));
 		ret = CLI_USAGE;

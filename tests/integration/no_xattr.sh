@@ -100,4 +100,19 @@ grep -q "Operation not supported" <<<"$out" ||
 it_unmount "$base/mnt"
 printf '[volume]\nlower = %s\nmountpoint = %s\nxattr = maybe\n' "$lower" "$base/mnt" >"$base/bad.conf"
 "$FSFILTER" check "$base/bad.conf" >/dev/null 2>&1 && it_fail "check accepted xattr = maybe"
+
+# check refuses what mount would: an option libfuse does not know (mount
+# fails with exit 2), and takes what it would (empty items, an escaped
+# comma, fsfilter's own switches among kernel options)
+printf '[volume]\nlower = %s\nmountpoint = %s\noptions = noatime,,bogus_opt\n' "$lower" "$base/mnt" >"$base/unk.conf"
+rc=0
+out=$("$FSFILTER" check "$base/unk.conf" 2>&1) || rc=$?
+((rc == 2)) || it_fail "check of options = noatime,,bogus_opt: exit $rc, wanted 2: $out"
+grep -q "bogus_opt" <<<"$out" || it_fail "check: the unknown option is not named: $out"
+rc=0
+out=$(timeout 20 "$FSFILTER" mount -f --config "$base/unk.conf" 2>&1) || rc=$?
+((rc == 2)) || it_fail "mount of options = noatime,,bogus_opt: exit $rc, wanted 2: $out"
+it_is_mounted "$base/mnt" && it_fail "options = bogus_opt mounted"
+printf '[volume]\nlower = %s\nmountpoint = %s\noptions = ro,,noatime,xattr=off,fsname=a\\,b\n' "$lower" "$base/mnt" >"$base/good.conf"
+out=$("$FSFILTER" check "$base/good.conf" 2>&1) || it_fail "check refused options = ro,,noatime,xattr=off,fsname=a\\,b: $out"
 exit 0
