@@ -105,6 +105,8 @@ static int open_header(int fd, const uint8_t master[CRYPT_KEY_LEN],
 	struct stat st;
 	ssize_t n;
 
+	/* set on every path: gcc cannot know that -errno is never 0 */
+	*lsize = 0;
 	if (fstat(fd, &st))
 		return -errno;
 	*lsize = (uint64_t)st.st_size;
