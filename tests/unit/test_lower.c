@@ -1661,6 +1661,37 @@ static void test_deferred_open(void **state)
 	do_forget(e.ino, 1);
 }
 
+/* A deferred handle released without any use opens and closes nothing;
+ * FSYNC and FDATASYNC on one whose fd was never opened succeed (they open
+ * it: the kernel may send them for a file written through another open
+ * of the inode). */
+static void test_deferred_open_unused(void **state)
+{
+	struct flt_callback_data d;
+	struct flt_entry e;
+	uint64_t fh;
+	int fds;
+
+	(void)state;
+	make_file("unused", "data");
+	assert_int_equal(do_lookup(FLT_ROOT_INO, "unused", &e), 0);
+	fds = count_fds();
+	assert_int_equal(do_open(e.ino, O_RDONLY, &fh), 0);
+	do_release(e.ino, fh);
+	assert_int_equal(count_fds(), fds);
+	assert_int_equal(lower_handle_count(fx->fs), 0);
+	for (int datasync = 0; datasync <= 1; datasync++) {
+		assert_int_equal(do_open(e.ino, O_RDONLY, &fh), 0);
+		core_data_init(&d, FLT_OP_FSYNC, e.ino);
+		d.params.fsync.fh = fh;
+		d.params.fsync.datasync = datasync;
+		assert_int_equal(perform(&d), 0);
+		do_release(e.ino, fh);
+		assert_int_equal(count_fds(), fds);
+	}
+	do_forget(e.ino, 1);
+}
+
 struct first_read {
 	flt_ino_t ino;
 	uint64_t fh;
@@ -2011,6 +2042,7 @@ int main(void)
 		T(test_deferred_open),
 		T(test_deferred_open_unprivileged),
 		T(test_deferred_open_first_reads),
+		T(test_deferred_open_unused),
 		T(test_setattr_mode_owner_times),
 		T(test_new_object_ownership),
 		T(test_new_timeouts),
