@@ -153,6 +153,19 @@ it_two_volumes() {
 	IT_PID_B=$IT_PID
 }
 
+# it_require_passthrough: after it_mount (IT_LOG), wait for the daemon's
+# verdict on the fast path (logged at INIT, before any request is served);
+# skip if the kernel does not offer it, fail if nothing was logged.
+it_require_passthrough() {
+	local i
+	for ((i = 0; i < 50; i++)); do
+		grep -q "passthrough negotiated\|does not offer passthrough" "$IT_LOG" && break
+		sleep 0.1
+	done
+	grep -q "does not offer passthrough" "$IT_LOG" && it_skip "the kernel does not offer passthrough"
+	grep -q "passthrough negotiated" "$IT_LOG" || it_fail "no passthrough message in the daemon log"
+}
+
 # Record a mounted MNT and its FUSE connection (device) for the watchdog.
 it_note_mount() {
 	echo "$1 $(M=$(it_mountinfo_path "$1") awk '$5 == ENVIRON["M"] { print $3 }' /proc/self/mountinfo | tail -n1)" >>"$IT_STATE"

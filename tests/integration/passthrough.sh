@@ -30,13 +30,7 @@ it_mount "$lower" "$mnt" -d
 served() { tail -n +"$(($1 + 1))" "$IT_LOG" | grep -c "opcode: $2 (" ; }
 logline() { wc -l <"$IT_LOG"; }
 
-# the INIT answer is logged before any request is served
-for ((i = 0; i < 50; i++)); do
-	grep -q "passthrough negotiated\|does not offer passthrough" "$IT_LOG" && break
-	sleep 0.1
-done
-grep -q "does not offer passthrough" "$IT_LOG" && it_skip "the kernel does not offer passthrough"
-grep -q "passthrough negotiated" "$IT_LOG" || it_fail "no passthrough message in the daemon log"
+it_require_passthrough
 
 # --- 1. no filter: everything from the backing files -------------------------
 mark=$(logline)

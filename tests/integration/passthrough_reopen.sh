@@ -24,12 +24,7 @@ printf 'unlinked data\n' >"$lower/gone"
 export FSFILTER_TEST_PT_REFUSE_OPATH=1
 it_mount "$lower" "$mnt" -d
 unset FSFILTER_TEST_PT_REFUSE_OPATH
-for ((i = 0; i < 50; i++)); do
-	grep -q "passthrough negotiated\|does not offer passthrough\|passthrough off" "$IT_LOG" && break
-	sleep 0.1
-done
-grep -q "does not offer passthrough" "$IT_LOG" && it_skip "the kernel does not offer passthrough"
-grep -q "passthrough negotiated" "$IT_LOG" || it_fail "no passthrough message in the daemon log"
+it_require_passthrough
 
 # requests of opcode $2 served since line $1 of the log
 served() {
