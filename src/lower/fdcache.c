@@ -36,7 +36,7 @@
 
 #define FDC_MAX_DEFAULT 8192u
 
-static struct file_handle *get_handle(int fd, int *mount_id)
+struct file_handle *lower_fdc_get_handle(int fd, int *mount_id)
 {
 	struct file_handle *fh = malloc(sizeof(*fh) + MAX_HANDLE_SZ);
 	struct file_handle *small;
@@ -98,7 +98,8 @@ int lower_fdc_init(struct lower_fs *fs)
 	/* open_by_handle_at's mount fd must not be O_PATH (EBADF) */
 	fs->mount_fd = lower_sys_openat(fs->root.fd, ".",
 					O_RDONLY | O_DIRECTORY, 0);
-	fh = fs->mount_fd >= 0 ? get_handle(fs->root.fd, &fs->root_mount_id)
+	fh = fs->mount_fd >= 0 ? lower_fdc_get_handle(fs->root.fd,
+							   &fs->root_mount_id)
 			       : NULL;
 	if (fh) {
 		fd = lower_sys_open_by_handle_at(fs->mount_fd, fh,
@@ -133,7 +134,7 @@ void lower_fdc_take_handle(struct lower_fs *fs, struct lower_inode *n,
 	n->fh = NULL;
 	if (!fs->use_handles)
 		return;
-	n->fh = get_handle(fd, &mount_id);
+	n->fh = lower_fdc_get_handle(fd, &mount_id);
 	/* open_by_handle_at resolves on the root's mount: an inode of a
 	 * mount below it keeps its fd */
 	if (n->fh && mount_id != fs->root_mount_id) {

@@ -201,6 +201,9 @@ void lower_inode_unref(struct lower_fs *fs, struct lower_inode *n,
 /* Set up fs->fdc_* (after fs->root.fd is open). */
 int lower_fdc_init(struct lower_fs *fs);
 void lower_fdc_destroy(struct lower_fs *fs);
+/* The file handle of @fd (malloc'ed, as small as the file system's) and
+ * its mount id, or NULL if it has none. */
+struct file_handle *lower_fdc_get_handle(int fd, int *mount_id);
 /* Take the handle of the O_PATH fd @fd for a new node @n (n->fh; NULL
  * when the file system has none: @n then keeps its fd for life). */
 void lower_fdc_take_handle(struct lower_fs *fs, struct lower_inode *n,

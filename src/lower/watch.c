@@ -109,22 +109,6 @@ static bool watchable_fs(long type)
 	}
 }
 
-static struct file_handle *root_handle(int fd)
-{
-	struct file_handle *fh = malloc(sizeof(*fh) + MAX_HANDLE_SZ);
-	int mount_id;
-
-	if (!fh)
-		return NULL;
-	fh->handle_bytes = MAX_HANDLE_SZ;
-	if (lower_sys_name_to_handle_at(fd, "", fh, &mount_id,
-					AT_EMPTY_PATH) < 0) {
-		free(fh);
-		return NULL;
-	}
-	return fh;
-}
-
 void lower_watch_init(struct lower_fs *fs)
 {
 	struct lower_watch *w;
@@ -149,7 +133,7 @@ void lower_watch_init(struct lower_fs *fs)
 	}
 	w->fan_fd = -1;
 	w->stop_fd = -1;
-	w->root_fh = root_handle(fs->root.fd);
+	w->root_fh = lower_fdc_get_handle(fs->root.fd, &(int){ 0 });
 	if (!w->root_fh) {
 		why = "no handle for the root";
 		goto out_free;
