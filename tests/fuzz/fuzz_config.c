@@ -35,7 +35,8 @@ static void check_volume(const struct cfg_volume *c)
 	check(!c->lower || c->lower[0] == '/');
 	check(!c->mountpoint || c->mountpoint[0] == '/');
 	check(c->threads <= 1024);
-	check(c->timeout >= 0);
+	check(c->timeout >= 0 || c->timeout == -1);	/* -1: auto */
+	check(c->new_timeout >= 0 || c->new_timeout == -1);
 	for (size_t i = 0; i < c->nfilters; i++)
 		check(c->filters[i].file ||
 		      cfg_valid_filter_name(c->filters[i].name));

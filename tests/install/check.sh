@@ -80,9 +80,9 @@ bad relative-lower "2: 'lower' must be an absolute path, not 'data'" "[volume]
 lower = data"
 bad threads "4: 'threads' must be a whole number from 1 to 1024, not 'lots'" "$V
 threads = lots"
-bad timeout "4: 'timeout' must be a number of seconds >= 0 (e.g. 1.0), not 'soon'" "$V
+bad timeout "4: 'timeout' must be a number of seconds >= 0 (e.g. 1.0) or auto, not 'soon'" "$V
 timeout = soon"
-bad new-timeout "4: 'new_timeout' must be a number of seconds >= 0 (e.g. 1.0), not '-1'" "$V
+bad new-timeout "4: 'new_timeout' must be a number of seconds >= 0 (e.g. 1.0) or auto, not '-1'" "$V
 new_timeout = -1"
 bad bool "4: 'writeback' must be true or false, not 'maybe'" "$V
 writeback = maybe"
