@@ -146,6 +146,9 @@ struct lower_fs {
 	/* the fanotify watch of the lower file system (watch.c); NULL
 	 * when off. Set at lower_open, freed at lower_close */
 	struct lower_watch *watch;
+	/* bumped by the watch before it invalidates a name (watch.c):
+	 * lower_dirent_seq / lower_dirent_settle */
+	_Atomic uint64_t dirent_seq;
 };
 
 /* ---- inode.c: the inode table ------------------------------------------ */
@@ -270,6 +273,15 @@ double lower_timeout(struct lower_fs *fs, bool entry, dev_t dev);
 /* Whether directory listings of @dev may be cached by the kernel
  * (FOPEN_CACHE_DIR): only while the watch is healthy, on its device. */
 bool lower_watch_covers(struct lower_fs *fs, dev_t dev);
+/* A reply that hands the kernel a name it read from the lower (lookup, a
+ * readdirplus entry) takes lower_dirent_seq() before its lower read and
+ * passes it to lower_dirent_settle() after filling @e: if the watch
+ * invalidated a name meanwhile, the reply may carry what that name was
+ * before, so it gets LOWER_SHORT_TIMEOUT as entry timeout. Two atomic
+ * loads, no lock. */
+uint64_t lower_dirent_seq(struct lower_fs *fs);
+void lower_dirent_settle(struct lower_fs *fs, uint64_t seq,
+			 struct flt_entry *e);
 
 /* ---- umask.c ----------------------------------------------------------- */
 

@@ -76,10 +76,15 @@ static int emit_pending(struct lower_fs *fs, struct lower_inode *dir,
 
 	memset(&e, 0, sizeof(e));
 	if (plus && !is_dot_or_dotdot(h->pending_ent.name)) {
+		/* the name's node is what the lookup's stat by name finds
+		 * (an entry removed since the readdir is skipped) */
+		uint64_t seq = lower_dirent_seq(fs);
+
 		ret = lower_lookup_dirent(fs, dir, h->fd, h->pending_ent.name,
 					  h->pending_ent.ino, &e);
 		if (ret < 0)
 			return ret;
+		lower_dirent_settle(fs, seq, &e);
 		ref = true;
 		type = IFTODT(e.attr.st_mode);
 	} else if (plus) {

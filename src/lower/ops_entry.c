@@ -9,9 +9,12 @@
 void lower_op_lookup(struct lower_fs *fs, struct flt_callback_data *data)
 {
 	struct lower_inode *parent = lower_inode_get(fs, data->params.lookup.parent);
+	uint64_t seq = lower_dirent_seq(fs);
 
 	data->io_status.status = lower_lookup_name_at(
 		fs, parent, -1, data->params.lookup.name, &data->results.entry);
+	if (!data->io_status.status)
+		lower_dirent_settle(fs, seq, &data->results.entry);
 }
 
 void lower_op_forget(struct lower_fs *fs, struct flt_callback_data *data)

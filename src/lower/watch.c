@@ -29,6 +29,32 @@
  * event for a file the kernel does not know (the mark sees the whole file
  * system, e.g. all of /tmp) costs one hash lookup.
  *
+ * Names racing a lookup. Attributes cannot go stale that way: the kernel
+ * drops a reply's attributes if an inval_inode came after it sent the
+ * request (attr_version). Names have no such check: a LOOKUP or
+ * READDIRPLUS that read the lower before a change, and whose dentry the
+ * kernel installs after the inval_entry of that change, would keep the old
+ * name for an hour. Two defences:
+ *  - fs->dirent_seq: bumped before the inval_entry of every name event in
+ *    a directory the kernel knows. A reply that saw it move between before
+ *    its lower read and the filling of its timeouts gets the short entry
+ *    timeout (lower_dirent_settle). Why that catches every stale reply
+ *    whose inval may have come too early: stale means its lower read came
+ *    before the change; the event is read after the change, and the bump
+ *    follows; so the first load (before the lower read) cannot see the
+ *    bump. If the second load does not see it either, the bump, and so
+ *    the inval_entry, came after that load (seq_cst), i.e. after the reply
+ *    was complete, leaving only the microseconds until the kernel installs
+ *    it (next point). One counter for the volume: name events in
+ *    directories the kernel knows are rare next to lookups, and a false
+ *    positive only costs that one reply a LOOKUP a second later;
+ *  - the re-send ring: each such inval_entry is sent again
+ *    WATCH_RESEND_MS later (by this thread, poll's timeout), long after a
+ *    reply written before the first one was installed.
+ * The kernel also takes the directory's lock in inval_entry, which a
+ * LOOKUP in a path walk and a READDIRPLUS hold (shared) until their
+ * dentries are in; the two defences do not rely on that.
+ *
  * Failure (queue overflow, which the unlimited queue should prevent, or a
  * read error): logged once; the watch turns unhealthy, so new replies get
  * LOWER_SHORT_TIMEOUT and no cached listings, and the group is closed
@@ -43,6 +69,7 @@
 #include "lower/lower_int.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <linux/magic.h>
 #include <poll.h>
 #include <stdatomic.h>
@@ -52,6 +79,7 @@
 #include <sys/fanotify.h>
 #include <sys/statfs.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 /* One hour: the watch keeps every cache correct, so the timeout only
@@ -73,6 +101,18 @@
 		    FAN_MOVE_SELF | FAN_ONDIR)
 #define WATCH_DIRENT (FAN_CREATE | FAN_DELETE | FAN_MOVED_FROM | FAN_MOVED_TO)
 
+/* inval_entry re-sends pending at most (fixed: ~17 KiB), and their delay:
+ * far longer than the kernel takes to install a reply it has read, short
+ * enough that the stale window stays below what a user would notice */
+#define WATCH_RESEND 64
+#define WATCH_RESEND_MS 50
+
+struct watch_resend {
+	uint64_t due_ms;		/* CLOCK_MONOTONIC */
+	flt_ino_t dir;
+	char name[NAME_MAX + 1];
+};
+
 struct lower_watch {
 	int fan_fd;			/* the fanotify group; -1 once failed */
 	int stop_fd;			/* eventfd: lower_watch_stop */
@@ -87,6 +127,9 @@ struct lower_watch {
 		bool data;
 	} recent[WATCH_RECENT];		/* of the current read */
 	unsigned nrecent;
+	/* a ring, oldest at rs_head; written by the thread only */
+	struct watch_resend resend[WATCH_RESEND];
+	unsigned rs_head, rs_len;
 	unsigned char buf[WATCH_BUF] __attribute__((aligned(8)));
 };
 
@@ -211,6 +254,19 @@ double lower_effective_timeout(struct lower_fs *fs)
 	return lower_timeout(fs, false, fs->root.dev);
 }
 
+uint64_t lower_dirent_seq(struct lower_fs *fs)
+{
+	return atomic_load(&fs->dirent_seq);
+}
+
+void lower_dirent_settle(struct lower_fs *fs, uint64_t seq,
+			 struct flt_entry *e)
+{
+	if (atomic_load(&fs->dirent_seq) != seq &&
+	    e->entry_timeout > LOWER_SHORT_TIMEOUT)
+		e->entry_timeout = LOWER_SHORT_TIMEOUT;
+}
+
 static void fail(struct lower_fs *fs, const char *why, int err)
 {
 	struct lower_watch *w = fs->watch;
@@ -246,6 +302,60 @@ static void inval_inode(struct lower_watch *w, flt_ino_t ino, bool data)
 	w->recent[w->nrecent % WATCH_RECENT].data = data;
 	if (w->nrecent < WATCH_RECENT)
 		w->nrecent++;
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Send the re-sends that are due (all of them with @all): the oldest is
+ * due first. Their directory may have been forgotten since, and its node
+ * id reused: an inval_entry of a name the kernel does not have there is a
+ * no-op, and of one it has only costs a LOOKUP. */
+static void resend_due(struct lower_watch *w, bool all)
+{
+	uint64_t now = all ? UINT64_MAX : now_ms();
+
+	while (w->rs_len && w->resend[w->rs_head].due_ms <= now) {
+		struct watch_resend *r = &w->resend[w->rs_head];
+
+		w->hooks.inval_entry(w->hooks.arg, r->dir, r->name);
+		w->rs_head = (w->rs_head + 1) % WATCH_RESEND;
+		w->rs_len--;
+	}
+}
+
+/* Queue a re-send of inval_entry(@dir, @name). A full ring sends its
+ * oldest now, before its delay: that name was invalidated once already,
+ * this is only its second chance, and the ring stays bounded (more than
+ * WATCH_RESEND name changes within WATCH_RESEND_MS is a bulk operation;
+ * lower_dirent_settle still shortens every reply that raced one). */
+static void resend_queue(struct lower_watch *w, flt_ino_t dir,
+			 const char *name)
+{
+	struct watch_resend *r;
+	size_t len = strlen(name);
+
+	if (len > NAME_MAX)
+		return;
+	for (unsigned i = 0; i < w->rs_len; i++) {
+		r = &w->resend[(w->rs_head + i) % WATCH_RESEND];
+		if (r->dir == dir && !strcmp(r->name, name))
+			return; /* a later one would not do more */
+	}
+	if (w->rs_len == WATCH_RESEND) {
+		w->resend[w->rs_head].due_ms = 0;
+		resend_due(w, false);
+	}
+	r = &w->resend[(w->rs_head + w->rs_len) % WATCH_RESEND];
+	r->due_ms = now_ms() + WATCH_RESEND_MS;
+	r->dir = dir;
+	memcpy(r->name, name, len + 1);
+	w->rs_len++;
 }
 
 /* @m: a copy of the metadata at @ev (the event's bytes in the buffer) */
@@ -290,7 +400,10 @@ static void handle_event(struct lower_fs *fs,
 		return;
 	}
 	if (m->mask & WATCH_DIRENT) {
+		/* before the inval: see "Names racing a lookup" above */
+		atomic_fetch_add(&fs->dirent_seq, 1);
 		w->hooks.inval_entry(w->hooks.arg, ino, name);
+		resend_queue(w, ino, name);
 		/* its attributes (mtime, nlink) and its cached listing */
 		inval_inode(w, ino, true);
 	}
@@ -338,12 +451,20 @@ static void *watch_thread(void *arg)
 			{ .fd = w->stop_fd, .events = POLLIN },
 			{ .fd = w->fan_fd, .events = POLLIN },
 		};
+		int wait = -1;
 
-		if (poll(pfd, 2, -1) < 0) {
+		resend_due(w, false);
+		if (w->rs_len) {
+			uint64_t due = w->resend[w->rs_head].due_ms;
+			uint64_t now = now_ms();
+
+			wait = due > now ? (int)(due - now) : 0;
+		}
+		if (poll(pfd, 2, wait) < 0) {
 			if (errno == EINTR)
 				continue;
 			fail(fs, "poll", errno);
-			break;
+			goto out_failed;
 		}
 		if (pfd[0].revents)
 			break;
@@ -356,12 +477,18 @@ static void *watch_thread(void *arg)
 				break;
 			if (n <= 0) {
 				fail(fs, "read", n < 0 ? errno : EIO);
-				return NULL;
+				goto out_failed;
 			}
 			if (!handle_batch(fs, (size_t)n))
-				return NULL;
+				goto out_failed;
 		}
 	}
+	/* stopped: the session goes, pending re-sends with it */
+	return NULL;
+
+out_failed:
+	/* no later chance: early is better than never */
+	resend_due(w, true);
 	return NULL;
 }
 
@@ -373,6 +500,7 @@ int lower_watch_start(struct lower_fs *fs, const struct lower_watch_hooks *h)
 	if (!w || w->running || w->fan_fd < 0)
 		return 0;
 	w->hooks = *h;
+	w->rs_len = 0;
 	ret = pthread_create(&w->thread, NULL, watch_thread, fs);
 	if (ret) {
 		fail(fs, "cannot start its thread", ret);

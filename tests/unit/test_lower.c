@@ -7,6 +7,7 @@
  */
 #include "core/core.h"
 #include "lower/lower.h"
+#include "lower/lower_int.h"
 #include "lower/xattrat_nr.h"
 
 #include <dirent.h>
@@ -2028,6 +2029,168 @@ static void test_fdcache_reopen_fault(void **state)
 	do_forget(e.ino, 1);
 }
 
+/* ---- the watch: a name event racing a lookup (watch.c) ---------------- */
+
+struct watch_rec {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	const char *name;		/* the root's name to count */
+	unsigned entries, inodes;	/* inval_entry of it, inval_inode */
+	struct timespec at[2];		/* of the first two inval_entry */
+};
+
+static int rec_entry(void *arg, flt_ino_t parent, const char *name)
+{
+	struct watch_rec *r = arg;
+
+	pthread_mutex_lock(&r->lock);
+	if (parent == FLT_ROOT_INO && !strcmp(name, r->name)) {
+		if (r->entries < 2)
+			clock_gettime(CLOCK_MONOTONIC, &r->at[r->entries]);
+		r->entries++;
+	}
+	pthread_cond_broadcast(&r->cond);
+	pthread_mutex_unlock(&r->lock);
+	return 0;
+}
+
+static int rec_inode(void *arg, flt_ino_t ino, bool data)
+{
+	struct watch_rec *r = arg;
+
+	pthread_mutex_lock(&r->lock);
+	r->inodes++;
+	pthread_cond_broadcast(&r->cond);
+	pthread_mutex_unlock(&r->lock);
+	return 0;
+}
+
+/* until *@count (under r->lock) reaches @n: false after 10 s */
+static bool rec_wait(struct watch_rec *r, const unsigned *count, unsigned n)
+{
+	struct timespec until;
+	bool ok;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 10;
+	pthread_mutex_lock(&r->lock);
+	while (*count < n &&
+	       pthread_cond_timedwait(&r->cond, &r->lock, &until) == 0)
+		;
+	ok = *count >= n;
+	pthread_mutex_unlock(&r->lock);
+	return ok;
+}
+
+/* the watch ignores our own process: changes come from a child */
+static void child_rename(const char *from, const char *to)
+{
+	pid_t pid = fork();
+	int st;
+
+	assert_true(pid >= 0);
+	if (!pid)
+		_exit(renameat(fx->dirfd, from, fx->dirfd, to) ? 1 : 0);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
+static void child_chmod(const char *name, mode_t mode)
+{
+	pid_t pid = fork();
+	int st;
+
+	assert_true(pid >= 0);
+	if (!pid)
+		_exit(fchmodat(fx->dirfd, name, mode, 0) ? 1 : 0);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
+static int lookup_in(struct lower_fs *fs, const char *name,
+		     struct flt_entry *e)
+{
+	struct flt_callback_data d;
+
+	core_data_init(&d, FLT_OP_LOOKUP, FLT_ROOT_INO);
+	d.params.lookup.parent = FLT_ROOT_INO;
+	d.params.lookup.name = name;
+	lower_perform(fs, &d);
+	*e = d.results.entry;
+	return d.io_status.status;
+}
+
+/*
+ * A name event in a directory the kernel knows moves the volume's
+ * dirent_seq before its inval_entry: a reply that read the lower before
+ * (seq taken then) gets the short entry timeout, one begun after keeps
+ * the long one, and an attribute event moves nothing. The inval_entry is
+ * sent a second time, WATCH_RESEND_MS (50) later.
+ */
+static void test_watch_dirent_seq(void **state)
+{
+	struct lower_options opt = { .attr_timeout = -1,
+				     .entry_timeout = -1,
+				     .new_timeout = -1 };
+	struct watch_rec r = { .lock = PTHREAD_MUTEX_INITIALIZER,
+			       .cond = PTHREAD_COND_INITIALIZER,
+			       .name = "a" };
+	struct lower_watch_hooks hooks = { rec_inode, rec_entry, &r };
+	struct lower_fs *fs;
+	struct flt_entry a, b, e;
+	uint64_t seq0, seq1;
+	unsigned inodes;
+	long gap_ms;
+
+	make_file("a", "old");
+	make_file("b", "new");
+	assert_int_equal(lower_open(fx->dir, &opt, &fs), 0);
+	if (!lower_watching(fs)) {
+		lower_close(fs);
+		skip();
+	}
+	assert_int_equal(lower_watch_start(fs, &hooks), 0);
+	assert_int_equal(lookup_in(fs, "a", &a), 0);
+	assert_true(a.entry_timeout > 60 && a.attr_timeout > 60);
+
+	/* a lookup that read "a" (seq0) before "b" replaced it */
+	seq0 = lower_dirent_seq(fs);
+	child_rename("b", "a");
+	assert_true(rec_wait(&r, &r.entries, 1));
+	seq1 = lower_dirent_seq(fs);
+	assert_true(seq1 != seq0);
+	e = a;
+	lower_dirent_settle(fs, seq0, &e);
+	assert_true(e.entry_timeout == 1.0);
+	assert_true(e.attr_timeout == a.attr_timeout); /* attr_version */
+	/* one that began after the event: the long timeout */
+	e = a;
+	lower_dirent_settle(fs, seq1, &e);
+	assert_true(e.entry_timeout == a.entry_timeout);
+	assert_int_equal(lookup_in(fs, "a", &b), 0);
+	assert_true(b.ino != a.ino && b.entry_timeout > 60);
+
+	/* the second inval_entry of "a", not before its delay */
+	assert_true(rec_wait(&r, &r.entries, 2));
+	gap_ms = (r.at[1].tv_sec - r.at[0].tv_sec) * 1000 +
+		 (r.at[1].tv_nsec - r.at[0].tv_nsec) / 1000000;
+	assert_true(gap_ms >= 40);
+
+	/* attributes: an inval_inode, the counter stays */
+	pthread_mutex_lock(&r.lock);
+	inodes = r.inodes;
+	pthread_mutex_unlock(&r.lock);
+	seq1 = lower_dirent_seq(fs);
+	child_chmod("a", 0600);
+	assert_true(rec_wait(&r, &r.inodes, inodes + 1));
+	assert_true(lower_dirent_seq(fs) == seq1);
+
+	lower_watch_stop(fs);
+	lower_inode_unref(fs, lower_inode_get(fs, a.ino), 1);
+	lower_inode_unref(fs, lower_inode_get(fs, b.ino), 1);
+	lower_close(fs);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -2035,6 +2198,7 @@ int main(void)
 		T(test_open_errors),
 		T(test_open_without_proc),
 		T(test_lookup_forget),
+		T(test_watch_dirent_seq),
 		T(test_hardlinks_share_node),
 		T(test_create_write_read_truncate),
 		T(test_no_flush),
