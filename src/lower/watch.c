@@ -61,10 +61,10 @@
  * (an unread unlimited queue would grow without bound). What the kernel
  * already holds with the long timeout stays until it expires.
  *
- * Threads and locks: `healthy` is atomic (read by every reply);
- * everything else is written before the thread starts or after it is
- * joined. The thread takes table_lock only inside
- * lower_inode_id_by_handle.
+ * Threads and locks: `healthy` (read by every reply) and fs->dirent_seq
+ * are atomic; the re-send ring is the thread's own; everything else is
+ * written before the thread starts or after it is joined. The thread
+ * takes table_lock only inside lower_inode_id_by_handle.
  */
 #include "lower/lower_int.h"
 
