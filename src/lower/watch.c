@@ -312,10 +312,26 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+/* Whether the ring holds (@dir, @name) again after its oldest entry. */
+static bool resend_later(struct lower_watch *w, flt_ino_t dir,
+			 const char *name)
+{
+	for (unsigned i = 1; i < w->rs_len; i++) {
+		const struct watch_resend *r =
+			&w->resend[(w->rs_head + i) % WATCH_RESEND];
+
+		if (r->dir == dir && !strcmp(r->name, name))
+			return true;
+	}
+	return false;
+}
+
 /* Send the re-sends that are due (all of them with @all): the oldest is
- * due first. Their directory may have been forgotten since, and its node
- * id reused: an inval_entry of a name the kernel does not have there is a
- * no-op, and of one it has only costs a LOOKUP. */
+ * due first. One whose name is queued again later is left to that one
+ * (its own delay counts from the later event). Their directory may have
+ * been forgotten since, and its node id reused: an inval_entry of a name
+ * the kernel does not have there is a no-op, and of one it has only costs
+ * a LOOKUP. */
 static void resend_due(struct lower_watch *w, bool all)
 {
 	uint64_t now = all ? UINT64_MAX : now_ms();
@@ -323,7 +339,8 @@ static void resend_due(struct lower_watch *w, bool all)
 	while (w->rs_len && w->resend[w->rs_head].due_ms <= now) {
 		struct watch_resend *r = &w->resend[w->rs_head];
 
-		w->hooks.inval_entry(w->hooks.arg, r->dir, r->name);
+		if (all || !resend_later(w, r->dir, r->name))
+			w->hooks.inval_entry(w->hooks.arg, r->dir, r->name);
 		w->rs_head = (w->rs_head + 1) % WATCH_RESEND;
 		w->rs_len--;
 	}
@@ -342,11 +359,6 @@ static void resend_queue(struct lower_watch *w, flt_ino_t dir,
 
 	if (len > NAME_MAX)
 		return;
-	for (unsigned i = 0; i < w->rs_len; i++) {
-		r = &w->resend[(w->rs_head + i) % WATCH_RESEND];
-		if (r->dir == dir && !strcmp(r->name, name))
-			return; /* a later one would not do more */
-	}
 	if (w->rs_len == WATCH_RESEND) {
 		w->resend[w->rs_head].due_ms = 0;
 		resend_due(w, false);
