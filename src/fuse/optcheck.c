@@ -17,9 +17,12 @@ static size_t log_len;
 
 static void capture(enum fuse_log_level level, const char *fmt, va_list ap)
 {
-	size_t used = strlen(log_buf);
+	size_t used;
 
 	(void)level;
+	if (!log_buf)
+		return;
+	used = strlen(log_buf);
 	if (used + 1 < log_len)
 		vsnprintf(log_buf + used, log_len - used, fmt, ap);
 }
@@ -39,6 +42,8 @@ int fuse_frontend_check_options(const char *opts, char *err, size_t len)
 	fuse_set_log_func(capture);
 	se = fuse_session_new(&args, &ops, sizeof(ops), NULL);
 	fuse_set_log_func(NULL);
+	log_buf = NULL;		/* msg goes with this frame */
+	log_len = 0;
 	fuse_opt_free_args(&args);
 	if (se) {
 		fuse_session_destroy(se);
